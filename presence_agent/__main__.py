@@ -1,0 +1,3 @@
+from presence_agent.cli import main
+
+raise SystemExit(main())
