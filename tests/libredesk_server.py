@@ -1,0 +1,1062 @@
+"""A Libredesk-compatible HTTP + WebSocket server with fault injection, for tests and benchmarks.
+
+It speaks one of the two dialects described in ``/work/shared/LIBREDESK.md``:
+
+* ``documented``: the OpenAPI page. Statuses ``available | busy | away | offline``; unknown values
+  are refused with ``400``; no ``/ws`` (``404``). Idle changes never overwrite an away that was set
+  manually (by ``source: user`` or by :meth:`LibredeskServer.set_status` with ``by_idle=False``).
+* ``libredesk``: the real server (``cmd/users.go``, ``cmd/websocket.go``). Statuses
+  ``online | away | away_manual | away_and_reassigning | offline``; an unknown value fails with a
+  ``500`` envelope; ``GET /ws`` with ``ping``/``pong``, pushes of ``agent_availability_update`` and
+  an optional offline sweep.
+
+Threads: the aiohttp application runs on its own asyncio loop in one background daemon thread
+(the *server thread*). Every public method may be called from any other thread (the test thread,
+a benchmark driver); they never block the server thread for long and most only take a lock.
+Methods that must act on the loop (``restart``, ``ws_drop_all``...) hand the work over and wait
+for it. Do not call the blocking ones from inside an ``on_change`` callback, which runs on
+whichever thread made the change (often the server thread).
+
+Run it by hand::
+
+    python tests/libredesk_server.py --dialect libredesk --port 8080 --api-key k --api-secret s
+
+Standard library and aiohttp only, so it can be imported as ``tests.libredesk_server`` or loaded
+by path.
+"""
+
+import argparse
+import asyncio
+import base64
+import binascii
+import concurrent.futures
+import contextlib
+import dataclasses
+import datetime
+import json
+import socket
+import struct
+import sys
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
+
+from aiohttp import WSMsgType, web
+from aiohttp.typedefs import Handler
+
+__all__ = [
+    "AVAILABILITY_PATH",
+    "DOCUMENTED_STATUSES",
+    "LIBREDESK_STATUSES",
+    "ME_PATH",
+    "WS_PATH",
+    "LibredeskServer",
+    "Request",
+]
+
+Dialect = Literal["documented", "libredesk"]
+OriginRule = Literal["lenient", "go"]
+
+ME_PATH = "/api/v1/agents/me"
+AVAILABILITY_PATH = "/api/v1/agents/me/availability"
+WS_PATH = "/ws"
+
+DOCUMENTED_STATUSES = frozenset({"available", "busy", "away", "offline"})
+LIBREDESK_STATUSES = frozenset({"online", "away", "away_manual", "away_and_reassigning", "offline"})
+#: Statuses the real server's sweep leaves alone.
+_SWEEP_EXEMPT = frozenset({"offline", "away_manual", "away_and_reassigning"})
+#: Statuses an ``idle`` PUT cannot overwrite on the real server.
+_IDLE_PROOF = frozenset({"away_manual", "away_and_reassigning"})
+
+_T = TypeVar("_T")
+_REDACTED = "<redacted>"
+#: How long a graceful websocket close may wait for the client's close frame before aborting.
+_WS_CLOSE_TIMEOUT = 0.5
+#: How long aiohttp may wait for in-flight handlers (e.g. injected delays) when going down.
+_SHUTDOWN_TIMEOUT = 0.25
+_CALL_TIMEOUT = 10.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Request:
+    """One request as the server saw it on arrival (before faults, auth or handling).
+
+    ``headers`` keeps the names as sent; the ``Authorization`` value is replaced by
+    ``"<redacted>"``. Use :meth:`header` for a case-insensitive look-up.
+    """
+
+    method: str
+    path: str
+    json: Any
+    authorization_present: bool
+    headers: dict[str, str]
+    mono: float
+    wall: float
+    body: bytes = b""
+    query: str = ""
+
+    def header(self, name: str) -> str | None:
+        """The value of header ``name`` (case-insensitive), or None."""
+        wanted = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == wanted:
+                return value
+        return None
+
+
+FaultKind = Literal["status", "delay", "reset", "body", "redirect"]
+
+
+@dataclasses.dataclass
+class _Fault:
+    kind: FaultKind
+    prefix: str
+    count: int
+    status: int = 200
+    seconds: float = 0.0
+    retry_after: str | None = None
+    body: bytes | None = None
+    content_type: str = "application/json"
+    location: str = ""
+
+
+def _iso(wall: float | None) -> str | None:
+    if wall is None:
+        return None
+    moment = datetime.datetime.fromtimestamp(wall, tz=datetime.timezone.utc)
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _envelope_error(status: int, message: str, error_type: str) -> web.Response:
+    return web.json_response(
+        {"status": "error", "message": message, "data": None, "error_type": error_type},
+        status=status,
+    )
+
+
+def _error_type_for(status: int) -> str:
+    if status in (401, 403):
+        return "PermissionException"
+    if 400 <= status < 500 and status != 429:
+        return "InputException"
+    return "GeneralException"
+
+
+def _parse_credentials(header: str) -> tuple[str, str] | None:
+    """``Basic base64(key:secret)`` or ``token key:secret``; split at the first ``:``."""
+    # aiohttp hands header values over as str decoded from UTF-8 with surrogateescape; undo
+    # that only to be sure non-ASCII secrets compare as the text the client meant.
+    with contextlib.suppress(UnicodeError):
+        header = header.encode("utf-8", "surrogateescape").decode("utf-8")
+    scheme, _, rest = header.strip().partition(" ")
+    rest = rest.strip()
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(rest, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            return None
+    elif scheme.lower() == "token":
+        decoded = rest
+    else:
+        return None
+    key, sep, secret = decoded.partition(":")
+    if not sep or not key or not secret:
+        return None
+    return key, secret
+
+
+def _host_without_port(host: str) -> str:
+    if host.startswith("["):  # [::1]:8080
+        end = host.find("]")
+        return host[: end + 1] if end != -1 else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+class LibredeskServer:
+    """A fake Libredesk server on ``127.0.0.1`` in a background thread.
+
+    Threads: ``start``/``stop``/``restart`` and every other public method are for any thread
+    except the server thread itself (they would deadlock there: ``restart``, ``stop``,
+    ``ws_drop_all``). Request handlers, the sweep and the websocket broadcaster run on the
+    server thread. Shared state sits behind one lock; waiting helpers use a condition on it.
+    """
+
+    def __init__(
+        self,
+        *,
+        dialect: Dialect = "documented",
+        api_key: str = "key",
+        api_secret: str = "secret",
+        agent_id: int = 7,
+        initial_status: str = "offline",
+        sweep_period: float | None = None,
+        sweep_threshold: float = 300.0,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        on_change: Callable[[str, str], None] | None = None,
+        ws_origin_rule: OriginRule = "lenient",
+    ) -> None:
+        if dialect not in ("documented", "libredesk"):
+            raise ValueError(f"unknown dialect {dialect!r}")
+        self.dialect: Dialect = dialect
+        self._vocabulary = DOCUMENTED_STATUSES if dialect == "documented" else LIBREDESK_STATUSES
+        if initial_status not in self._vocabulary:
+            raise ValueError(f"{initial_status!r} is not a {dialect} status")
+        if sweep_period is not None and sweep_period <= 0:
+            raise ValueError("sweep_period must be positive or None")
+        self.agent_id = agent_id
+        self._host = host
+        self._port = port
+        self._sweep_period = sweep_period if dialect == "libredesk" else None
+        self._sweep_threshold = sweep_threshold
+        self._on_change = on_change
+        self._ws_origin_rule: OriginRule = ws_origin_rule
+
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
+        self._version = 0  # bumped on every recorded event, for wait_for
+
+        # Agent state (under _lock).
+        self._api_key = api_key
+        self._api_secret = api_secret
+        self._disabled = False
+        self._status = initial_status
+        self._away_by_idle = False  # documented dialect: was the current away set by idle?
+        self._history: list[tuple[float, str, str]] = []
+        self._last_active_mono: float | None = None
+        self._last_active_wall: float | None = None
+        self._api_key_last_used_wall: float | None = None
+        self._created_wall = time.time()
+        self._start_mono: float | None = None
+
+        # Recording and faults (under _lock).
+        self._requests: list[Request] = []
+        self._faults: list[_Fault] = []
+
+        # WebSocket controls and counters (under _lock).
+        self._ws_muted = False
+        self._ws_refuse: int | None = None
+        self._ws_connections = 0
+        self._ws_pings = 0
+        self._clients: dict[web.WebSocketResponse, web.BaseRequest] = {}
+
+        # Server thread machinery.
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop_requested: asyncio.Event | None = None
+        self._queue: asyncio.Queue[str] | None = None
+        self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+        self._up = False
+        self._background: set[asyncio.Task[None]] = set()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> "LibredeskServer":
+        """Start serving; returns once the port is bound. Raises if it cannot bind."""
+        with self._lock:
+            if self._thread is not None:
+                raise RuntimeError("server already started")
+            if self._start_mono is None:
+                self._start_mono = time.monotonic()
+        ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+        thread = threading.Thread(
+            target=self._thread_main, args=(ready,), name="libredesk-server", daemon=True
+        )
+        self._thread = thread
+        thread.start()
+        try:
+            ready.result(timeout=_CALL_TIMEOUT)
+        except BaseException:
+            thread.join(timeout=_CALL_TIMEOUT)
+            self._thread = None
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Close every websocket (code 1001), stop listening and end the server thread."""
+        thread = self._thread
+        if thread is None:
+            return
+        with self._lock:
+            loop, stop_event = self._loop, self._stop_requested
+        if loop is not None and stop_event is not None:
+            with contextlib.suppress(RuntimeError):  # loop already closed
+                loop.call_soon_threadsafe(stop_event.set)
+        thread.join(timeout=_CALL_TIMEOUT)
+        if thread.is_alive():
+            raise RuntimeError("libredesk test server thread did not stop")
+        self._thread = None
+
+    def restart(self, down_for: float = 0.0, *, block: bool = True) -> None:
+        """Go down (websockets closed with 1012, connections refused), then up on the same port.
+
+        With ``block=False`` this returns as soon as the server is down and it comes back up
+        by itself ``down_for`` seconds later (see :meth:`is_up`). State and recordings survive.
+        """
+        self._call(self._go_down(1012))
+        if block:
+            if down_for > 0:
+                time.sleep(down_for)
+            self._call(self._go_up())
+            return
+        loop = self._require_loop()
+        loop.call_soon_threadsafe(lambda: self._spawn(self._delayed_up(down_for)))
+
+    def __enter__(self) -> "LibredeskServer":
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._host}:{self._port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self._host}:{self._port}{WS_PATH}"
+
+    def is_up(self) -> bool:
+        """Whether it is listening now (False while a restart holds it down)."""
+        with self._lock:
+            return self._up
+
+    def auth_header(self, scheme: Literal["basic", "token"] = "token") -> str:
+        """A valid ``Authorization`` value for the current credentials."""
+        with self._lock:
+            pair = f"{self._api_key}:{self._api_secret}"
+        if scheme == "basic":
+            return "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
+        return f"token {pair}"
+
+    # ------------------------------------------------------------------ agent state
+
+    @property
+    def status(self) -> str:
+        """The status word the server holds now."""
+        with self._lock:
+            return self._status
+
+    @property
+    def history(self) -> list[tuple[float, str, str]]:
+        """Every actual change: ``(monotonic time, status, source)``.
+
+        Source is the PUT's ``source`` (``user``/``idle``), or ``web`` (:meth:`set_status`),
+        ``sweep`` or ``ping``.
+        """
+        with self._lock:
+            return list(self._history)
+
+    @property
+    def last_active_at(self) -> float | None:
+        """Wall-clock time of the last websocket ping, or None."""
+        with self._lock:
+            return self._last_active_wall
+
+    def set_status(self, word: str, by_idle: bool | None = None) -> bool:
+        """A change made elsewhere (the web app): recorded with source ``web`` and broadcast.
+
+        ``by_idle`` matters only to the documented dialect's idle guard (None means manual).
+        Returns whether anything changed.
+        """
+        if word not in self._vocabulary:
+            raise ValueError(f"{word!r} is not a {self.dialect} status")
+        return self._change(word, "web", by_idle=bool(by_idle))
+
+    def set_credentials(self, api_key: str, api_secret: str) -> None:
+        with self._lock:
+            self._api_key = api_key
+            self._api_secret = api_secret
+
+    def disable_account(self, disabled: bool = True) -> None:
+        """A disabled account gets ``403`` on every authenticated route."""
+        with self._lock:
+            self._disabled = disabled
+
+    def sweep_now(self) -> bool:
+        """Run one offline-sweep check at once (any dialect). Returns whether it changed."""
+        return self._sweep_once()
+
+    # ------------------------------------------------------------------ recording
+
+    def requests(self, method: str | None = None, path: str | None = None) -> list[Request]:
+        with self._lock:
+            return [
+                r
+                for r in self._requests
+                if (method is None or r.method == method.upper())
+                and (path is None or r.path == path)
+            ]
+
+    def _put_requests(self) -> list[Request]:
+        return self.requests("PUT", AVAILABILITY_PATH)
+
+    @staticmethod
+    def _put_fields(request: Request) -> tuple[str, str]:
+        body = request.json
+        if not isinstance(body, dict):
+            return ("", "")
+        status = body.get("status")
+        source = body.get("source")
+        return (
+            status if isinstance(status, str) else "",
+            source if isinstance(source, str) and source else "user",
+        )
+
+    def puts(self) -> list[tuple[str, str]]:
+        """``(status, source)`` of every availability PUT, in order (faulted ones included)."""
+        return [self._put_fields(r) for r in self._put_requests()]
+
+    def clear_requests(self) -> None:
+        with self._lock:
+            self._requests.clear()
+            self._bump()
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Wait until ``predicate()`` is true (re-checked on every event and every 50 ms)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                seen = self._version
+            if predicate():
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            with self._cond:
+                if self._version == seen:
+                    self._cond.wait(min(remaining, 0.05))
+
+    def wait_for_put(
+        self, status: str, source: str | None = None, timeout: float = 5.0, after: int = 0
+    ) -> Request | None:
+        """The first availability PUT with index >= ``after`` asking for ``status`` (and
+        ``source``, if given), waiting up to ``timeout``. Index as in :meth:`puts`."""
+        found: list[Request] = []
+
+        def match() -> bool:
+            for request in self._put_requests()[after:]:
+                got_status, got_source = self._put_fields(request)
+                if got_status == status and (source is None or got_source == source):
+                    found.append(request)
+                    return True
+            return False
+
+        return found[0] if self.wait_for(match, timeout) else None
+
+    # ------------------------------------------------------------------ websocket controls
+
+    @property
+    def ws_connections(self) -> int:
+        """Upgrades accepted so far (all time)."""
+        with self._lock:
+            return self._ws_connections
+
+    @property
+    def ws_pings(self) -> int:
+        """Text ``ping`` messages received so far (all time, muted ones included)."""
+        with self._lock:
+            return self._ws_pings
+
+    def ws_connected(self) -> int:
+        """Websockets open now."""
+        with self._lock:
+            return len(self._clients)
+
+    def ws_mute(self, muted: bool = True) -> None:
+        """While muted, pings are still counted and processed but get no ``pong``."""
+        with self._lock:
+            self._ws_muted = muted
+
+    def ws_refuse(self, status_code: int | None) -> None:
+        """Make websocket upgrades fail with ``status_code`` (None: accept again)."""
+        with self._lock:
+            self._ws_refuse = status_code
+
+    def ws_drop_all(self) -> None:
+        """Abort every websocket's TCP connection (no close frame); waits until they are gone."""
+        self._call(self._drop_all())
+
+    def broadcast_other_agent(self, agent_id: int, status: str) -> None:
+        """Push an ``agent_availability_update`` for another agent (clients must ignore it)."""
+        self._emit(self._update_message(agent_id, status))
+
+    def ws_send_raw(self, text: str) -> None:
+        """Push an arbitrary text frame to every connected websocket."""
+        self._emit(text)
+
+    # ------------------------------------------------------------------ faults
+
+    def inject_status(
+        self,
+        prefix: str,
+        status: int = 503,
+        count: int = 1,
+        retry_after: float | str | None = None,
+        body: bytes | None = None,
+        content_type: str = "application/json",
+    ) -> None:
+        """Answer the next ``count`` requests under ``prefix`` with ``status`` (error envelope
+        unless ``body`` is given), with ``Retry-After`` if given."""
+        if isinstance(retry_after, float) and retry_after.is_integer():
+            retry_after = int(retry_after)
+        self._add_fault(
+            _Fault(
+                "status",
+                prefix,
+                count,
+                status=status,
+                retry_after=None if retry_after is None else str(retry_after),
+                body=body,
+                content_type=content_type,
+            )
+        )
+
+    def inject_delay(self, prefix: str, seconds: float, count: int = 1) -> None:
+        """Sleep ``seconds`` before handling the next ``count`` requests under ``prefix``."""
+        self._add_fault(_Fault("delay", prefix, count, seconds=seconds))
+
+    def inject_reset(self, prefix: str, count: int = 1) -> None:
+        """Reset (RST) the connection of the next ``count`` requests, without any answer."""
+        self._add_fault(_Fault("reset", prefix, count))
+
+    def inject_body(
+        self,
+        prefix: str,
+        body: bytes,
+        status: int = 200,
+        content_type: str = "application/json",
+        count: int = 1,
+    ) -> None:
+        """Answer the next ``count`` requests under ``prefix`` with exactly ``body``."""
+        self._add_fault(
+            _Fault("body", prefix, count, status=status, body=body, content_type=content_type)
+        )
+
+    def inject_redirect(
+        self, prefix: str, location: str, status: int = 302, count: int = 1
+    ) -> None:
+        self._add_fault(_Fault("redirect", prefix, count, status=status, location=location))
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def pending_faults(self) -> int:
+        """How many faulted answers are still to come."""
+        with self._lock:
+            return sum(f.count for f in self._faults)
+
+    def _add_fault(self, fault: _Fault) -> None:
+        if fault.count < 1:
+            raise ValueError("count must be >= 1")
+        with self._lock:
+            self._faults.append(fault)
+
+    def _take_fault(self, path: str) -> _Fault | None:
+        with self._lock:
+            for index, fault in enumerate(self._faults):
+                if path.startswith(fault.prefix):
+                    fault.count -= 1
+                    if fault.count <= 0:
+                        del self._faults[index]
+                    return dataclasses.replace(fault)
+        return None
+
+    # ------------------------------------------------------------------ internals: state
+
+    def _bump(self) -> None:
+        """Caller holds the lock."""
+        self._version += 1
+        self._cond.notify_all()
+
+    def _change(self, new: str, source: str, *, by_idle: bool) -> bool:
+        """Set the status; record, broadcast and notify if it changed."""
+        with self._lock:
+            changed = self._change_locked(new, source, by_idle=by_idle)
+        if changed:
+            self._notify_change(new, source)
+        return changed
+
+    def _change_locked(self, new: str, source: str, *, by_idle: bool) -> bool:
+        """Caller holds the lock, and calls :meth:`_notify_change` after releasing it."""
+        if new == self._status:
+            if new == "away" and source == "web":
+                self._away_by_idle = by_idle
+            return False
+        self._status = new
+        self._away_by_idle = by_idle
+        self._history.append((time.monotonic(), new, source))
+        self._emit(self._update_message(self.agent_id, new))
+        self._bump()
+        return True
+
+    def _notify_change(self, new: str, source: str) -> None:
+        if self._on_change is not None:
+            self._on_change(new, source)
+
+    @staticmethod
+    def _update_message(agent_id: int, status: str) -> str:
+        return json.dumps(
+            {
+                "type": "agent_availability_update",
+                "data": {"agent_id": agent_id, "availability_status": status},
+            }
+        )
+
+    def _emit(self, text: str) -> None:
+        """Queue a text frame for every websocket. Under the lock, so pushes keep change order."""
+        with self._lock:
+            loop = self._loop
+            if loop is None:
+                return
+            with contextlib.suppress(RuntimeError):  # loop closing
+                loop.call_soon_threadsafe(self._enqueue, text)
+
+    def _enqueue(self, text: str) -> None:
+        if self._queue is not None:
+            self._queue.put_nowait(text)
+
+    def _sweep_once(self) -> bool:
+        with self._lock:
+            if self._status in _SWEEP_EXEMPT:
+                return False
+            last = self._last_active_mono
+            if last is None:
+                last = self._start_mono if self._start_mono is not None else time.monotonic()
+            if time.monotonic() - last <= self._sweep_threshold:
+                return False
+            changed = self._change_locked("offline", "sweep", by_idle=False)
+        if changed:
+            self._notify_change("offline", "sweep")
+        return changed
+
+    def _agent(self) -> dict[str, Any]:
+        with self._lock:
+            status = self._status
+            last_active = self._last_active_wall
+            key = self._api_key
+            key_used = self._api_key_last_used_wall
+            enabled = not self._disabled
+        created = _iso(self._created_wall)
+        return {
+            "id": self.agent_id,
+            "created_at": created,
+            "updated_at": created,
+            "first_name": "Test",
+            "last_name": "Agent",
+            "email": "test.agent@example.com",
+            "type": "agent",
+            "availability_status": status,
+            "phone_number_country_code": None,
+            "phone_number": None,
+            "avatar_url": None,
+            "enabled": enabled,
+            "last_active_at": _iso(last_active),
+            "last_login_at": None,
+            "roles": ["Agent"],
+            "permissions": ["conversations:read", "conversations:write"],
+            "custom_attributes": {},
+            "teams": [{"id": 1, "name": "Support Team", "emoji": None}],
+            "api_key": key,
+            "api_key_last_used_at": _iso(key_used),
+        }
+
+    # ------------------------------------------------------------------ internals: threading
+
+    def _thread_main(self, ready: "concurrent.futures.Future[None]") -> None:
+        asyncio.run(self._main(ready))
+
+    async def _main(self, ready: "concurrent.futures.Future[None]") -> None:
+        stop_event = asyncio.Event()
+        self._queue = asyncio.Queue()
+        with self._lock:
+            self._loop = asyncio.get_running_loop()
+            self._stop_requested = stop_event
+        try:
+            try:
+                await self._go_up()
+            except BaseException as exc:
+                ready.set_exception(exc)
+                return
+            self._spawn(self._broadcaster())
+            if self._sweep_period is not None:
+                self._spawn(self._sweeper(self._sweep_period))
+            ready.set_result(None)
+            await stop_event.wait()
+        finally:
+            for task in list(self._background):
+                task.cancel()
+            await asyncio.gather(*self._background, return_exceptions=True)
+            await self._go_down(1001)
+            with self._lock:
+                self._loop = None
+                self._stop_requested = None
+            self._queue = None
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Server thread: run ``coro`` as a task that stop() cancels."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _require_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            loop = self._loop
+        if loop is None:
+            raise RuntimeError("server is not running")
+        if self._thread is threading.current_thread():
+            raise RuntimeError("this method cannot be called from the server thread")
+        return loop
+
+    def _call(self, coro: Coroutine[Any, Any, _T]) -> _T:
+        try:
+            loop = self._require_loop()
+        except RuntimeError:
+            coro.close()
+            raise
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout=_CALL_TIMEOUT)
+
+    async def _delayed_up(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        await self._go_up()
+
+    async def _go_up(self) -> None:
+        if self._runner is not None:
+            return
+        app = web.Application(middlewares=[self._mw_record, self._mw_faults, self._mw_auth])
+        app.router.add_get(ME_PATH, self._handle_me)
+        app.router.add_put(AVAILABILITY_PATH, self._handle_availability)
+        if self.dialect == "libredesk":
+            app.router.add_get(WS_PATH, self._handle_ws)
+        runner = web.AppRunner(
+            app, handle_signals=False, access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT
+        )
+        await runner.setup()
+        site = web.TCPSite(runner, self._host, self._port, reuse_address=True)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner, self._site = runner, site
+        self._port = int(runner.addresses[0][1])
+        with self._lock:
+            self._up = True
+            self._bump()
+
+    async def _go_down(self, close_code: int) -> None:
+        runner, site = self._runner, self._site
+        if runner is None:
+            return
+        self._runner = self._site = None
+        with self._lock:
+            self._up = False
+            clients = list(self._clients)
+            self._bump()
+        if site is not None:
+            await site.stop()  # refuse new connections first
+        await asyncio.gather(*(self._close_ws(ws, close_code) for ws in clients))
+        await runner.cleanup()
+
+    async def _close_ws(self, ws: web.WebSocketResponse, code: int) -> None:
+        try:
+            await asyncio.wait_for(
+                ws.close(code=code, message=b"server going down"), _WS_CLOSE_TIMEOUT
+            )
+        except (asyncio.TimeoutError, ConnectionError, RuntimeError):
+            with self._lock:
+                request = self._clients.get(ws)
+            if request is not None and request.transport is not None:
+                request.transport.abort()
+
+    async def _drop_all(self) -> None:
+        with self._lock:
+            transports = [r.transport for r in self._clients.values()]
+        for transport in transports:
+            if transport is not None:
+                transport.abort()
+        deadline = time.monotonic() + 2.0
+        while self.ws_connected() and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+
+    async def _broadcaster(self) -> None:
+        queue = self._queue
+        assert queue is not None
+        while True:
+            text = await queue.get()
+            with self._lock:
+                clients = list(self._clients)
+            await asyncio.gather(*(self._send(ws, text) for ws in clients))
+
+    @staticmethod
+    async def _send(ws: web.WebSocketResponse, text: str) -> None:
+        if ws.closed:
+            return
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await ws.send_str(text)
+
+    async def _sweeper(self, period: float) -> None:
+        while True:
+            await asyncio.sleep(period)
+            if self.is_up():
+                self._sweep_once()
+
+    # ------------------------------------------------------------------ internals: HTTP
+
+    @web.middleware
+    async def _mw_record(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        mono, wall = time.monotonic(), time.time()
+        body = b""
+        if request.body_exists:
+            try:
+                body = await request.read()
+            except web.HTTPException:  # e.g. too large: record what we know
+                body = b""
+        parsed: Any = None
+        if body:
+            try:
+                parsed = json.loads(body)
+            except ValueError:
+                parsed = None
+        headers: dict[str, str] = {}
+        for name, value in request.headers.items():
+            headers[name] = _REDACTED if name.lower() == "authorization" else value
+        recorded = Request(
+            method=request.method,
+            path=request.path,
+            json=parsed,
+            authorization_present="Authorization" in request.headers,
+            headers=headers,
+            mono=mono,
+            wall=wall,
+            body=body,
+            query=request.query_string,
+        )
+        with self._lock:
+            self._requests.append(recorded)
+            self._bump()
+        return await handler(request)
+
+    @web.middleware
+    async def _mw_faults(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        fault = self._take_fault(request.path)
+        if fault is None:
+            return await handler(request)
+        if fault.kind == "delay":
+            await asyncio.sleep(fault.seconds)
+            return await handler(request)
+        if fault.kind == "reset":
+            transport = request.transport
+            if transport is not None:
+                sock = transport.get_extra_info("socket")
+                if sock is not None:
+                    with contextlib.suppress(OSError):
+                        sock.setsockopt(
+                            socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                        )
+                transport.abort()
+            return web.Response(status=500)  # never reaches the client
+        if fault.kind == "redirect":
+            return web.Response(status=fault.status, headers={"Location": fault.location})
+        if fault.kind == "status" and fault.body is None:
+            response = _envelope_error(
+                fault.status, f"injected fault: HTTP {fault.status}", _error_type_for(fault.status)
+            )
+        else:
+            response = web.Response(
+                status=fault.status,
+                body=fault.body or b"",
+                headers={"Content-Type": fault.content_type},
+            )
+        if fault.retry_after is not None:
+            response.headers["Retry-After"] = fault.retry_after
+        return response
+
+    @web.middleware
+    async def _mw_auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        guarded = request.path.startswith("/api/") or request.path == WS_PATH
+        if not guarded or request.match_info.http_exception is not None:
+            return await handler(request)
+        header = request.headers.get("Authorization")
+        credentials = _parse_credentials(header) if header is not None else None
+        with self._lock:
+            valid = credentials == (self._api_key, self._api_secret)
+            disabled = self._disabled
+            if valid:
+                self._api_key_last_used_wall = time.time()
+        if not valid:
+            message = "Invalid API key or secret" if header else "Missing Authorization header"
+            return _envelope_error(401, message, "PermissionException")
+        if disabled:
+            return _envelope_error(403, "Account is disabled", "PermissionException")
+        return await handler(request)
+
+    async def _handle_me(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response({"status": "success", "data": self._agent()})
+
+    async def _handle_availability(self, request: web.Request) -> web.StreamResponse:
+        try:
+            payload = json.loads(await request.read())
+        except ValueError:
+            return _envelope_error(400, "Error parsing request JSON.", "InputException")
+        if not isinstance(payload, dict):
+            return _envelope_error(400, "Error parsing request JSON.", "InputException")
+        status = payload.get("status")
+        source = payload.get("source")
+        if status is None:
+            status = ""
+        if source is None or source == "":
+            source = "user"
+        if not isinstance(status, str) or not isinstance(source, str):
+            return _envelope_error(400, "Error parsing request JSON.", "InputException")
+        if self.dialect == "documented" and (
+            status not in DOCUMENTED_STATUSES or source not in ("user", "idle")
+        ):
+            return _envelope_error(400, f"Invalid status {status!r}", "InputException")
+        with self._lock:
+            current = self._status
+            if status == current:
+                return self._agent_response()
+            if source == "idle" and self._idle_blocked(current):
+                return self._agent_response()
+            if status not in self._vocabulary:  # libredesk: the enum cast fails in Postgres
+                return _envelope_error(500, "Error updating user availability.", "GeneralException")
+            # Same lock: nothing can slip in between the checks and the change.
+            changed = self._change_locked(status, source, by_idle=source == "idle")
+            response = self._agent_response()
+        if changed:
+            self._notify_change(status, source)
+        return response
+
+    def _idle_blocked(self, current: str) -> bool:
+        if self.dialect == "libredesk":
+            return current in _IDLE_PROOF
+        return current == "away" and not self._away_by_idle
+
+    def _agent_response(self) -> web.Response:
+        return web.json_response({"status": "success", "data": self._agent()})
+
+    # ------------------------------------------------------------------ internals: websocket
+
+    def _origin_allowed(self, request: web.Request) -> bool:
+        origin = request.headers.get("Origin", "")
+        if not origin:
+            return False
+        try:
+            parts = urlsplit(origin)
+            origin_hostname = parts.hostname
+        except ValueError:
+            return False
+        if not parts.netloc:
+            return False
+        if origin_hostname == "localhost":
+            return True
+        host = request.host
+        # The real server (cmd/websocket.go): https, and the origin's host[:port] equal to the
+        # Host header, case-insensitively.
+        if parts.scheme == "https" and parts.netloc.lower() == host.lower():
+            return True
+        if self._ws_origin_rule == "go":
+            return False
+        # LIBREDESK.md: https://<the hostname the client used>, without port.
+        return origin == f"https://{_host_without_port(host)}"
+
+    async def _handle_ws(self, request: web.Request) -> web.StreamResponse:
+        with self._lock:
+            refuse = self._ws_refuse
+        if refuse is not None:
+            return _envelope_error(refuse, "websocket refused (injected)", _error_type_for(refuse))
+        ws = web.WebSocketResponse(autoping=True, heartbeat=None, timeout=_WS_CLOSE_TIMEOUT)
+        if not ws.can_prepare(request).ok:
+            return web.Response(status=400, text="Bad Request")
+        if not self._origin_allowed(request):
+            return web.Response(status=403, text="Forbidden")
+        await ws.prepare(request)
+        with self._lock:
+            self._clients[ws] = request
+            self._ws_connections += 1
+            self._bump()
+        try:
+            async for message in ws:
+                if message.type == WSMsgType.TEXT and message.data == "ping":
+                    if not self._on_ping():
+                        continue
+                    try:
+                        await ws.send_str("pong")
+                    except (ConnectionError, RuntimeError):
+                        break
+        finally:
+            with self._lock:
+                self._clients.pop(ws, None)
+                self._bump()
+        return ws
+
+    def _on_ping(self) -> bool:
+        """Record a ping; returns whether to answer it."""
+        with self._lock:
+            self._ws_pings += 1
+            self._last_active_mono = time.monotonic()
+            self._last_active_wall = time.time()
+            muted = self._ws_muted
+            self._bump()
+            changed = self._status == "offline" and self._change_locked(
+                "online", "ping", by_idle=False
+            )
+        if changed:
+            self._notify_change("online", "ping")
+        return not muted
+
+    # ------------------------------------------------------------------ debugging
+
+    def __repr__(self) -> str:
+        return f"<LibredeskServer {self.dialect} {self.url} status={self.status!r}>"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Serve a fake Libredesk until Ctrl-C.")
+    parser.add_argument("--dialect", choices=["documented", "libredesk"], default="libredesk")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--api-key", default="key")
+    parser.add_argument("--api-secret", default="secret")
+    parser.add_argument("--agent-id", type=int, default=7)
+    parser.add_argument("--initial-status", default="offline")
+    parser.add_argument("--sweep-period", type=float, default=None)
+    parser.add_argument("--sweep-threshold", type=float, default=300.0)
+    args = parser.parse_args(argv)
+
+    def report(status: str, source: str) -> None:
+        stamp = datetime.datetime.now().strftime("%H:%M:%S")
+        print(f"{stamp} status -> {status} ({source})", flush=True)
+
+    server = LibredeskServer(
+        dialect=args.dialect,
+        api_key=args.api_key,
+        api_secret=args.api_secret,
+        agent_id=args.agent_id,
+        initial_status=args.initial_status,
+        sweep_period=args.sweep_period,
+        sweep_threshold=args.sweep_threshold,
+        port=args.port,
+        host=args.host,
+        on_change=report,
+    )
+    with server:
+        print(f"Libredesk test server ({args.dialect}) at {server.url}", flush=True)
+        print(f"status: {server.status}", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            while True:
+                time.sleep(3600)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
