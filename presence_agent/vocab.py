@@ -106,7 +106,7 @@ def to_wire(status: Status, source: Source, dialect: Dialect) -> str:
         # person's away must be spelled that way or the web app's idle
         # detection (or ours) would undo it.
         return "away" if source is Source.IDLE else "away_manual"
-    return status.value
+    return str(status.value)
 
 
 _FROM_WIRE: dict[str, ServerStatus] = {

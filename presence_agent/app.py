@@ -1,0 +1,374 @@
+"""The one place that wires the agent together and owns start-up and shutdown order."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import queue
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import FrameType
+from typing import TYPE_CHECKING, Any, TextIO
+
+from presence_agent import config as config_mod
+from presence_agent.client import LibredeskClient, make_ssl_context
+from presence_agent.config import Config
+from presence_agent.control import ControlServer, InstanceLock
+from presence_agent.credentials import Credentials
+from presence_agent.engine import (
+    Call,
+    Engine,
+    ManualChoice,
+    Outcome,
+    Pause,
+    Resume,
+    Snapshot,
+    Stop,
+)
+from presence_agent.idle import IdleSource
+from presence_agent.logs import Redactor
+from presence_agent.paths import Paths
+from presence_agent.policy import Desired, PresencePolicy
+from presence_agent.reporter import CredentialsMissing, Reporter, ReporterEvent
+from presence_agent.vocab import Dialect, Source, Status
+
+if TYPE_CHECKING:
+    from presence_agent.keepalive import Keepalive, WsParams
+
+log = logging.getLogger(__name__)
+
+#: How long quitting waits for the ``offline`` report.
+QUIT_TIMEOUT = 2.0
+
+
+def describe(snap: Snapshot) -> str:
+    """One line for a person: ``Away (idle)``."""
+    if snap.signed_out:
+        return "Signed out"
+    if snap.status is None:
+        return "Not connected"
+    reason = snap.why.value
+    if snap.by_idle:
+        reason = "idle" if snap.why.value == "set elsewhere" else snap.why.value
+    return f"{snap.status.label} ({reason})"
+
+
+def snapshot_dict(snap: Snapshot) -> dict[str, Any]:
+    return {
+        "status": snap.status.value if snap.status else None,
+        "label": describe(snap),
+        "why": snap.why.value,
+        "by_idle": snap.by_idle,
+        "since": snap.since_wall,
+        "connected": snap.connected,
+        "signed_out": snap.signed_out,
+        "problem": snap.problem,
+        "dialect": snap.dialect.value if snap.dialect else None,
+        "choices": [s.value for s in snap.choices],
+        "paused": snap.paused,
+        "paused_until": snap.paused_until_wall,
+        "agent": snap.agent_name,
+        "agent_id": snap.agent_id,
+        "idle_source": snap.idle_source,
+    }
+
+
+class ClientFactory:
+    """Builds a client from the config and keyring as they are *now*.
+
+    Re-read on every (re)connect, so a ``login`` while the agent runs is
+    picked up without a restart. Thread use: the reporter's thread.
+    """
+
+    def __init__(
+        self,
+        paths: Paths,
+        credentials: Credentials,
+        overrides: dict[str, Any],
+        redactor: Redactor,
+    ) -> None:
+        self._paths = paths
+        self._credentials = credentials
+        self._overrides = overrides
+        self._redactor = redactor
+
+    def config(self) -> Config:
+        return config_mod.load(self._paths).with_overrides(**self._overrides)
+
+    def __call__(self) -> tuple[LibredeskClient, str]:
+        cfg = self.config()
+        if not cfg.server or not cfg.api_key:
+            raise CredentialsMissing("not signed in: run `presence-agent login`")
+        secret = self._credentials.get(cfg.server, cfg.api_key)
+        if not secret:
+            raise CredentialsMissing(
+                "no API secret in the keyring for this server: run `presence-agent login`"
+            )
+        self._redactor.add(secret)
+        # Identifies the credentials without keeping the secret around.
+        key = hashlib.sha256(
+            "\0".join((cfg.server, cfg.api_key, cfg.auth, secret)).encode()
+        ).hexdigest()
+        client = LibredeskClient(
+            cfg.server,
+            cfg.api_key,
+            secret,
+            auth=cfg.auth,
+            verify=make_ssl_context(cfg.ca_bundle),
+        )
+        return client, key
+
+    def ws_params(self) -> WsParams:
+        """What the keepalive needs to open ``/ws`` with these same credentials."""
+        from presence_agent.client import USER_AGENT, authorization_header
+        from presence_agent.keepalive import WsParams, origin_for, ws_url
+
+        cfg = self.config()
+        if not cfg.server or not cfg.api_key:
+            raise CredentialsMissing("not signed in")
+        secret = self._credentials.get(cfg.server, cfg.api_key)
+        if not secret:
+            raise CredentialsMissing("no API secret in the keyring")
+        return WsParams(
+            url=ws_url(cfg.server),
+            origin=origin_for(cfg.server),
+            authorization=authorization_header(cfg.auth, cfg.api_key, secret),
+            ssl=make_ssl_context(cfg.ca_bundle),
+            user_agent=USER_AGENT,
+        )
+
+
+@dataclass
+class Services:
+    """The running parts, for the tray and for shutdown."""
+
+    engine: Engine
+    reporter: Reporter
+    source: IdleSource
+    stop_event: threading.Event
+    cfg: Config
+    paths: Paths
+    credentials: Credentials
+    extra_stops: list[Callable[[], None]]
+    keepalive: Keepalive | None = None
+
+    def choose(self, status: Status, reply: Callable[[Outcome], None] | None = None) -> None:
+        self.engine.post(ManualChoice(status, reply))
+
+    def pause(self, seconds: float | None) -> None:
+        self.engine.post(Pause(seconds))
+
+    def resume(self) -> None:
+        self.engine.post(Resume())
+
+    def quit(self) -> None:
+        self.stop_event.set()
+
+
+def handle_control(services: Services, request: dict[str, Any]) -> dict[str, Any]:
+    """The running agent's side of ``presence-agent set/status/...``."""
+    cmd = request.get("cmd")
+    if cmd == "status":
+        return {"ok": True, **snapshot_dict(services.engine.snapshot())}
+    if cmd == "set":
+        try:
+            status = Status(str(request.get("status")))
+        except ValueError:
+            return {"ok": False, "message": "unknown status"}
+        done = threading.Event()
+        result: list[Outcome] = []
+
+        def reply(outcome: Outcome) -> None:
+            result.append(outcome)
+            done.set()
+
+        services.choose(status, reply)
+        if not done.wait(12.0):
+            return {"ok": False, "message": "the server has not answered yet; still trying"}
+        outcome = result[0]
+        return {
+            "ok": outcome.ok,
+            "status": outcome.status.value if outcome.status else None,
+            "message": outcome.message,
+        }
+    if cmd == "reload":
+        services.reporter.credentials_changed()
+        return {"ok": True}
+    if cmd == "pause":
+        seconds = request.get("seconds")
+        services.pause(float(seconds) if isinstance(seconds, (int, float)) else None)
+        return {"ok": True}
+    if cmd == "resume":
+        services.resume()
+        return {"ok": True}
+    if cmd == "quit":
+        services.quit()
+        return {"ok": True}
+    return {"ok": False, "message": f"unknown command {str(cmd)[:40]!r}"}
+
+
+class StatusPrinter:
+    """Prints each change of status, for ``run --no-tray`` and ``demo``. Engine thread."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._last: tuple[object, ...] | None = None
+
+    def __call__(self, snap: Snapshot) -> None:
+        key = (snap.status, snap.by_idle, snap.signed_out, snap.connected, snap.problem)
+        if key == self._last:
+            return
+        self._last = key
+        line = describe(snap)
+        if snap.problem:
+            line += f" - {snap.problem}"
+        print(f"{time.strftime('%H:%M:%S')} {line}", file=self._out, flush=True)
+
+
+def start_services(
+    paths: Paths,
+    cfg: Config,
+    overrides: dict[str, Any],
+    credentials: Credentials,
+    source: IdleSource,
+    redactor: Redactor,
+) -> Services:
+    """Start everything but the UI. Raises IdleSourceError before anything is sent."""
+    factory = ClientFactory(paths, credentials, overrides, redactor)
+    policy = PresencePolicy(cfg.away_after)
+    dialect = None if cfg.dialect == "auto" else Dialect(cfg.dialect)
+    # The reporter and the engine talk both ways; the queue breaks the knot.
+    events: queue.SimpleQueue[ReporterEvent] = queue.SimpleQueue()
+    reporter = Reporter(factory, events.put, dialect_override=dialect)
+    engine = Engine(policy, source, reporter, inbox=events)
+    source.start(engine.on_activity)
+    threading.Thread(target=engine.run, name="engine", daemon=True).start()
+    reporter.start()
+    services = Services(
+        engine=engine,
+        reporter=reporter,
+        source=source,
+        stop_event=threading.Event(),
+        cfg=cfg,
+        paths=paths,
+        credentials=credentials,
+        extra_stops=[],
+    )
+    from presence_agent import keepalive
+
+    keepalive.attach(services, factory)
+    return services
+
+
+def shutdown(services: Services) -> bool:
+    """Stop in order: input first, then the final report (bounded), then the rest."""
+    services.source.stop()
+    for stop in services.extra_stops:
+        try:
+            stop()
+        except Exception:
+            log.exception("stopping a service failed")
+    snap = services.engine.snapshot()
+    final = None
+    if services.cfg.offline_on_quit and snap.status is not Status.OFFLINE:
+        final = Desired(Status.OFFLINE, Source.USER)
+    delivered = services.reporter.finish(final, QUIT_TIMEOUT)
+    if final is not None:
+        log.info("quit: offline %s", "reported" if delivered else "NOT reported (server slow?)")
+    services.engine.post(Stop())
+    return delivered
+
+
+def install_signal_handlers(stop: Callable[[], None]) -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, handler)
+
+
+def _run_tray(services: Services, err: TextIO) -> bool:
+    """Run the tray until quit. ``False`` if no tray can be shown: then run headless."""
+    try:
+        from presence_agent.tray import TrayUnavailable, run_tray
+    except ImportError as exc:
+        message = f"no tray support ({exc}); running headless"
+        print(f"presence-agent: {message}", file=err)
+        log.warning("%s", message)
+        return False
+    try:
+        run_tray(services)
+    except TrayUnavailable as exc:
+        print(f"presence-agent: {exc}; running headless", file=err)
+        log.warning("%s; running headless", exc)
+        return False
+    return True
+
+
+def run(
+    paths: Paths,
+    overrides: dict[str, Any],
+    *,
+    tray: bool,
+    out: TextIO = sys.stdout,
+    credentials: Credentials | None = None,
+    source: IdleSource | None = None,
+) -> int:
+    """``presence-agent run``. Returns the exit code."""
+    from presence_agent import idle, logs
+    from presence_agent.control import AlreadyRunning
+    from presence_agent.idle import IdleSourceError
+
+    err = sys.stderr
+    try:
+        cfg = config_mod.load(paths).with_overrides(**overrides)
+    except config_mod.ConfigError as exc:
+        print(f"presence-agent: {exc}", file=err)
+        return 2
+    redactor = Redactor()
+    logs.setup(paths.log_file, cfg.log_level, stderr=not tray, redactor=redactor)
+    try:
+        runtime = paths.private_runtime_dir()
+        lock = InstanceLock(runtime / "agent.lock")
+        lock.acquire()
+    except AlreadyRunning as exc:
+        print(f"presence-agent: {exc}", file=err)
+        return 3
+    except OSError as exc:
+        print(f"presence-agent: {exc}", file=err)
+        return 1
+    if not tray and (not cfg.server or not cfg.api_key):
+        print(
+            "presence-agent: not signed in: run `presence-agent login --server URL --api-key KEY`",
+            file=err,
+        )
+        return 2
+    credentials = credentials or Credentials()
+    try:
+        source = source or idle.create(cfg.idle_source)
+        services = start_services(paths, cfg, overrides, credentials, source, redactor)
+    except IdleSourceError as exc:
+        print(f"presence-agent: {exc}", file=err)
+        log.error("cannot watch input: %s", exc)
+        return 1
+    log.info("started (idle source %s, away after %.0f s)", source.name, cfg.away_after)
+    control = ControlServer(runtime, lambda request: handle_control(services, request))
+    control.start()
+    services.extra_stops.append(control.stop)
+    install_signal_handlers(services.quit)
+    try:
+        if not tray or not _run_tray(services, err):
+            services.engine.subscribe(StatusPrinter(out))
+            services.engine.post(Call(lambda: None))  # publish the first snapshot
+            while not services.stop_event.wait(3600):
+                pass
+    finally:
+        shutdown(services)
+        lock.release()
+    return 0

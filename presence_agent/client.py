@@ -1,0 +1,431 @@
+"""The Libredesk REST client, on httpx.
+
+One :class:`LibredeskClient` per set of credentials. It is not thread-safe
+by design: only the reporter thread (and the one-shot CLI commands) use it.
+
+Errors come out typed, and their text never holds the secret or the
+Authorization header: messages are built here from status codes and the
+server's own ``message``, never from the request.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import json
+import math
+import ssl
+import time
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import httpx
+
+from presence_agent import __version__
+from presence_agent.policy import Desired
+from presence_agent.vocab import (
+    Dialect,
+    ServerStatus,
+    UnknownStatusError,
+    dialect_of,
+    from_wire,
+    to_wire,
+)
+
+AuthScheme = Literal["token", "basic"]
+USER_AGENT = f"presence-agent/{__version__} (+https://github.com/abhinavxd/libredesk)"
+ME_PATH = "api/v1/agents/me"
+AVAILABILITY_PATH = "api/v1/agents/me/availability"
+#: No answer of this API is anywhere near this; a larger one is not Libredesk.
+MAX_BODY = 1 << 20
+#: Retry-After beyond this is treated as this, so a bad header cannot park us for days.
+MAX_RETRY_AFTER = 3600.0
+
+
+# -- errors ------------------------------------------------------------------
+
+
+class LibredeskError(Exception):
+    """Base of every error talking to the server. ``str()`` is fit for a person."""
+
+    retryable = False
+
+
+class Unauthorized(LibredeskError):
+    """401: the API key or secret is wrong (or was revoked)."""
+
+
+class Forbidden(LibredeskError):
+    """403: the account is disabled, or the server refused us."""
+
+
+class RateLimited(LibredeskError):
+    """429: too many requests; come back after ``retry_after`` seconds."""
+
+    retryable = True
+
+    def __init__(self, message: str, retry_after: float | None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ServerError(LibredeskError):
+    """5xx: the server failed. ``retry_after`` is set when it said when to come back (503)."""
+
+    retryable = True
+
+    def __init__(self, message: str, status_code: int, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.retry_after = retry_after
+
+
+class Unreachable(LibredeskError):
+    """No answer: refused, reset, DNS, TLS or a timeout."""
+
+    retryable = True
+
+
+class NotLibredesk(LibredeskError):
+    """An answer came, but not one Libredesk gives (404, HTML, a redirect, junk).
+
+    Retryable, because a captive portal or a proxy's error page looks like
+    this too and goes away by itself.
+    """
+
+    retryable = True
+
+
+class Rejected(LibredeskError):
+    """Another 4xx: the server understood and said no. Trying again will not help."""
+
+
+class UnexpectedStatus(LibredeskError):
+    """The server holds a status word neither dialect knows."""
+
+
+class InsecureURL(ValueError):
+    """A server URL the agent will not send a secret to."""
+
+
+# -- values ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Agent:
+    """The parts of Libredesk's ``Agent`` the app uses."""
+
+    id: int
+    status_word: str
+    name: str
+    email: str | None
+
+
+# -- URL checks ----------------------------------------------------------------
+
+
+def is_loopback_host(host: str) -> bool:
+    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def normalize_server_url(url: str, *, allow_insecure_http: bool = False) -> str:
+    """Check a server URL and return it without a trailing slash.
+
+    Plain ``http://`` carries the secret in clear text, so it is accepted
+    only for loopback hosts unless the person opts in.
+    """
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise InsecureURL(f"not a server URL: {url[:200]!r} (expected https://host[/path])")
+    if parts.username or parts.password:
+        # A URL is written to the config file and shown in logs.
+        raise InsecureURL("put the API key and secret in the login prompts, not in the URL")
+    if parts.query or parts.fragment:
+        raise InsecureURL(f"a server URL has no query or fragment: {url[:200]!r}")
+    if parts.scheme == "http" and not allow_insecure_http and not is_loopback_host(parts.hostname):
+        raise InsecureURL(
+            f"refusing plain http:// to {parts.hostname}: the API secret would cross the network"
+            " unencrypted. Use https://, or pass --allow-insecure-http if you really mean it."
+        )
+    return url.rstrip("/")
+
+
+# -- auth ------------------------------------------------------------------------
+
+
+class TokenAuth(httpx.Auth):
+    """``Authorization: token key:secret`` (Libredesk's own scheme)."""
+
+    def __init__(self, api_key: str, secret: str) -> None:
+        # Bytes, so a non-ASCII secret is sent as UTF-8 and no encoding error
+        # can ever quote it back at us.
+        self._value = b"token " + f"{api_key}:{secret}".encode()
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = self._value  # type: ignore[assignment]
+        yield request
+
+    def __repr__(self) -> str:
+        return "TokenAuth(<redacted>)"
+
+
+def make_auth(scheme: AuthScheme, api_key: str, secret: str) -> httpx.Auth:
+    if scheme == "basic":
+        return httpx.BasicAuth(api_key, secret)
+    return TokenAuth(api_key, secret)
+
+
+def authorization_header(scheme: AuthScheme, api_key: str, secret: str) -> bytes:
+    """The raw header value, for the WebSocket handshake which is not made by httpx."""
+    if scheme == "basic":
+        import base64
+
+        return b"Basic " + base64.b64encode(f"{api_key}:{secret}".encode())
+    return b"token " + f"{api_key}:{secret}".encode()
+
+
+def make_ssl_context(ca_bundle: str | None) -> ssl.SSLContext:
+    """TLS always verified; ``ca_bundle`` adds a company CA instead of the system store."""
+    if ca_bundle:
+        return ssl.create_default_context(cafile=ca_bundle)
+    return ssl.create_default_context()
+
+
+# -- the client ------------------------------------------------------------------
+
+
+class LibredeskClient:
+    """Talks to one Libredesk server as one agent.
+
+    Thread use: one thread at a time (the reporter, or a CLI command).
+    """
+
+    def __init__(
+        self,
+        server: str,
+        api_key: str,
+        secret: str,
+        *,
+        auth: AuthScheme = "token",
+        dialect: Dialect | None = None,
+        transport: httpx.BaseTransport | None = None,
+        verify: ssl.SSLContext | bool = True,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 10.0,
+    ) -> None:
+        self.server = server.rstrip("/")
+        self.dialect = dialect
+        self.agent_id: int | None = None
+        self._http = httpx.Client(
+            base_url=self.server + "/",
+            auth=make_auth(auth, api_key, secret),
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+            # A redirect could carry the Authorization header to another
+            # host; Libredesk never redirects its API, so neither do we.
+            follow_redirects=False,
+            verify=verify,
+            transport=transport,
+            trust_env=True,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> LibredeskClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- API ------------------------------------------------------------------
+
+    def me(self, timeout: float | None = None) -> Agent:
+        """``GET /api/v1/agents/me``: who we are and what the server holds."""
+        data = self._call("GET", ME_PATH, timeout=timeout)
+        agent = _parse_agent(data)
+        self.agent_id = agent.id
+        return agent
+
+    def set_status(self, desired: Desired, timeout: float | None = None) -> ServerStatus:
+        """``PUT /api/v1/agents/me/availability``; returns what the server holds afterwards.
+
+        A 200 does not mean the change happened (the real server's idle
+        guard answers 200 and keeps a manual away), so the answer is read,
+        not assumed.
+        """
+        dialect = self.dialect or Dialect.DOCUMENTED
+        word = to_wire(desired.status, desired.source, dialect)
+        body = {"status": word, "source": desired.source.value}
+        data = self._call("PUT", AVAILABILITY_PATH, json_body=body, timeout=timeout)
+        return self.read_status(_parse_agent(data).status_word)
+
+    def read_status(self, word: str) -> ServerStatus:
+        try:
+            return from_wire(word, self.dialect or Dialect.DOCUMENTED)
+        except UnknownStatusError as exc:
+            raise UnexpectedStatus(str(exc)) from None
+
+    def detect_dialect(self, agent: Agent, timeout: float | None = None) -> Dialect:
+        """Learn which vocabulary the server speaks.
+
+        The held status usually tells. ``away`` and ``offline`` exist in
+        both, and then ``/ws`` decides: only the real server has it.
+        """
+        dialect = dialect_of(agent.status_word)
+        if dialect is None:
+            dialect = Dialect.LIBREDESK if self.has_ws(timeout) else Dialect.DOCUMENTED
+        self.dialect = dialect
+        return dialect
+
+    def has_ws(self, timeout: float | None = None) -> bool:
+        """Whether ``GET /ws`` exists (any answer but 404, without upgrading)."""
+        try:
+            response = self._http.get("ws", timeout=timeout or httpx.USE_CLIENT_DEFAULT)
+        except httpx.HTTPError as exc:
+            raise Unreachable(_describe_transport_error(exc, self.server)) from None
+        response.close()
+        return response.status_code != 404
+
+    # -- plumbing -------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        request = self._http.build_request(
+            method,
+            path,
+            json=json_body,
+            timeout=httpx.Timeout(timeout) if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+        )
+        try:
+            response = self._http.send(request, stream=True)
+            try:
+                body = _read_limited(response)
+            finally:
+                response.close()
+        except httpx.HTTPError as exc:
+            raise Unreachable(_describe_transport_error(exc, self.server)) from None
+        return _interpret(response, body, self.server)
+
+
+def _read_limited(response: httpx.Response) -> bytes:
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise NotLibredesk(f"the server sent a {int(declared)} byte answer; Libredesk never does")
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise NotLibredesk(f"the server sent over {MAX_BODY} bytes; Libredesk never does")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _describe_transport_error(exc: httpx.HTTPError, server: str) -> str:
+    # httpx messages hold URLs at most (credentials go in headers), but keep
+    # our own wording so nothing from a request can leak.
+    if isinstance(exc, httpx.TimeoutException):
+        return f"{server} did not answer in time"
+    if isinstance(exc, httpx.ConnectError):
+        reason = str(exc).split("]")[-1].strip() or "connection failed"
+        return f"cannot connect to {server}: {reason[:200]}"
+    return f"lost the connection to {server}: {type(exc).__name__}"
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if math.isnan(seconds):
+        return None
+    return max(0.0, min(seconds, MAX_RETRY_AFTER))
+
+
+def _interpret(response: httpx.Response, body: bytes, server: str) -> dict[str, Any]:
+    code = response.status_code
+    payload = _json_or_none(body)
+    message = _server_message(payload)
+    if 300 <= code < 400:
+        where = urlsplit(response.headers.get("Location", "")).netloc or "somewhere else"
+        raise NotLibredesk(
+            f"{server} redirected the API to {where[:100]}; check the server URL"
+            " (the agent does not follow redirects, so the secret stays with the server you named)"
+        )
+    if code == 401:
+        raise Unauthorized(f"the server refused the API key or secret (401{message})")
+    if code == 403:
+        raise Forbidden(f"the server refused access: the account may be disabled (403{message})")
+    if code == 429:
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        raise RateLimited(f"the server is rate-limiting us (429{message})", retry_after)
+    if code >= 500:
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        raise ServerError(f"the server failed (HTTP {code}{message})", code, retry_after)
+    if code == 404:
+        raise NotLibredesk(f"{server} has no Libredesk API here (404); check the server URL")
+    if code >= 400:
+        raise Rejected(f"the server rejected the request (HTTP {code}{message})")
+    if payload is None:
+        raise NotLibredesk(f"{server} did not answer with JSON; is this a Libredesk server?")
+    if not isinstance(payload, dict) or payload.get("status") != "success":
+        raise NotLibredesk(f"{server} answered in a shape Libredesk does not use")
+    data = payload.get("data")
+    if not isinstance(data, dict):
+        raise NotLibredesk(f"{server} answered without the agent's data")
+    return data
+
+
+def _json_or_none(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _server_message(payload: Any) -> str:
+    if isinstance(payload, dict) and isinstance(payload.get("message"), str):
+        # Printable and short: it is shown to a person and written to the log.
+        text = "".join(ch for ch in payload["message"][:200] if ch.isprintable())
+        if text:
+            return f": {text}"
+    return ""
+
+
+def _parse_agent(data: dict[str, Any]) -> Agent:
+    word = data.get("availability_status")
+    agent_id = data.get("id")
+    if not isinstance(word, str) or not isinstance(agent_id, int) or isinstance(agent_id, bool):
+        raise NotLibredesk("the server's answer has no agent id or availability status")
+    first, last = data.get("first_name"), data.get("last_name")
+    name = " ".join(p for p in (first, last) if isinstance(p, str) and p)
+    email_addr = data.get("email")
+    return Agent(
+        id=agent_id,
+        status_word=word[:64],
+        name=name[:200],
+        email=email_addr[:200] if isinstance(email_addr, str) else None,
+    )

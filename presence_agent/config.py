@@ -1,0 +1,146 @@
+"""The typed configuration, read from TOML: the admin's system-wide file, then the user's.
+
+Bad values fail with an error that names the file and the key; a corrupt file
+is never overwritten.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+from presence_agent.client import AuthScheme
+from presence_agent.paths import Paths
+
+DialectChoice = Literal["auto", "documented", "libredesk"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings. Every field may be set in either config file."""
+
+    #: Base URL of the Libredesk server, e.g. ``https://desk.example.com``.
+    server: str | None = None
+    api_key: str | None = None
+    auth: AuthScheme = "token"
+    #: Seconds without input before ``away``.
+    away_after: float = 300.0
+    #: Seconds between ``/ws`` pings (real Libredesk only).
+    keepalive_interval: float = 30.0
+    #: Send ``offline`` when the agent quits (set false to keep the status).
+    offline_on_quit: bool = True
+    #: A PEM file of CA certificates to trust instead of the system store.
+    ca_bundle: str | None = None
+    #: Allow plain ``http://`` to a non-loopback server (the secret travels in clear).
+    allow_insecure_http: bool = False
+    dialect: DialectChoice = "auto"
+    #: ``auto`` or a source name (see ``presence-agent doctor``).
+    idle_source: str = "auto"
+    #: Desktop notifications on idle changes.
+    notifications: bool = True
+    #: Follow screen lock (away while locked).
+    lock_means_away: bool = True
+    log_level: LogLevel = "INFO"
+
+    def with_overrides(self, **changes: Any) -> Config:
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+class ConfigError(Exception):
+    """A config file is unreadable or holds a bad value. The text names the file and key."""
+
+
+_FIELDS = {f.name: f for f in fields(Config)}
+_POSITIVE = {"away_after", "keepalive_interval"}
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "auth": get_args(AuthScheme),
+    "dialect": get_args(DialectChoice),
+    "log_level": get_args(LogLevel),
+}
+
+
+def _check(path: Path, key: str, value: Any) -> Any:
+    field = _FIELDS.get(key)
+    if field is None:
+        known = ", ".join(sorted(_FIELDS))
+        raise ConfigError(f"{path}: unknown key {key!r} (known keys: {known})")
+    kind = field.type
+    where = f"{path}: key {key!r}"
+    if kind in ("str | None", "str"):
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} must be a string")
+        return value
+    if kind == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where} must be a number of seconds")
+        if key in _POSITIVE and not 0 < value <= 86400 * 7:
+            raise ConfigError(f"{where} must be between 0 and 604800 seconds, not {value}")
+        return float(value)
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false")
+        return value
+    choices = _CHOICES[key]
+    if value not in choices:
+        raise ConfigError(f"{where} must be one of {', '.join(map(repr, choices))}")
+    return value
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    """One file's checked values. A missing file is empty."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return {key: _check(path, key, value) for key, value in data.items()}
+
+
+def load(paths: Paths) -> Config:
+    """The admin's files (least important last in ``site_config_dirs``), then the user's."""
+    values: dict[str, Any] = {}
+    for site in reversed(paths.site_config_files):
+        values.update(read_file(site))
+    values.update(read_file(paths.config_file))
+    return Config(**values)
+
+
+def update_user_file(paths: Paths, changes: Mapping[str, Any]) -> None:
+    """Set keys in the user's file, keeping every other key. Atomic; never on a corrupt file."""
+    import tomli_w
+
+    current = read_file(paths.config_file)  # raises on a corrupt file: we don't overwrite it
+    for key, value in changes.items():
+        if value is None:
+            current.pop(key, None)
+        else:
+            current[key] = _check(paths.config_file, key, value)
+    paths.config_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=paths.config_dir)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(b"# presence-agent settings. See `presence-agent doctor`.\n")
+            tomli_w.dump(current, handle)
+        os.replace(tmp, paths.config_file)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,71 @@
+"""Logging set-up: a rotating file in the platformdirs log dir, and a redaction net.
+
+Secrets are kept out of log calls by construction (nothing logs a request or
+its headers); :class:`Redactor` is the second line of defence.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import sys
+from pathlib import Path
+
+
+class Redactor(logging.Filter):
+    """Replaces known secrets in every record that passes a handler.
+
+    Thread use: ``add`` from any thread; ``filter`` from logging's callers.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._secrets: frozenset[str] = frozenset()
+
+    def add(self, secret: str) -> None:
+        if secret:
+            self._secrets = self._secrets | {secret}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        secrets = self._secrets
+        if not secrets:
+            return True
+        message = record.getMessage()
+        text = message
+        for secret in secrets:
+            text = text.replace(secret, "<redacted>")
+        if record.exc_info and record.exc_info[1] is not None:
+            exc_text = logging.Formatter().formatException(record.exc_info)
+            for secret in secrets:
+                exc_text = exc_text.replace(secret, "<redacted>")
+            record.exc_text = exc_text
+            record.exc_info = None
+        if text != message:
+            record.msg, record.args = text, None
+        return True
+
+
+def setup(log_file: Path, level: str, *, stderr: bool, redactor: Redactor) -> None:
+    root = logging.getLogger()
+    root.setLevel(level)
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handler: logging.Handler = logging.handlers.RotatingFileHandler(
+            log_file, maxBytes=1_000_000, backupCount=3, encoding="utf-8"
+        )
+        handler.setFormatter(formatter)
+        handler.addFilter(redactor)
+        root.addHandler(handler)
+    except OSError as exc:
+        print(f"presence-agent: cannot write the log {log_file}: {exc.strerror}", file=sys.stderr)
+    if stderr:
+        console = logging.StreamHandler(sys.stderr)
+        console.setLevel(logging.WARNING)
+        console.setFormatter(logging.Formatter("presence-agent: %(message)s"))
+        console.addFilter(redactor)
+        root.addHandler(console)
+    # httpx logs every request at INFO; the reporter logs what matters.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    logging.getLogger("websockets").setLevel(logging.WARNING)

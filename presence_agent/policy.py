@@ -1,0 +1,303 @@
+"""The presence policy: a pure state machine that decides what to ask the server for.
+
+No threads, no I/O, no clocks: every input carries its own time, and every
+output is a value. The engine feeds it; tests drive it with plain numbers.
+
+Times are two clocks read together (:class:`Now`): ``mono`` for durations and
+``wall`` for the "since" shown to people and for noticing a suspend, during
+which the monotonic clock stands still on Linux and macOS while the wall clock
+runs on.
+
+The rules (DEVELOPERS.md, issues 2, 3, 6):
+
+* On start, ``offline`` becomes ``available`` (source ``user``: starting the
+  agent is the person's own act); any other status is kept.
+* After ``away_after`` seconds without input, ``available`` becomes ``away``
+  (source ``idle``). Nothing else is ever changed by idleness.
+* The first input after an away that idle detection set brings ``available``
+  back (source ``idle``).
+* A manual choice is sent as is (source ``user``).
+* The server's answer is the truth, whatever was asked.
+* Only changes are emitted: the same request is never repeated while it is
+  still the newest one.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from presence_agent.vocab import ServerStatus, Source, Status
+
+#: Default away threshold, in seconds.
+DEFAULT_AWAY_AFTER = 300.0
+#: How far the wall clock may run ahead of the monotonic one between two
+#: observations before we call it a suspend. NTP slews by far less; a stepped
+#: clock that trips this merely costs one idle away that input undoes.
+SUSPEND_JUMP = 30.0
+
+
+@dataclass(frozen=True)
+class Now:
+    """One reading of both clocks."""
+
+    mono: float
+    wall: float
+
+
+@dataclass(frozen=True)
+class Desired:
+    """A request for the server: set ``status``, asked for by ``source``."""
+
+    status: Status
+    source: Source
+
+
+class Why(str, enum.Enum):
+    """Why the current status holds, for the tooltip and ``status``."""
+
+    UNKNOWN = "unknown"
+    START = "start"
+    IDLE = "idle"
+    MANUAL = "manual"
+    ELSEWHERE = "set elsewhere"
+    LOCKED = "screen locked"
+    SLEEP = "sleep"
+
+
+@dataclass(frozen=True)
+class View:
+    """What the policy believes, for snapshots."""
+
+    status: Status | None
+    why: Why
+    since_wall: float | None
+    by_idle: bool
+    pending: Desired | None
+    paused_until_mono: float | None
+    paused: bool
+
+
+class PresencePolicy:
+    """Decides presence changes. Pure: call it from one thread (the engine's)."""
+
+    def __init__(self, away_after: float = DEFAULT_AWAY_AFTER) -> None:
+        if away_after <= 0:
+            raise ValueError("away_after must be positive")
+        self.away_after = float(away_after)
+        self._status: Status | None = None
+        self._by_idle = False
+        self._why = Why.UNKNOWN
+        self._since_wall: float | None = None
+        self._pending: Desired | None = None
+        self._pending_why = Why.UNKNOWN
+        self._last_input: float | None = None
+        self._last_seen: Now | None = None
+        self._paused_until: float | None = None
+        self._pause_forever = False
+        self._started = False
+
+    # -- reading ---------------------------------------------------------
+
+    @property
+    def status(self) -> Status | None:
+        """The status the server last told us it holds."""
+        return self._status
+
+    @property
+    def pending(self) -> Desired | None:
+        """The newest request not yet answered."""
+        return self._pending
+
+    def view(self) -> View:
+        return View(
+            status=self._status,
+            why=self._why,
+            since_wall=self._since_wall,
+            by_idle=self._by_idle,
+            pending=self._pending,
+            paused_until_mono=None if self._pause_forever else self._paused_until,
+            paused=self._pause_forever or self._paused_until is not None,
+        )
+
+    def paused(self, now: Now) -> bool:
+        return self._pause_forever or (
+            self._paused_until is not None and now.mono < self._paused_until
+        )
+
+    def _effective(self) -> tuple[Status | None, bool]:
+        """The status we hold or have asked for, and whether idle detection owns it."""
+        if self._pending is not None:
+            return self._pending.status, self._pending.source is Source.IDLE
+        return self._status, self._by_idle
+
+    def next_deadline(self, now: Now) -> float | None:
+        """The monotonic time of the next idle check, or ``None`` if only an event can matter.
+
+        The engine sleeps until then; it never polls.
+        """
+        if not self._started:
+            return None
+        if self.paused(now):
+            return None if self._pause_forever else self._paused_until
+        status, _ = self._effective()
+        if status is not Status.AVAILABLE:
+            return None
+        last = self._last_input if self._last_input is not None else now.mono
+        return last + self.away_after
+
+    def wants_first_input(self) -> bool:
+        """Whether the next input matters at once (we are away because of idleness)."""
+        status, by_idle = self._effective()
+        return status is Status.AWAY and by_idle
+
+    # -- events ----------------------------------------------------------
+
+    def start(self, now: Now, server: ServerStatus) -> Desired | None:
+        """The agent starts (or reconnects) and has read what the server holds."""
+        self._started = True
+        self._observe(now)
+        if self._last_input is None:
+            self._last_input = now.mono
+        self._accept(now, server, Why.START if self._status is None else Why.ELSEWHERE)
+        if server.status is Status.OFFLINE and self._pending is None:
+            return self._ask(Desired(Status.AVAILABLE, Source.USER), Why.START)
+        return None
+
+    def input_seen(self, now: Now, idle_seconds: float = 0.0) -> Desired | None:
+        """Input happened ``idle_seconds`` before ``now`` (the first input after idleness)."""
+        if self._observe(now):
+            # The reading spans a suspend: input stamped before it says
+            # nothing about the person now.
+            return self._go_idle(now, Why.SLEEP)
+        self._last_input = max(self._last_input or 0.0, now.mono - idle_seconds)
+        if self.wants_first_input():
+            return self._ask(Desired(Status.AVAILABLE, Source.IDLE), Why.IDLE)
+        return None
+
+    def idle_check(self, now: Now, idle_seconds: float) -> Desired | None:
+        """The engine woke (at a deadline or a watchdog tick) and read the idle time."""
+        if self._observe(now):
+            return self._go_idle(now, Why.SLEEP)
+        self._last_input = now.mono - idle_seconds
+        if idle_seconds >= self.away_after:
+            return self._go_idle(now, Why.IDLE)
+        return None
+
+    def screen_locked(self, now: Now) -> Desired | None:
+        """The session locked: the person has left, whatever the idle time says."""
+        self._observe(now)
+        return self._go_idle(now, Why.LOCKED)
+
+    def suspending(self, now: Now) -> Desired | None:
+        """The OS says it is about to sleep."""
+        self._observe(now)
+        return self._go_idle(now, Why.SLEEP)
+
+    def manual(self, now: Now, status: Status) -> Desired:
+        """The person chose ``status`` (tray, CLI).
+
+        Always sent, even when it looks unchanged: on the server a manual
+        choice also takes the status out of idle detection's hands.
+        """
+        self._observe(now)
+        if status is Status.AVAILABLE:
+            # Choosing Available is activity; don't go idle-away right after.
+            self._last_input = now.mono
+        desired = Desired(status, Source.USER)
+        self._pending, self._pending_why = desired, Why.MANUAL
+        return desired
+
+    def answered(self, now: Now, asked: Desired, server: ServerStatus) -> None:
+        """The server answered ``asked`` with what it now holds."""
+        self._observe(now)
+        why = self._pending_why if self._pending == asked else Why.ELSEWHERE
+        if self._pending == asked:
+            self._pending = None
+        if server.status is asked.status:
+            by_idle = asked.source is Source.IDLE if server.by_idle is None else server.by_idle
+            self._set(now, server.status, by_idle, why)
+        else:
+            # The server kept something else (its idle guard, or a change
+            # made elsewhere raced ours). Believe it.
+            self._accept(now, server, Why.ELSEWHERE)
+
+    def failed(self, asked: Desired) -> None:
+        """A request was given up (credentials refused, shutting down)."""
+        if self._pending == asked:
+            self._pending = None
+
+    def server_said(self, now: Now, server: ServerStatus) -> None:
+        """The server pushed or reported its status (``/ws``, a refresh)."""
+        self._observe(now)
+        if self._pending is not None:
+            # Our own request is on its way and its answer will be the truth;
+            # the push for the change we asked for also lands here first.
+            return
+        if server.status is self._status and server.by_idle in (None, self._by_idle):
+            return
+        self._accept(now, server, Why.ELSEWHERE)
+
+    def pause(self, now: Now, seconds: float | None) -> None:
+        """Pause idle detection for ``seconds``, or until :meth:`resume` if ``None``."""
+        self._observe(now)
+        self._pause_forever = seconds is None
+        self._paused_until = None if seconds is None else now.mono + seconds
+
+    def resume(self, now: Now) -> None:
+        """End a pause. The idle clock starts afresh, so no away fires at once."""
+        self._observe(now)
+        self._pause_forever = False
+        self._paused_until = None
+        self._last_input = now.mono
+
+    # -- internals -------------------------------------------------------
+
+    def _go_idle(self, now: Now, why: Why) -> Desired | None:
+        # A pause is for a talk or a call; a locked screen or a sleeping
+        # machine means the person has gone all the same.
+        if why is Why.IDLE and self.paused(now):
+            return None
+        status, _ = self._effective()
+        if status is not Status.AVAILABLE:
+            return None
+        return self._ask(Desired(Status.AWAY, Source.IDLE), why)
+
+    def _ask(self, desired: Desired, why: Why) -> Desired | None:
+        if self._pending == desired:
+            return None
+        if (
+            self._pending is None
+            and self._status is desired.status
+            and self._by_idle == (desired.source is Source.IDLE and desired.status is Status.AWAY)
+        ):
+            return None
+        self._pending, self._pending_why = desired, why
+        return desired
+
+    def _accept(self, now: Now, server: ServerStatus, why: Why) -> None:
+        status = server.status
+        if server.by_idle is not None:
+            by_idle = server.by_idle
+        else:
+            # The documented dialect cannot say who set an away; only the
+            # away we set ourselves is ours to undo.
+            by_idle = status is Status.AWAY and self._status is Status.AWAY and self._by_idle
+        if status is Status.AWAY and by_idle and why is Why.ELSEWHERE:
+            why = Why.IDLE
+        self._set(now, status, by_idle, why)
+
+    def _set(self, now: Now, status: Status, by_idle: bool, why: Why) -> None:
+        by_idle = by_idle and status is Status.AWAY
+        if status is not self._status or by_idle != self._by_idle:
+            self._since_wall = now.wall
+        self._status = status
+        self._by_idle = by_idle
+        self._why = why
+
+    def _observe(self, now: Now) -> bool:
+        """Remember this reading; say whether a suspend happened since the last one."""
+        last, self._last_seen = self._last_seen, now
+        if last is None:
+            return False
+        return (now.wall - last.wall) - (now.mono - last.mono) > SUSPEND_JUMP
