@@ -179,7 +179,13 @@ class PresencePolicy:
         """The engine woke (at a deadline or a watchdog tick) and read the idle time."""
         if self._observe(now):
             return self._go_idle(now, Why.SLEEP)
-        self._last_input = now.mono - idle_seconds
+        last = now.mono - idle_seconds
+        if self._last_input is not None and self._last_input > last:
+            # Activity the source cannot see (a manual Available, a resume)
+            # restarts the idle clock all the same.
+            last = self._last_input
+            idle_seconds = now.mono - last
+        self._last_input = last
         if idle_seconds >= self.away_after:
             return self._go_idle(now, Why.IDLE)
         return None
