@@ -106,7 +106,7 @@ T = TypeVar("T")
 
 def _missing(reason: str) -> None:
     """Skip (developer machine) or fail (CI) because a part of the environment is absent."""
-    if os.environ.get("CI"):
+    if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
         pytest.fail(
             f"{reason}. CI must run the real desktop tests: scripts/bootstrap installs it.",
             pytrace=False,
@@ -184,8 +184,11 @@ class _Daemon:
             assert self.proc.stdin is not None
             try:
                 self.proc.stdin.write(stdin_data)
-            finally:
                 self.proc.stdin.close()
+            except OSError as error:  # it died before reading
+                self.stop()
+                message = f"{argv[0]} did not take its input:\n{self.log_tail()}"
+                raise RuntimeError(message) from error
 
     def check_alive(self) -> None:
         """Raise with the program's own output if it has already exited."""
@@ -200,6 +203,8 @@ class _Daemon:
             return "(no log)"
 
     def stop(self) -> None:
+        if self.proc.stdin is not None and not self.proc.stdin.closed:
+            self.proc.stdin.close()
         for sig, grace in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.proc.pid, sig)
@@ -207,7 +212,7 @@ class _Daemon:
                 self.proc.wait(timeout=grace)
             except subprocess.TimeoutExpired:
                 continue
-            # The leader is gone; helpers left in its group get the same signal.
+            # The leader is gone; helpers still in its group are killed outright.
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             return
