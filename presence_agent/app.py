@@ -300,13 +300,13 @@ def _run_tray(services: Services, err: TextIO) -> bool:
     except ImportError as exc:
         message = f"no tray support ({exc}); running headless"
         print(f"presence-agent: {message}", file=err)
-        log.warning("%s", message)
+        log.warning("%s", message, extra={"shown": True})
         return False
     try:
         run_tray(services)
     except TrayUnavailable as exc:
         print(f"presence-agent: {exc}; running headless", file=err)
-        log.warning("%s; running headless", exc)
+        log.warning("%s; running headless", exc, extra={"shown": True})
         return False
     return True
 
@@ -355,7 +355,7 @@ def run(
         services = start_services(paths, cfg, overrides, credentials, source, redactor)
     except IdleSourceError as exc:
         print(f"presence-agent: {exc}", file=err)
-        log.error("cannot watch input: %s", exc)
+        log.error("cannot watch input: %s", exc, extra={"shown": True})
         return 1
     log.info("started (idle source %s, away after %.0f s)", source.name, cfg.away_after)
     control = ControlServer(runtime, lambda request: handle_control(services, request))

@@ -131,74 +131,33 @@ def _paths() -> Any:
 
 
 def cmd_login(args: argparse.Namespace) -> int:
-    from presence_agent import config, control
-    from presence_agent.client import InsecureURL, LibredeskError, normalize_server_url
-    from presence_agent.credentials import Credentials, KeyringUnavailable
+    from presence_agent import control
+    from presence_agent.signin import SignInError, check_input, sign_in
 
     paths = _paths()
     try:
-        server = normalize_server_url(args.server, allow_insecure_http=args.allow_insecure_http)
-    except InsecureURL as exc:
-        return _fail(str(exc), EXIT_USAGE)
-    api_key = args.api_key.strip()
-    if not api_key or any(ch.isspace() or ch == ":" for ch in api_key):
-        return _fail("the API key must be one word without ':'", EXIT_USAGE)
-    try:
-        previous = config.load(paths)  # a corrupt config fails here, before anything is stored
-    except config.ConfigError as exc:
-        return _fail(str(exc), EXIT_USAGE)
-    secret = _read_secret(args.api_secret_stdin)
-    if secret is None:
-        return _fail(
-            "no API secret: type it at the prompt, or pipe it with --api-secret-stdin", EXIT_USAGE
+        # Offline checks first, so a typo costs no secret prompt.
+        check_input(paths, args.server, args.api_key, allow_insecure_http=args.allow_insecure_http)
+        secret = _read_secret(args.api_secret_stdin)
+        if secret is None:
+            return _fail(
+                "no API secret: type it at the prompt, or pipe it with --api-secret-stdin",
+                EXIT_USAGE,
+            )
+        summary = sign_in(
+            paths,
+            args.server,
+            args.api_key,
+            secret,
+            args.auth,
+            args.allow_insecure_http,
+            args.ca_bundle,
         )
-    credentials = Credentials()
-    try:
-        credentials.backend()  # fail on a missing keyring before asking the server
-    except KeyringUnavailable as exc:
-        return _fail(str(exc))
-    ca_bundle = args.ca_bundle or previous.ca_bundle
-    try:
-        agent, dialect = _verify(server, api_key, secret, args.auth, ca_bundle)
-    except LibredeskError as exc:
-        return _fail(f"login failed, nothing stored: {exc}")
-    except OSError as exc:  # an unreadable CA bundle
-        return _fail(f"login failed, nothing stored: {exc.strerror or exc}")
-    try:
-        credentials.set(server, api_key, secret)
-    except KeyringUnavailable as exc:
-        return _fail(str(exc))
-    changes: dict[str, Any] = {
-        "server": server,
-        "api_key": api_key,
-        "auth": args.auth,
-        "allow_insecure_http": True if args.allow_insecure_http else None,
-    }
-    if args.ca_bundle:
-        changes["ca_bundle"] = args.ca_bundle
-    try:
-        config.update_user_file(paths, changes)
-    except (config.ConfigError, OSError) as exc:
-        credentials.delete(server, api_key)
-        return _fail(f"could not save the config: {exc}")
-    if (
-        previous.server
-        and previous.api_key
-        and (previous.server, previous.api_key)
-        != (
-            server,
-            api_key,
-        )
-    ):
-        with contextlib.suppress(KeyringUnavailable):
-            credentials.delete(previous.server, previous.api_key)
+    except SignInError as exc:
+        return _fail(str(exc), EXIT_USAGE if exc.usage else EXIT_FAIL)
     with contextlib.suppress(control.NotRunning):
         control.request(paths.runtime_dir, {"cmd": "reload"}, timeout=3)
-    from presence_agent.vocab import from_wire
-
-    holds = from_wire(agent.status_word, dialect).status.label
-    who = agent.name or agent.email or f"agent #{agent.id}"
-    print(f"Signed in to {server} as {who}. The server holds: {holds}.")
+    print(summary)
     return 0
 
 
@@ -213,18 +172,6 @@ def _read_secret(from_stdin: bool) -> str | None:
 
         secret = getpass.getpass("API secret: ")
     return secret or None
-
-
-def _verify(server: str, api_key: str, secret: str, auth: str, ca_bundle: str | None) -> Any:
-    from presence_agent.client import AuthScheme, LibredeskClient, make_ssl_context
-
-    scheme: AuthScheme = "basic" if auth == "basic" else "token"
-    with LibredeskClient(
-        server, api_key, secret, auth=scheme, verify=make_ssl_context(ca_bundle)
-    ) as client:
-        agent = client.me()
-        dialect = client.detect_dialect(agent)
-        return agent, dialect
 
 
 def _configured_client() -> Any:
@@ -267,24 +214,17 @@ def _with_client(action: Any) -> int:
 
 
 def cmd_logout(args: argparse.Namespace) -> int:
-    from presence_agent import config, control
-    from presence_agent.credentials import Credentials, KeyringUnavailable
+    from presence_agent import control
+    from presence_agent.signin import SignInError, sign_out
 
     paths = _paths()
     try:
-        cfg = config.load(paths)
-    except config.ConfigError as exc:
-        return _fail(str(exc), EXIT_USAGE)
-    if not cfg.server or not cfg.api_key:
-        print("Not signed in.")
-        return 0
-    try:
-        removed = Credentials().delete(cfg.server, cfg.api_key)
-    except KeyringUnavailable as exc:
-        return _fail(str(exc))
+        summary = sign_out(paths)
+    except SignInError as exc:
+        return _fail(str(exc), EXIT_USAGE if exc.usage else EXIT_FAIL)
     with contextlib.suppress(control.NotRunning):
         control.request(paths.runtime_dir, {"cmd": "reload"}, timeout=3)
-    print(f"Signed out of {cfg.server}." if removed else "No secret was stored; signed out.")
+    print(summary)
     return 0
 
 
@@ -318,7 +258,8 @@ def cmd_set(args: argparse.Namespace) -> int:
         return _set_directly(status)
     if not answer.get("ok"):
         return _fail(str(answer.get("message", "failed")))
-    print(f"{str(answer.get('message', 'done')).capitalize()}.")
+    message = str(answer.get("message") or "done")
+    print(f"{message[:1].upper()}{message[1:]}.")
     return 0
 
 

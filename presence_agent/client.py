@@ -165,12 +165,13 @@ class TokenAuth(httpx.Auth):
     """``Authorization: token key:secret`` (Libredesk's own scheme)."""
 
     def __init__(self, api_key: str, secret: str) -> None:
-        # Bytes, so a non-ASCII secret is sent as UTF-8 and no encoding error
-        # can ever quote it back at us.
-        self._value = b"token " + f"{api_key}:{secret}".encode()
+        self._value = f"token {api_key}:{secret}"
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = self._value  # type: ignore[assignment]
+        # Item assignment encodes as UTF-8 (the constructor would insist on
+        # ASCII and quote the value back in its error), so a non-ASCII secret
+        # is sent as UTF-8 bytes, as the server reads it.
+        request.headers["Authorization"] = self._value
         yield request
 
     def __repr__(self) -> str:

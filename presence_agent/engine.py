@@ -96,6 +96,11 @@ class ServerPush:
 
 
 @dataclass(frozen=True)
+class Resync:
+    """Pushes may have been missed (the ``/ws`` just (re)connected): read the server again."""
+
+
+@dataclass(frozen=True)
 class Stop:
     pass
 
@@ -115,6 +120,7 @@ Event = (
     | ScreenLock
     | Suspend
     | ServerPush
+    | Resync
     | Stop
     | Call
     | ReporterEvent
@@ -273,6 +279,9 @@ class Engine:
                     self._reporter.refresh()
             case ServerPush(server=server):
                 self._policy.server_said(now, server)
+            case Resync():
+                if self._connected:
+                    self._reporter.refresh()
             case Connected(agent=agent, dialect=dialect, server=server):
                 first = not self._connected and self._dialect is None
                 self._connected, self._dialect = True, dialect
@@ -357,6 +366,8 @@ class Engine:
             self._next_refresh = None
 
     def _after(self) -> None:
+        if self._connected and self._policy.take_needs_read():
+            self._reporter.refresh()
         if self._policy.wants_first_input():
             self._source.arm()
         else:

@@ -230,6 +230,9 @@ class Keepalive:
         self.connects += 1
         self.last_error = None
         log.info("/ws connected")
+        from presence_agent.engine import Resync
+
+        self._post(Resync())  # what changed while we had no socket was never pushed
         try:
             self._pump(ws)
         finally:

@@ -64,6 +64,8 @@ def setup(log_file: Path, level: str, *, stderr: bool, redactor: Redactor) -> No
         console.setLevel(logging.WARNING)
         console.setFormatter(logging.Formatter("presence-agent: %(message)s"))
         console.addFilter(redactor)
+        # Records the app has already printed for the person (extra={"shown": True}).
+        console.addFilter(lambda record: not getattr(record, "shown", False))
         root.addHandler(console)
     # httpx logs every request at INFO; the reporter logs what matters.
     logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -96,6 +96,7 @@ class PresencePolicy:
         self._paused_until: float | None = None
         self._pause_forever = False
         self._started = False
+        self._needs_read = False
 
     # -- reading ---------------------------------------------------------
 
@@ -223,10 +224,25 @@ class PresencePolicy:
         if server.status is asked.status:
             by_idle = asked.source is Source.IDLE if server.by_idle is None else server.by_idle
             self._set(now, server.status, by_idle, why)
+        elif asked.source is Source.IDLE and server.by_idle is None:
+            # The server refused an idle change: what it holds was set by
+            # someone, not by idle detection, so it is not ours to touch.
+            self._set(now, server.status, False, Why.ELSEWHERE)
         else:
             # The server kept something else (its idle guard, or a change
             # made elsewhere raced ours). Believe it.
             self._accept(now, server, Why.ELSEWHERE)
+
+    def take_needs_read(self) -> bool:
+        """Whether the server must be read again to know its status; asks only once.
+
+        Set when a push disagreed with a request in flight; due once that
+        request is answered.
+        """
+        if self._pending is not None or not self._needs_read:
+            return False
+        self._needs_read = False
+        return True
 
     def failed(self, asked: Desired) -> None:
         """A request was given up (credentials refused, shutting down)."""
@@ -237,8 +253,11 @@ class PresencePolicy:
         """The server pushed or reported its status (``/ws``, a refresh)."""
         self._observe(now)
         if self._pending is not None:
-            # Our own request is on its way and its answer will be the truth;
-            # the push for the change we asked for also lands here first.
+            # Our own request is on its way. A push of what we asked for is
+            # its echo; anything else may be a change made elsewhere just
+            # before or after ours, which only a fresh read can order.
+            if server.status is not self._pending.status:
+                self._needs_read = True
             return
         if server.status is self._status and server.by_idle in (None, self._by_idle):
             return

@@ -24,9 +24,12 @@ from presence_agent.client import (
     Unauthorized,
 )
 from presence_agent.policy import Desired
-from presence_agent.vocab import Dialect, ServerStatus, UnsupportedStatusError
+from presence_agent.vocab import Dialect, ServerStatus, Source, Status, UnsupportedStatusError
 
 log = logging.getLogger(__name__)
+
+#: The only status each idle change may start from.
+_IDLE_FROM = {Status.AWAY: Status.AVAILABLE, Status.AVAILABLE: Status.AWAY}
 
 #: While signed out (401/403), how often to look for new credentials in the keyring.
 CREDENTIAL_RECHECK = 30.0
@@ -264,7 +267,21 @@ class Reporter:
             return
 
         def put() -> None:
-            server = self._ensure_client().set_status(asked)
+            client = self._ensure_client()
+            if asked.source is Source.IDLE and client.dialect is Dialect.DOCUMENTED:
+                # No push channel tells us of changes made elsewhere, and the
+                # documented server cannot say who set an away; look before
+                # an idle change so a manual status is never even asked over.
+                held = client.read_status(client.me().status_word)
+                if held.status is not _IDLE_FROM[asked.status]:
+                    with self._cond:
+                        if self._slot == asked:
+                            self._slot = None
+                    # Not an answer to `asked`: the request was never made.
+                    self._emit(Failed(asked, f"skipped: the server holds {held.status.value}"))
+                    self._emit(Refreshed(held))
+                    return
+            server = client.set_status(asked)
             with self._cond:
                 if self._slot == asked:
                     self._slot = None

@@ -1,0 +1,130 @@
+"""Running the real ``presence-agent`` executable in tests, the way a user does."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+
+def agent_argv() -> list[str]:
+    """The installed console script next to this interpreter (as a user runs it)."""
+    script = Path(sys.executable).with_name("presence-agent")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("presence-agent")
+    if found:
+        return [found]
+    return [sys.executable, "-m", "presence_agent"]
+
+
+def run_cli(
+    args: Sequence[str],
+    env: Mapping[str, str],
+    *,
+    stdin: str | None = None,
+    timeout: float = 30,
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*agent_argv(), *args],
+        env=dict(env),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def login(
+    env: Mapping[str, str], url: str, key: str, secret: str, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    return run_cli(
+        ["login", "--server", url, "--api-key", key, "--api-secret-stdin", *extra],
+        env,
+        stdin=secret + "\n",
+    )
+
+
+class AgentProcess:
+    """A running ``presence-agent`` with its output collected line by line."""
+
+    def __init__(self, args: Sequence[str], env: Mapping[str, str]) -> None:
+        self.args = list(args)
+        self.proc = subprocess.Popen(
+            [*agent_argv(), *args],
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        self.started = time.monotonic()
+        self.stdout: list[str] = []
+        self.stderr: list[str] = []
+        self._cond = threading.Condition()
+        self._readers = [
+            threading.Thread(target=self._read, args=(self.proc.stdout, self.stdout), daemon=True),
+            threading.Thread(target=self._read, args=(self.proc.stderr, self.stderr), daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def _read(self, stream: object, into: list[str]) -> None:
+        assert stream is not None
+        for line in stream:  # type: ignore[attr-defined]
+            with self._cond:
+                into.append(line.rstrip("\n"))
+                self._cond.notify_all()
+        stream.close()  # type: ignore[attr-defined]
+
+    def wait_output(self, predicate: Callable[[str], bool], timeout: float = 10.0) -> str | None:
+        deadline = time.monotonic() + timeout
+        seen = 0
+        with self._cond:
+            while True:
+                lines = self.stdout + self.stderr
+                for line in lines[seen:]:
+                    if predicate(line):
+                        return line
+                seen = len(lines)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or (self.proc.poll() is not None and not self._reading()):
+                    return None
+                self._cond.wait(min(remaining, 0.1))
+
+    def _reading(self) -> bool:
+        return any(reader.is_alive() for reader in self._readers)
+
+    def output(self) -> str:
+        with self._cond:
+            return "\n".join(["--- stdout", *self.stdout, "--- stderr", *self.stderr])
+
+    def terminate(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            for reader in self._readers:
+                reader.join(2)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)
+        for reader in self._readers:
+            reader.join(2)
+
+    def __enter__(self) -> AgentProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
