@@ -683,7 +683,7 @@ class LibredeskServer:
         try:
             try:
                 await self._go_up()
-            except BaseException as exc:
+            except BaseException as exc:  # noqa: BLE001 - handed to the starting thread
                 ready.set_exception(exc)
                 return
             self._spawn(self._broadcaster())
