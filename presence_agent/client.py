@@ -135,6 +135,16 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+def _shown(url: str) -> str:
+    """``url`` quoted for a message, without the parts that may hold a secret
+    (userinfo, query, fragment), even when the URL is malformed."""
+    base = url.split("#", 1)[0].split("?", 1)[0]
+    if "@" in base:
+        scheme, sep, _ = base.partition("://")
+        base = (scheme + sep if sep else "") + "...@" + base.rpartition("@")[2]
+    return repr(base[:200])
+
+
 def normalize_server_url(url: str, *, allow_insecure_http: bool = False) -> str:
     """Check a server URL and return it without a trailing slash.
 
@@ -142,14 +152,20 @@ def normalize_server_url(url: str, *, allow_insecure_http: bool = False) -> str:
     only for loopback hosts unless the person opts in.
     """
     url = url.strip()
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises on a port that is not a number from 0 to 65535
+    except ValueError:
+        raise InsecureURL(
+            f"not a server URL: {_shown(url)} (expected https://host[/path])"
+        ) from None
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise InsecureURL(f"not a server URL: {url[:200]!r} (expected https://host[/path])")
+        raise InsecureURL(f"not a server URL: {_shown(url)} (expected https://host[/path])")
     if parts.username or parts.password:
         # A URL is written to the config file and shown in logs.
         raise InsecureURL("put the API key and secret in the login prompts, not in the URL")
     if parts.query or parts.fragment:
-        raise InsecureURL(f"a server URL has no query or fragment: {url[:200]!r}")
+        raise InsecureURL(f"a server URL has no query or fragment: {_shown(url)}")
     if parts.scheme == "http" and not allow_insecure_http and not is_loopback_host(parts.hostname):
         raise InsecureURL(
             f"refusing plain http:// to {parts.hostname}: the API secret would cross the network"
