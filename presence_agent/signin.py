@@ -1,0 +1,162 @@
+"""Signing in and out: check the credentials with the server, *then* store them.
+
+``presence-agent login``/``logout`` and the tray's sign-in dialog share this, so
+every way in verifies before it stores, in the same order and with the same
+messages. Nothing here prints, prompts or talks to a running agent: the caller
+tells the agent (the CLI over the control socket, the tray through
+``Reporter.credentials_changed``).
+
+The secret is a parameter and goes only to the server and the keyring; no
+message built here contains it.
+
+Thread use: plain blocking calls (HTTP, keyring, one small file). The tray runs
+them in the dialog's own process, never on its UI thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from presence_agent.credentials import Credentials
+    from presence_agent.paths import Paths
+
+__all__ = ["AUTH_SCHEMES", "SignInError", "check_input", "sign_in", "sign_out"]
+
+AUTH_SCHEMES = ("token", "basic")
+
+
+class SignInError(Exception):
+    """Signing in (or out) failed and nothing was changed. The text is for a person.
+
+    ``usage`` is true when the input itself is wrong (a bad URL or key, a
+    corrupt config file): the CLI exits 2 for those and 1 for failures of the
+    world (server, keyring).
+    """
+
+    def __init__(self, message: str, *, usage: bool = False) -> None:
+        super().__init__(message)
+        self.usage = usage
+
+
+def check_input(
+    paths: Paths, server: str, api_key: str, *, allow_insecure_http: bool = False
+) -> tuple[str, str]:
+    """The normalised server URL and API key, or :class:`SignInError` (usage).
+
+    Cheap and offline, so the CLI runs it before prompting for the secret: a
+    typo in the URL should not cost the person a paste.
+    """
+    from presence_agent import config
+    from presence_agent.client import InsecureURL, normalize_server_url
+
+    try:
+        url = normalize_server_url(server, allow_insecure_http=allow_insecure_http)
+    except InsecureURL as exc:
+        raise SignInError(str(exc), usage=True) from None
+    key = api_key.strip()
+    if not key or any(ch.isspace() or ch == ":" for ch in key):
+        raise SignInError("the API key must be one word without ':'", usage=True)
+    try:
+        config.load(paths)  # a corrupt config fails here, before anything is stored
+    except config.ConfigError as exc:
+        raise SignInError(str(exc), usage=True) from None
+    return url, key
+
+
+def sign_in(
+    paths: Paths,
+    server: str,
+    api_key: str,
+    secret: str,
+    auth: str = "token",
+    allow_insecure_http: bool = False,
+    ca_bundle: str | None = None,
+    *,
+    credentials: Credentials | None = None,
+) -> str:
+    """Verify the credentials with ``GET /agents/me``, then store them; return a summary line.
+
+    The secret goes to the keyring, the rest to the user's config file. A
+    previous login's secret for another server or key is removed afterwards.
+    On any failure nothing is stored (a config write that fails takes the new
+    secret back out) and :class:`SignInError` says why.
+    """
+    from presence_agent import config
+    from presence_agent.client import LibredeskError
+    from presence_agent.credentials import Credentials, KeyringUnavailable
+    from presence_agent.vocab import from_wire
+
+    url, key = check_input(paths, server, api_key, allow_insecure_http=allow_insecure_http)
+    if auth not in AUTH_SCHEMES:
+        raise SignInError(f"unknown auth scheme {auth[:20]!r}; use token or basic", usage=True)
+    if not secret:
+        raise SignInError("no API secret", usage=True)
+    previous = config.load(paths)
+    store = credentials if credentials is not None else Credentials()
+    try:
+        store.backend()  # fail on a missing keyring before asking the server
+    except KeyringUnavailable as exc:
+        raise SignInError(str(exc)) from None
+    bundle = ca_bundle or previous.ca_bundle
+    try:
+        agent, dialect = _verify(url, key, secret, auth, bundle)
+    except LibredeskError as exc:
+        raise SignInError(f"login failed, nothing stored: {exc}") from None
+    except OSError as exc:  # an unreadable CA bundle
+        raise SignInError(f"login failed, nothing stored: {exc.strerror or exc}") from None
+    try:
+        store.set(url, key, secret)
+    except KeyringUnavailable as exc:
+        raise SignInError(str(exc)) from None
+    changes: dict[str, Any] = {
+        "server": url,
+        "api_key": key,
+        "auth": auth,
+        "allow_insecure_http": True if allow_insecure_http else None,
+    }
+    if ca_bundle:
+        changes["ca_bundle"] = ca_bundle
+    try:
+        config.update_user_file(paths, changes)
+    except (config.ConfigError, OSError) as exc:
+        store.delete(url, key)
+        raise SignInError(f"could not save the config: {exc}") from None
+    if previous.server and previous.api_key and (previous.server, previous.api_key) != (url, key):
+        with contextlib.suppress(KeyringUnavailable):
+            store.delete(previous.server, previous.api_key)
+    holds = from_wire(agent.status_word, dialect).status.label
+    who = agent.name or agent.email or f"agent #{agent.id}"
+    return f"Signed in to {url} as {who}. The server holds: {holds}."
+
+
+def sign_out(paths: Paths, *, credentials: Credentials | None = None) -> str:
+    """Remove the stored secret (the config keeps the server and key); return a summary line."""
+    from presence_agent import config
+    from presence_agent.credentials import Credentials, KeyringUnavailable
+
+    try:
+        cfg = config.load(paths)
+    except config.ConfigError as exc:
+        raise SignInError(str(exc), usage=True) from None
+    if not cfg.server or not cfg.api_key:
+        return "Not signed in."
+    store = credentials if credentials is not None else Credentials()
+    try:
+        removed = store.delete(cfg.server, cfg.api_key)
+    except KeyringUnavailable as exc:
+        raise SignInError(str(exc)) from None
+    return f"Signed out of {cfg.server}." if removed else "No secret was stored; signed out."
+
+
+def _verify(server: str, api_key: str, secret: str, auth: str, ca_bundle: str | None) -> Any:
+    from presence_agent.client import AuthScheme, LibredeskClient, make_ssl_context
+
+    scheme: AuthScheme = "basic" if auth == "basic" else "token"
+    with LibredeskClient(
+        server, api_key, secret, auth=scheme, verify=make_ssl_context(ca_bundle)
+    ) as client:
+        agent = client.me()
+        dialect = client.detect_dialect(agent)
+        return agent, dialect
