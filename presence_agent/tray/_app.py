@@ -1,0 +1,487 @@
+"""The pystray adapter: it renders snapshots and turns menu clicks into commands.
+
+The tray holds no presence logic. It shows the engine's :class:`Snapshot`
+(icon, tooltip, menu) and posts what the person chose to :class:`Services`;
+the icon changes when the server's answer comes back as a new snapshot.
+
+Threads:
+
+* **UI thread** (the main thread, in pystray's loop): menu callbacks and
+  :meth:`TrayApp._render`. With a GLib backend, work from other threads is
+  handed over with ``GLib.idle_add``; other backends marshal pystray's
+  setters themselves, so :meth:`_Ui.call_soon` calls at once, under a lock.
+* **engine thread**: :meth:`TrayApp._on_snapshot` only stores the snapshot,
+  picks a notification, and asks the UI thread to render (coalesced).
+* **tray-stop thread**: waits for ``services.stop_event`` (menu Quit, SIGTERM,
+  ``presence-agent``'s control socket) and stops the icon, which ends
+  :meth:`TrayApp.run`.
+* short **worker threads** for anything that may block: the sign-in dialog
+  (a child process), sign-out, opening the browser, the login item.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import sys
+import threading
+import webbrowser
+from collections.abc import Callable, Sequence
+from types import ModuleType
+from typing import Any
+
+from presence_agent import config as config_mod
+from presence_agent.app import Services
+from presence_agent.engine import Outcome, Snapshot
+from presence_agent.tray._backend import GLIB_BACKENDS, TrayUnavailable, backend_name
+from presence_agent.tray._icons import Artwork, IconKey, IconState, Theme, icon_key
+from presence_agent.tray._model import (
+    Action,
+    Choose,
+    Entry,
+    Item,
+    MenuContext,
+    OpenServer,
+    PauseFor,
+    Quit,
+    ResumeIdle,
+    Separator,
+    SignIn,
+    SignOut,
+    ToggleAutostart,
+    build_menu,
+    idle_notice,
+    tooltip,
+)
+from presence_agent.vocab import Status
+
+log = logging.getLogger(__name__)
+
+TITLE = "presence-agent"
+#: Icon size where the tray does not say (AppIndicator hosts and macOS scale a
+#: file themselves; larger artwork scales down more cleanly than it scales up).
+DEFAULT_SIZES = {"win32": 32, "darwin": 44}
+DEFAULT_SIZE = 64
+#: How long Sign out waits for the ``offline`` it sends first.
+SIGN_OUT_OFFLINE_WAIT = 2.0
+
+
+class _Ui:
+    """Runs work on the UI thread: ``GLib.idle_add`` for GLib backends, else at once."""
+
+    def __init__(self, glib: bool) -> None:
+        self._glib = glib
+        self._lock = threading.Lock()
+
+    def call_soon(self, fn: Callable[[], None]) -> None:
+        if self._glib:
+            from gi.repository import GLib
+
+            def once() -> bool:
+                _guarded(fn)
+                return False  # run once, not again
+
+            GLib.idle_add(once)
+        else:
+            with self._lock:
+                _guarded(fn)
+
+
+def _guarded(fn: Callable[[], None]) -> None:
+    try:
+        fn()
+    except Exception:
+        log.exception("tray update failed")
+
+
+def _spawn(name: str, fn: Callable[[], None]) -> None:
+    threading.Thread(target=lambda: _guarded(fn), name=name, daemon=True).start()
+
+
+class TrayApp:
+    """One tray icon for one running agent. Build it on the main thread, then :meth:`run`."""
+
+    def __init__(
+        self,
+        services: Services,
+        pystray: ModuleType,
+        artwork: Artwork,
+        theme: Theme,
+        *,
+        dialog_command: Sequence[str] | None = None,
+        platform: str = sys.platform,
+    ) -> None:
+        self._services = services
+        self._pystray = pystray
+        self._artwork = artwork
+        self._theme = theme
+        self._backend = backend_name(pystray)
+        self._ui = _Ui(self._backend in GLIB_BACKENDS)
+        self._dialog_command = list(dialog_command) if dialog_command else None
+        self._default_size = DEFAULT_SIZES.get(platform, DEFAULT_SIZE)
+        self._platform = platform
+        # Written by the engine thread, read by the UI thread.
+        self._lock = threading.Lock()
+        self._latest: Snapshot | None = None
+        self._render_queued = False
+        # Engine thread only.
+        self._previous: Snapshot | None = None
+        # UI thread only: what is on screen now, so unchanged parts are not redrawn.
+        self._shown_key: IconKey | None = None
+        self._shown_title: str | None = None
+        self._shown_menu: tuple[Entry, ...] | None = None
+        # Changed by worker threads, read when rendering.
+        self._context = MenuContext(
+            server_url=services.cfg.server,
+            autostart=_read_autostart(),
+            can_sign_in=self._dialog_command is not None,
+        )
+        self._dialog: subprocess.Popen[str] | None = None
+        self._ready = threading.Event()
+        self._closing = threading.Event()
+        first = icon_key(Snapshot(), theme, self._default_size)
+        self._icon = pystray.Icon(
+            "presence-agent",
+            artwork.render(first),
+            TITLE,
+            menu=pystray.Menu(pystray.MenuItem("Quit", services.quit)),
+        )
+        self._size_hint = self._status_icon_size()
+
+    # -- main thread ---------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Show the icon and run pystray's loop until ``services.stop_event`` is set.
+
+        Raises :class:`TrayUnavailable` if the loop fails before the icon is up,
+        so the agent can run headless instead.
+        """
+        sigint = signal.getsignal(signal.SIGINT)
+        stopper = threading.Thread(target=self._stop_when_asked, name="tray-stop", daemon=True)
+        stopper.start()
+        try:
+            self._icon.run(lambda icon: self._setup(sigint))
+        except Exception as exc:
+            if not self._ready.is_set():
+                self._closing.set()
+                self._release_setup_thread()
+                raise TrayUnavailable(f"the tray could not start: {exc}") from exc
+            if self._services.stop_event.is_set():
+                # The known trap: pystray's GTK stop() ends with a D-Bus call to
+                # org.freedesktop.Notifications, which raises when no such
+                # service exists. The icon is gone all the same.
+                log.debug("tray stopped with: %s", exc)
+            else:
+                log.exception("the tray loop failed")
+        else:
+            if not self._services.stop_event.is_set():
+                log.warning("the tray loop ended by itself; quitting")
+        finally:
+            self._closing.set()
+            # Whatever ended the loop, the agent is quitting now: let the
+            # stopper thread go, and make the app shut down.
+            self._services.stop_event.set()
+        log.info("tray stopped")
+
+    def _setup(self, sigint: Any) -> None:
+        """pystray's set-up callback, on its set-up thread once the loop runs."""
+        if self._closing.is_set():
+            return
+        self._icon.visible = True
+        self._ready.set()
+        if self._backend in GLIB_BACKENDS:
+            # pystray's GLib backends set SIGINT to the default (kill at once)
+            # so Ctrl+C works for them; put back ours, which quits in order.
+            self._ui.call_soon(lambda: _restore_sigint(sigint))
+        engine = self._services.engine
+        engine.subscribe(self._on_snapshot)
+        with self._lock:
+            seed = self._latest is None
+        if seed:
+            self._store(engine.snapshot(), only_if_first=True)
+        log.info("tray icon shown (%s backend)", self._backend)
+
+    def _release_setup_thread(self) -> None:
+        """Unblock pystray's set-up thread after a failed start, or exit would wait for it.
+
+        pystray starts a non-daemon thread that waits on a private queue for
+        ``_mark_ready``; if the backend fails before that, nothing else ever
+        releases it.
+        """
+        queue = getattr(self._icon, "_Icon__queue", None)
+        if queue is not None:
+            queue.put(True)
+
+    # -- engine thread ---------------------------------------------------------------------
+
+    def _on_snapshot(self, snap: Snapshot) -> None:
+        notice = idle_notice(self._previous, snap, self._services.cfg.away_after)
+        self._previous = snap
+        if notice and self._services.cfg.notifications:
+            self._notify(notice)
+        self._store(snap)
+
+    def _store(self, snap: Snapshot, *, only_if_first: bool = False) -> None:
+        with self._lock:
+            if only_if_first and self._latest is not None:
+                return
+            self._latest = snap
+            if self._render_queued:
+                return  # the queued render will pick this one up
+            self._render_queued = True
+        self._ui.call_soon(self._render)
+
+    def _notify(self, message: str) -> None:
+        """A desktop notification, if this desktop has a service for them.
+
+        Not having one is normal (a bare X session, a kiosk): pystray's GLib
+        backends drop the D-Bus error, and anything else is logged here.
+        """
+        if not getattr(self._icon, "HAS_NOTIFICATION", False):
+            return
+        log.info("notification: %s", message)
+        try:
+            self._icon.notify(message, TITLE)
+        except Exception as exc:  # noqa: BLE001 - a notification is never worth a failure
+            log.debug("no notification shown: %s", exc)
+
+    # -- UI thread ---------------------------------------------------------------------------
+
+    def _render(self) -> None:
+        with self._lock:
+            snap = self._latest
+            self._render_queued = False
+        if snap is None or self._closing.is_set():
+            return
+        key = icon_key(snap, self._theme, self._size())
+        if key != self._shown_key:
+            self._icon.icon = self._artwork.render(key)
+            self._shown_key = key
+        title = tooltip(snap)
+        if title != self._shown_title:
+            self._icon.title = title
+            status_icon = getattr(self._icon, "_status_icon", None)
+            if status_icon is not None:
+                # pystray's GTK backend sets only the title, which GTK's
+                # status icon never shows on hover.
+                status_icon.set_tooltip_text(title)
+            self._shown_title = title
+        menu = build_menu(snap, self._context)
+        if menu != self._shown_menu:
+            self._icon.menu = self._pystray.Menu(*self._widgets(menu))
+            self._shown_menu = menu
+
+    def _rerender(self) -> None:
+        """From any thread: draw again (the menu context or the icon size changed)."""
+        with self._lock:
+            snap = self._latest
+        if snap is not None:
+            self._store(snap)
+
+    def _size(self) -> int:
+        return self._size_hint or self._default_size
+
+    def _status_icon_size(self) -> int | None:
+        """The pixel size of GTK's status icon, to draw exactly that (crisp) size.
+
+        Reaches into pystray's GTK backend; any other backend gets ``None``.
+        """
+        status_icon = getattr(self._icon, "_status_icon", None)
+        if status_icon is None:
+            return None
+
+        def size_changed(_icon: Any, size: int) -> bool:
+            self._size_hint = size if size >= 8 else None
+            self._rerender()
+            return False  # let GTK scale the old image until ours (drawn to size) arrives
+
+        status_icon.connect("size-changed", size_changed)
+        size = int(status_icon.get_size())
+        return size if size >= 8 else None
+
+    def _widgets(self, entries: Sequence[Entry]) -> list[Any]:
+        pystray = self._pystray
+        widgets: list[Any] = []
+        for entry in entries:
+            if isinstance(entry, Separator):
+                widgets.append(pystray.Menu.SEPARATOR)
+            elif entry.submenu:
+                submenu = pystray.Menu(*self._widgets(entry.submenu))
+                widgets.append(pystray.MenuItem(entry.label, submenu, enabled=entry.enabled))
+            else:
+                widgets.append(
+                    pystray.MenuItem(
+                        entry.label,
+                        self._callback(entry),
+                        checked=_constant(entry.checked) if entry.kind != "plain" else None,
+                        radio=entry.kind == "radio",
+                        enabled=entry.enabled,
+                    )
+                )
+        return widgets
+
+    def _callback(self, entry: Item) -> Callable[[Any, Any], None]:
+        action = entry.action
+
+        def on_click(_icon: Any, _item: Any) -> None:
+            if action is not None:
+                _guarded(lambda: self._act(action))
+
+        return on_click
+
+    def _act(self, action: Action) -> None:
+        """A menu choice. Runs on the UI thread: post, or hand blocking work to a thread."""
+        services = self._services
+        match action:
+            case Choose(status=status):
+                log.info("tray: %s chosen", status.value)
+                services.choose(status, self._report_failure)
+            case PauseFor(seconds=seconds):
+                services.pause(seconds)
+            case ResumeIdle():
+                services.resume()
+            case OpenServer(url=url):
+                _spawn("open-browser", lambda: _open_browser(url))
+            case SignIn():
+                self._sign_in()
+            case SignOut():
+                _spawn("sign-out", self._sign_out)
+            case ToggleAutostart(enable=enable):
+                _spawn("autostart", lambda: self._set_autostart(enable))
+            case Quit():
+                log.info("tray: quit chosen")
+                services.quit()
+
+    def _report_failure(self, outcome: Outcome) -> None:
+        """The answer to a choice (engine thread): tell the person only when it failed."""
+        if not outcome.ok:
+            self._notify(f"Could not change your status: {outcome.message}")
+
+    # -- tray-stop thread ----------------------------------------------------------------------
+
+    def _stop_when_asked(self) -> None:
+        self._services.stop_event.wait()
+        if self._closing.is_set() and not self._ready.is_set():
+            return
+        self._closing.set()
+        dialog = self._dialog
+        if dialog is not None and dialog.poll() is None:
+            dialog.terminate()
+        try:
+            self._icon.visible = False
+        except Exception as exc:  # noqa: BLE001 - it is going away regardless
+            log.debug("hiding the icon failed: %s", exc)
+        self._icon.stop()
+
+    # -- worker threads ---------------------------------------------------------------------------
+
+    def _sign_in(self) -> None:
+        """Open the sign-in dialog (a child process, so its toolkit never meets pystray's)."""
+        if self._dialog_command is None:
+            return
+        if self._dialog is not None and self._dialog.poll() is None:
+            log.info("the sign-in dialog is already open")
+            return
+        try:
+            self._dialog = subprocess.Popen(
+                self._dialog_command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        except OSError as exc:
+            log.error("cannot open the sign-in dialog: %s", exc)
+            self._notify("Cannot open the sign-in dialog: run `presence-agent login`")
+            return
+        _spawn("sign-in-dialog", lambda: self._wait_for_dialog(self._dialog))
+
+    def _wait_for_dialog(self, dialog: subprocess.Popen[str] | None) -> None:
+        if dialog is None:
+            return
+        out, err = dialog.communicate()
+        if dialog.returncode != 0:
+            # The dialog shows its own errors; its stderr never holds the secret.
+            if err.strip():
+                log.info("sign-in dialog: %s", err.strip().splitlines()[-1][:300])
+            return
+        summary = out.strip().splitlines()[-1] if out.strip() else "Signed in."
+        log.info("%s", summary)
+        self._reload_context()
+        self._services.reporter.credentials_changed()
+
+    def _sign_out(self) -> None:
+        """Go offline (briefly bounded), then remove the secret: nobody is left answering."""
+        from presence_agent.signin import SignInError, sign_out
+
+        snap = self._services.engine.snapshot()
+        if snap.connected and snap.status not in (None, Status.OFFLINE):
+            done = threading.Event()
+            self._services.choose(Status.OFFLINE, lambda _outcome: done.set())
+            done.wait(SIGN_OUT_OFFLINE_WAIT)
+        try:
+            summary = sign_out(self._services.paths, credentials=self._services.credentials)
+        except SignInError as exc:
+            log.error("sign out failed: %s", exc)
+            self._notify(f"Sign out failed: {exc}")
+            return
+        log.info("%s", summary)
+        self._services.reporter.credentials_changed()
+
+    def _set_autostart(self, enable: bool) -> None:
+        from presence_agent import autostart
+
+        try:
+            state = autostart.enable() if enable else autostart.disable()
+        except (OSError, ValueError) as exc:
+            log.error("could not change Start at login: %s", exc)
+            self._notify(f"Could not change Start at login: {exc}")
+            state = None
+        self._context = MenuContext(
+            server_url=self._context.server_url,
+            autostart=_read_autostart() if state is None else state.enabled,
+            can_sign_in=self._context.can_sign_in,
+        )
+        log.info("start at login: %s", "on" if self._context.autostart else "off")
+        self._rerender()
+
+    def _reload_context(self) -> None:
+        try:
+            server = config_mod.load(self._services.paths).server
+        except config_mod.ConfigError as exc:
+            log.warning("%s", exc)
+            server = self._context.server_url
+        self._context = MenuContext(
+            server_url=server,
+            autostart=self._context.autostart,
+            can_sign_in=self._context.can_sign_in,
+        )
+        self._rerender()
+
+
+def _constant(value: bool) -> Callable[[Any], bool]:
+    return lambda _item: value
+
+
+def _restore_sigint(handler: Any) -> None:
+    if callable(handler) or handler in (signal.SIG_IGN, signal.SIG_DFL):
+        signal.signal(signal.SIGINT, handler)
+
+
+def _read_autostart() -> bool | None:
+    from presence_agent import autostart
+
+    try:
+        return autostart.status().enabled
+    except (OSError, ValueError) as exc:
+        log.info("start at login is not available here: %s", exc)
+        return None
+
+
+def _open_browser(url: str) -> None:
+    if not webbrowser.open(url):
+        log.warning("no web browser could be started for %s", url)
+
+
+__all__ = ["IconState", "TrayApp"]

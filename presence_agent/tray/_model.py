@@ -1,0 +1,287 @@
+"""What the tray shows, as plain values: the menu, the tooltip, the idle notification.
+
+Pure functions of a :class:`Snapshot` (plus the few things that are not in
+it: autostart, the server URL, whether a sign-in dialog can be shown). The
+pystray adapter turns these values into widgets; tests check them directly.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+from presence_agent.engine import Snapshot
+from presence_agent.policy import Why
+from presence_agent.vocab import Status
+
+__all__ = [
+    "PAUSE_CHOICES",
+    "SEPARATOR",
+    "Action",
+    "Choose",
+    "Entry",
+    "Item",
+    "MenuContext",
+    "OpenServer",
+    "PauseFor",
+    "Quit",
+    "ResumeIdle",
+    "Separator",
+    "SignIn",
+    "SignOut",
+    "ToggleAutostart",
+    "build_menu",
+    "idle_notice",
+    "tooltip",
+]
+
+#: The "Pause idle detection" durations: label and seconds (``None``: until resumed).
+PAUSE_CHOICES: tuple[tuple[str, float | None], ...] = (
+    ("For 30 minutes", 30 * 60.0),
+    ("For 1 hour", 60 * 60.0),
+    ("Until I resume", None),
+)
+#: The command to sign in with when no dialog can be shown.
+LOGIN_COMMAND = "presence-agent login --server URL --api-key KEY"
+#: Windows cuts tray tooltips at 127 characters; other trays at about that too.
+TOOLTIP_LIMIT = 127
+
+
+# -- actions: what a menu item asks for -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Choose:
+    status: Status
+
+
+@dataclass(frozen=True)
+class PauseFor:
+    seconds: float | None
+
+
+@dataclass(frozen=True)
+class ResumeIdle:
+    pass
+
+
+@dataclass(frozen=True)
+class OpenServer:
+    url: str
+
+
+@dataclass(frozen=True)
+class SignIn:
+    pass
+
+
+@dataclass(frozen=True)
+class SignOut:
+    pass
+
+
+@dataclass(frozen=True)
+class ToggleAutostart:
+    enable: bool
+
+
+@dataclass(frozen=True)
+class Quit:
+    pass
+
+
+Action = Choose | PauseFor | ResumeIdle | OpenServer | SignIn | SignOut | ToggleAutostart | Quit
+
+
+# -- the menu -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Separator:
+    pass
+
+
+SEPARATOR = Separator()
+
+
+@dataclass(frozen=True)
+class Item:
+    """One menu item. ``action`` ``None`` with no submenu: an inactive line of text."""
+
+    label: str
+    action: Action | None = None
+    kind: Literal["plain", "radio", "check"] = "plain"
+    checked: bool = False
+    enabled: bool = True
+    submenu: tuple[Entry, ...] = ()
+
+
+Entry = Item | Separator
+
+
+@dataclass(frozen=True)
+class MenuContext:
+    """What the menu needs that is not in the snapshot."""
+
+    #: The Libredesk URL from the config, for "Open Libredesk".
+    server_url: str | None = None
+    #: Whether "Start at login" is on; ``None`` when it cannot be read or set here.
+    autostart: bool | None = False
+    #: Whether a sign-in dialog can be shown (a GUI toolkit exists).
+    can_sign_in: bool = True
+
+
+def build_menu(
+    snap: Snapshot, ctx: MenuContext, now_wall: float | None = None
+) -> tuple[Entry, ...]:
+    """The tray menu, top to bottom.
+
+    The status items are the ones this server can hold (``snap.choices``), as
+    radio items; the checked one is what the server says it holds. They are
+    inactive while there is no server to ask.
+    """
+    live = snap.connected and not snap.signed_out
+    entries: list[Entry] = [
+        Item(status.label, Choose(status), "radio", snap.status is status, live)
+        for status in snap.choices
+    ]
+    entries.append(SEPARATOR)
+    if snap.paused:
+        until = (
+            f" (paused until {_clock(snap.paused_until_wall, now_wall)})"
+            if snap.paused_until_wall is not None
+            else " (paused)"
+        )
+        entries.append(Item(f"Resume idle detection{until}", ResumeIdle()))
+    else:
+        entries.append(
+            Item(
+                "Pause idle detection",
+                submenu=tuple(Item(label, PauseFor(seconds)) for label, seconds in PAUSE_CHOICES),
+            )
+        )
+    entries.append(
+        Item(
+            "Open Libredesk",
+            OpenServer(ctx.server_url) if ctx.server_url else None,
+            enabled=bool(ctx.server_url),
+        )
+    )
+    if not snap.signed_out:
+        entries.append(Item("Sign out", SignOut()))
+    elif ctx.can_sign_in:
+        entries.append(Item("Sign in…", SignIn()))
+    else:
+        # No toolkit for a dialog: say how, rather than offer an item that cannot work.
+        entries.append(Item(f"Sign in: run `{LOGIN_COMMAND}`", enabled=False))
+    entries.append(
+        Item(
+            "Start at login",
+            ToggleAutostart(not ctx.autostart) if ctx.autostart is not None else None,
+            "check",
+            bool(ctx.autostart),
+            ctx.autostart is not None,
+        )
+    )
+    entries.append(Item("Quit", Quit()))
+    return tuple(entries)
+
+
+# -- the tooltip ---------------------------------------------------------------------------
+
+_REASONS = {
+    Why.IDLE: "idle",
+    Why.MANUAL: "manual",
+    Why.ELSEWHERE: "set elsewhere",
+    Why.LOCKED: "screen locked",
+    Why.SLEEP: "computer slept",
+    Why.START: "at start",
+}
+
+
+def reason(snap: Snapshot) -> str:
+    """Why the status holds, in a word or two: ``idle``, ``manual``, ``set elsewhere``..."""
+    if snap.by_idle and snap.why in (Why.ELSEWHERE, Why.UNKNOWN):
+        return "idle"  # the web app's idle detection, say
+    return _REASONS.get(snap.why, "")
+
+
+def tooltip(snap: Snapshot, now_wall: float | None = None) -> str:
+    """``presence-agent: Away (idle) since 14:02``, then any pause or problem on its own line."""
+    if snap.signed_out:
+        lines = ["presence-agent: signed out", snap.problem or "choose Sign in… from the menu"]
+    elif not snap.connected or snap.status is None:
+        lines = ["presence-agent: not connected", snap.problem or "connecting…"]
+    else:
+        head = f"presence-agent: {snap.status.label}"
+        why = reason(snap)
+        if why:
+            head += f" ({why})"
+        if snap.since_wall is not None:
+            head += f" since {_clock(snap.since_wall, now_wall)}"
+        lines = [head]
+        if snap.paused:
+            if snap.paused_until_wall is not None:
+                lines.append(
+                    f"Idle detection paused until {_clock(snap.paused_until_wall, now_wall)}"
+                )
+            else:
+                lines.append("Idle detection paused")
+        if snap.problem:
+            lines.append(snap.problem)
+    text = "\n".join(line for line in lines if line)
+    if len(text) > TOOLTIP_LIMIT:
+        text = text[: TOOLTIP_LIMIT - 1] + "…"
+    return text
+
+
+def _clock(wall: float | None, now_wall: float | None) -> str:
+    """``14:02`` today, ``Mon 14:02`` within a week, else ``3 Mar 14:02`` (local time)."""
+    if wall is None:
+        return "?"
+    now = time.time() if now_wall is None else now_wall
+    then = time.localtime(wall)
+    today = time.localtime(now)
+    if then[:3] == today[:3]:
+        return time.strftime("%H:%M", then)
+    if 0 <= now - wall < 6 * 86400:
+        return time.strftime("%a %H:%M", then)
+    return time.strftime("%d %b %H:%M", then).lstrip("0")
+
+
+# -- notifications --------------------------------------------------------------------------
+
+
+def idle_notice(before: Snapshot | None, after: Snapshot, away_after: float) -> str | None:
+    """The notification for an idle change between two snapshots, or ``None``.
+
+    Only changes made by idle detection (and screen lock or sleep, which act
+    for it) are announced: the person made a manual change themselves, and a
+    change made elsewhere is not the agent's doing.
+    """
+    if before is None or before.status is None or after.status is None:
+        return None
+    if not after.connected or after.status is before.status:
+        return None
+    if after.status is Status.AWAY and after.by_idle:
+        match after.why:
+            case Why.LOCKED:
+                return "You're now Away (screen locked)"
+            case Why.SLEEP:
+                return "You're now Away (computer slept)"
+            case Why.IDLE:
+                return f"You're now Away (idle {_duration(away_after)})"
+        return None
+    if after.status is Status.AVAILABLE and before.by_idle and after.why is Why.IDLE:
+        return "You're Available again"
+    return None
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes = seconds / 60
+    if minutes < 60 or minutes % 60:
+        return f"{minutes:.0f} min"
+    return f"{minutes / 60:.0f} h"

@@ -1,0 +1,507 @@
+"""The tray app end to end, as a person uses it.
+
+Real parts only: ``presence-agent login --api-secret-stdin`` into a real gnome-keyring, then the
+real ``presence-agent run`` process with pystray's GTK backend docked in trayer on Xvfb, driven
+with real pointer clicks and key presses (xdotool), against the Libredesk test server on
+127.0.0.1. The icon is checked by its pixels on the screen.
+
+Set ``PRESENCE_AGENT_SCREENSHOTS=<dir>`` to keep screenshots of the tray, its menu and the
+sign-in dialog (that is how docs/screenshots/ is made).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageChops, ImageStat
+
+from tests.desktop import (
+    SecretServiceInfo,
+    TrayHost,
+    Window,
+    click,
+    key,
+    move_mouse,
+    open_menus,
+    popup_windows,
+    screenshot,
+    tray_icons,
+    wait_until,
+)
+from tests.libredesk_server import LibredeskServer
+
+pytestmark = [pytest.mark.desktop, pytest.mark.tray, pytest.mark.slow]
+
+KEY = "tray-agent-key"
+SECRET = "tray-S3cr:et-Zq9-ünï"  # distinctive, so a leak into any output would be found
+GREEN = (0x00, 0x9E, 0x73)
+ORANGE = (0xE6, 0x9F, 0x00)
+SHOTS = os.environ.get("PRESENCE_AGENT_SCREENSHOTS")
+WAIT = 30.0  # generous: a 2-core CI machine may be busy with the rest of the suite
+
+
+def _agent_argv() -> list[str]:
+    """The installed console script next to this interpreter, as a user runs it."""
+    script = Path(sys.executable).with_name("presence-agent")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "presence_agent"]
+
+
+class Agent:
+    """A running ``presence-agent`` process; its output goes to a file."""
+
+    def __init__(self, env: dict[str, str], workdir: Path, *args: str) -> None:
+        self.output = workdir / "agent.out"
+        with self.output.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [*_agent_argv(), *args],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def text(self) -> str:
+        return self.output.read_text(errors="replace")
+
+    def wait(self, timeout: float = WAIT) -> int:
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"the agent did not exit:\n{self.text()}") from None
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+
+def _cli(
+    env: dict[str, str], *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*_agent_argv(), *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _login(env: dict[str, str], server: LibredeskServer) -> None:
+    result = _cli(
+        env,
+        "login",
+        "--server",
+        server.url,
+        "--api-key",
+        KEY,
+        "--api-secret-stdin",
+        stdin=SECRET + "\n",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"Signed in to {server.url}")
+
+
+@pytest.fixture
+def env(desktop_env: dict[str, str], secret_service: SecretServiceInfo) -> dict[str, str]:
+    # The GTK backend by name: what this suite proves works in trayer. The default choice
+    # (AppIndicator, then GTK) is covered by test_default_backend_choice_docks_too.
+    return {**desktop_env, "PYSTRAY_BACKEND": "gtk"}
+
+
+@pytest.fixture
+def agents(env: dict[str, str], tmp_path: Path) -> Iterator[list[Agent]]:
+    started: list[Agent] = []
+    yield started
+    for agent in started:
+        agent.kill()
+
+
+def _start(agents: list[Agent], env: dict[str, str], tmp_path: Path, *args: str) -> Agent:
+    workdir = tmp_path / f"agent{len(agents)}"
+    workdir.mkdir()
+    agent = Agent(env, workdir, *args)
+    agents.append(agent)
+    return agent
+
+
+def _icon(host: TrayHost, agent: Agent, title: str) -> Window:
+    """The agent's icon once docked with a tooltip (title) starting with ``title``."""
+
+    def docked() -> Window | None:
+        if agent.proc.poll() is not None:
+            raise AssertionError(f"the agent exited with {agent.proc.returncode}:\n{agent.text()}")
+        for icon in host.icons():
+            if icon.name.startswith(title):
+                return icon
+        return None
+
+    try:
+        return wait_until(docked, timeout=WAIT, what=f"an icon titled {title!r}")
+    except TimeoutError:
+        names = [icon.name for icon in host.icons()]
+        raise AssertionError(f"icons: {names}\n{agent.text()}") from None
+
+
+def _pixels(display: str, icon: Window, path: Path) -> Image.Image:
+    shot = screenshot(display, path)
+    return shot.convert("RGB").crop((icon.x, icon.y, icon.x + icon.width, icon.y + icon.height))
+
+
+def _share_near(image: Image.Image, colour: tuple[int, int, int], tolerance: int = 40) -> float:
+    raw = image.convert("RGB").tobytes()
+    pixels = [raw[i : i + 3] for i in range(0, len(raw), 3)]
+    near = sum(
+        1 for p in pixels if all(abs(c - w) <= tolerance for c, w in zip(p, colour, strict=True))
+    )
+    return near / len(pixels)
+
+
+def _open_menu(display: str, icon: Window) -> Window:
+    move_mouse(display, *icon.centre)
+    click(display, 3)
+    [menu] = wait_until(lambda: open_menus(display), timeout=WAIT, what="the tray menu to open")
+    return menu
+
+
+def _save(shot: Image.Image, box: tuple[int, int, int, int], name: str) -> None:
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        shot.crop(box).save(Path(SHOTS) / name)
+
+
+def _no_secret_anywhere(*texts: str) -> None:
+    for text in texts:
+        assert SECRET not in text
+
+
+def _log_text(env: dict[str, str]) -> str:
+    logs = list(Path(env["XDG_STATE_HOME"]).rglob("*.log"))
+    return "".join(log.read_text(errors="replace") for log in logs)
+
+
+@pytest.mark.parametrize(
+    ("dialect", "downs", "away_word"),
+    [
+        # Available, Busy, Away, Offline: the first Down selects the first item.
+        ("documented", 3, "away"),
+        # Available, Away, "Away, reassign my conversations", Offline; a manual away is
+        # away_manual on the real server.
+        ("libredesk", 2, "away_manual"),
+    ],
+)
+def test_choose_away_from_the_menu_then_quit(
+    env: dict[str, str],
+    trayer: TrayHost,
+    agents: list[Agent],
+    tmp_path: Path,
+    dialect: str,
+    downs: int,
+    away_word: str,
+) -> None:
+    display = trayer.display
+    with LibredeskServer(dialect=dialect, api_key=KEY, api_secret=SECRET) as server:  # type: ignore[arg-type]
+        _login(env, server)
+        agent = _start(agents, env, tmp_path, "run")
+
+        # Starting is the person's own act: offline becomes available, source user.
+        assert server.wait_for_put(server_word(dialect, "available"), "user", timeout=WAIT)
+        icon = _icon(trayer, agent, "presence-agent: Available")
+        before = _pixels(display, icon, tmp_path / "before.png")
+        assert _share_near(before, GREEN) > 0.15
+
+        # One instance per user, in tray mode too.
+        second = _cli(env, "run")
+        assert second.returncode == 3, second.stderr
+        assert "already running" in second.stderr
+
+        if SHOTS and dialect == "documented":
+            move_mouse(display, *icon.centre)
+            [tip] = wait_until(
+                lambda: [w for w in popup_windows(display) if "TOOLTIP" in w.types],
+                timeout=WAIT,
+                what="the tooltip",
+            )
+            shot = screenshot(display, tmp_path / "tooltip.png")
+            _save(
+                shot,
+                (tip.x - 16, 0, trayer.panel.x + trayer.panel.width, tip.y + tip.height + 16),
+                "tray.png",
+            )
+
+        menu = _open_menu(display, icon)
+        if dialect == "documented":
+            shot = screenshot(display, tmp_path / "menu.png")
+            _save(
+                shot,
+                (menu.x - 24, 0, trayer.panel.x + trayer.panel.width, menu.y + menu.height + 16),
+                "menu.png",
+            )
+        key(display, *["Down"] * downs, "Return")
+
+        put = server.wait_for_put(away_word, "user", timeout=WAIT)
+        assert put is not None, f"{server.puts()}\n{agent.text()}"
+        # The icon follows the server's answer: orange clock, and the tooltip says why.
+        icon = _icon(trayer, agent, "presence-agent: Away (manual)")
+
+        def changed() -> Image.Image | None:
+            after = _pixels(display, icon, tmp_path / "after.png")
+            return after if _share_near(after, ORANGE) > 0.15 else None
+
+        after = wait_until(changed, timeout=WAIT, what="the icon to turn orange")
+        assert _share_near(after, GREEN) < 0.02
+        assert sum(ImageStat.Stat(ImageChops.difference(before, after)).mean) > 30
+
+        # Quit from the menu: the last item.
+        _open_menu(display, icon)
+        key(display, "End", "Return")
+        assert agent.wait() == 0, agent.text()
+        assert server.puts()[-1] == ("offline", "user")
+        assert wait_until(lambda: tray_icons(display) == [], what="the icon to go") is True
+        assert server.status == "offline"
+        _no_secret_anywhere(agent.text(), _log_text(env))
+
+
+def server_word(dialect: str, status: str) -> str:
+    if dialect == "libredesk" and status == "available":
+        return "online"
+    return status
+
+
+def test_without_a_tray_host_it_says_so_and_runs_headless(
+    env: dict[str, str], agents: list[Agent], tmp_path: Path
+) -> None:
+    assert tray_icons(env["DISPLAY"]) == []
+    with LibredeskServer(api_key=KEY, api_secret=SECRET) as server:
+        _login(env, server)
+        agent = _start(agents, env, tmp_path, "run")
+        assert server.wait_for_put("available", "user", timeout=WAIT), agent.text()
+        wait_until(lambda: "running headless" in agent.text(), timeout=WAIT, what="the notice")
+        assert "no system tray found" in agent.text()
+        # Headless, each change is printed; wait for the server's answer to land.
+        wait_until(lambda: " Available (" in agent.text(), timeout=WAIT, what="Available")
+        # Still the whole agent: SIGTERM quits in order, offline included.
+        agent.proc.send_signal(signal.SIGTERM)
+        assert agent.wait() == 0, agent.text()
+        assert server.puts()[-1] == ("offline", "user")
+
+
+def test_sigterm_stops_the_tray_in_order(
+    env: dict[str, str], trayer: TrayHost, agents: list[Agent], tmp_path: Path
+) -> None:
+    with LibredeskServer(api_key=KEY, api_secret=SECRET) as server:
+        _login(env, server)
+        agent = _start(agents, env, tmp_path, "run")
+        _icon(trayer, agent, "presence-agent: Available")
+        agent.proc.send_signal(signal.SIGTERM)
+        assert agent.wait() == 0, agent.text()
+        assert server.puts()[-1] == ("offline", "user")
+        assert wait_until(lambda: trayer.icons() == [], what="the icon to go") is True
+
+
+def test_default_backend_choice_docks_too(
+    desktop_env: dict[str, str],
+    secret_service: SecretServiceInfo,
+    trayer: TrayHost,
+    agents: list[Agent],
+    tmp_path: Path,
+) -> None:
+    """No PYSTRAY_BACKEND: AppIndicator if its typelib is there (it falls back to an XEmbed
+    icon in trayer), else GTK; never pystray's menu-less xorg backend."""
+    assert "PYSTRAY_BACKEND" not in desktop_env
+    with LibredeskServer(api_key=KEY, api_secret=SECRET) as server:
+        _login(desktop_env, server)
+        agent = _start(agents, desktop_env, tmp_path, "run")
+        icon = _icon(trayer, agent, "presence-agent: Available")
+        _open_menu(trayer.display, icon)
+        key(trayer.display, "End", "Return")
+        assert agent.wait() == 0, agent.text()
+        assert "tray backend: xorg" not in _log_text(desktop_env)
+        assert server.puts()[-1] == ("offline", "user")
+
+
+# -- sign in from the tray --------------------------------------------------------------------
+
+
+def _xdotool(display: str, *args: str) -> str:
+    result = subprocess.run(
+        ["xdotool", *args],
+        env={**os.environ, "DISPLAY": display},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    return result.stdout if result.returncode == 0 else ""
+
+
+def test_sign_in_from_the_tray_menu(
+    env: dict[str, str], trayer: TrayHost, agents: list[Agent], tmp_path: Path
+) -> None:
+    display = trayer.display
+    with LibredeskServer(api_key=KEY, api_secret=SECRET) as server:
+        agent = _start(agents, env, tmp_path, "run")
+        icon = _icon(trayer, agent, "presence-agent: signed out")
+
+        # Signed out, nothing configured: the status items and "Open Libredesk" are inactive,
+        # so from the end: Quit, Start at login, Sign in….
+        _open_menu(display, icon)
+        key(display, "End", "Up", "Up", "Return")
+        dialog = wait_until(
+            lambda: _xdotool(
+                display, "search", "--onlyvisible", "--name", "Sign in to Libredesk"
+            ).split(),
+            timeout=WAIT,
+            what="the sign-in dialog",
+        )[0]
+        # The server field has the focus, its "https://" selected: typing replaces it.
+        wait_until(
+            lambda: _xdotool(display, "getwindowfocus").strip() == dialog,
+            timeout=WAIT,
+            what="the dialog to take the keyboard",
+        )
+        _xdotool(display, "type", "--delay", "15", server.url)
+        key(display, "Tab")
+        _xdotool(display, "type", "--delay", "15", KEY)
+        key(display, "Tab")
+        _xdotool(display, "type", "--delay", "15", SECRET)
+        if SHOTS:
+            geometry = dict(
+                line.split("=", 1)
+                for line in _xdotool(display, "getwindowgeometry", "--shell", dialog).split()
+                if "=" in line
+            )
+            x, y = int(geometry["X"]), int(geometry["Y"])
+            w, h = int(geometry["WIDTH"]), int(geometry["HEIGHT"])
+            shot = screenshot(display, tmp_path / "signin.png")
+            _save(shot, (x, y, x + w, y + h), "signin.png")
+        key(display, "Return")
+
+        # The dialog verified, stored, and the running agent picked the credentials up.
+        assert server.wait_for_put("available", "user", timeout=WAIT), agent.text()
+        _icon(trayer, agent, "presence-agent: Available")
+        assert not _xdotool(display, "search", "--onlyvisible", "--name", "Sign in to Libredesk")
+        status = _cli(env, "status")
+        assert status.returncode == 0, status.stderr
+        assert status.stdout.startswith("Available")
+
+        agent.proc.send_signal(signal.SIGTERM)
+        assert agent.wait() == 0, agent.text()
+        assert server.puts()[-1] == ("offline", "user")
+        _no_secret_anywhere(agent.text(), _log_text(env))
+
+
+# -- idle notifications ------------------------------------------------------------------------
+
+# A stand-in org.freedesktop.Notifications service on the private bus: it records each
+# notification's summary and body, one per line.
+NOTIFICATIONS_SERVICE = textwrap.dedent(
+    """\
+    import sys
+    from gi.repository import Gio, GLib
+
+    XML = '''<node><interface name="org.freedesktop.Notifications">
+      <method name="Notify">
+        <arg type="s" direction="in"/><arg type="u" direction="in"/>
+        <arg type="s" direction="in"/><arg type="s" direction="in"/>
+        <arg type="s" direction="in"/><arg type="as" direction="in"/>
+        <arg type="a{sv}" direction="in"/><arg type="i" direction="in"/>
+        <arg type="u" direction="out"/></method>
+      <method name="CloseNotification"><arg type="u" direction="in"/></method>
+      <method name="GetCapabilities"><arg type="as" direction="out"/></method>
+      <method name="GetServerInformation">
+        <arg type="s" direction="out"/><arg type="s" direction="out"/>
+        <arg type="s" direction="out"/><arg type="s" direction="out"/></method>
+    </interface></node>'''
+    log = open(sys.argv[1], "a", buffering=1)
+    counter = [0]
+
+    def call(conn, sender, path, iface, method, params, invocation):
+        if method == "Notify":
+            args = params.unpack()
+            log.write(f"{args[3]}|{args[4]}\\n")
+            counter[0] += 1
+            invocation.return_value(GLib.Variant("(u)", (counter[0],)))
+        elif method == "GetCapabilities":
+            invocation.return_value(GLib.Variant("(as)", (["body"],)))
+        elif method == "GetServerInformation":
+            invocation.return_value(GLib.Variant("(ssss)", ("test", "test", "1", "1.2")))
+        else:
+            invocation.return_value(None)
+
+    def acquired(conn, name):
+        log.write("READY\\n")
+
+    def bus_acquired(conn, name):
+        info = Gio.DBusNodeInfo.new_for_xml(XML).interfaces[0]
+        conn.register_object("/org/freedesktop/Notifications", info, call, None, None)
+
+    Gio.bus_own_name(Gio.BusType.SESSION, "org.freedesktop.Notifications",
+                     Gio.BusNameOwnerFlags.NONE, bus_acquired, acquired, None)
+    GLib.MainLoop().run()
+    """
+)
+
+
+@pytest.fixture
+def notifications(env: dict[str, str], tmp_path: Path) -> Iterator[Path]:
+    script = tmp_path / "notifications.py"
+    script.write_text(NOTIFICATIONS_SERVICE)
+    record = tmp_path / "notifications.txt"
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(record)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(
+            lambda: record.exists() and "READY" in record.read_text(),
+            what="the notification service to own its name",
+        )
+        yield record
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_idle_away_shows_a_notification(
+    env: dict[str, str],
+    trayer: TrayHost,
+    agents: list[Agent],
+    tmp_path: Path,
+    notifications: Path,
+) -> None:
+    with LibredeskServer(api_key=KEY, api_secret=SECRET) as server:
+        _login(env, server)
+        agent = _start(agents, env, tmp_path, "run", "--away-after", "2")
+        _icon(trayer, agent, "presence-agent: Available")
+        # Nobody touches anything: idle detection sets away, and says so.
+        assert server.wait_for_put("away", "idle", timeout=WAIT), agent.text()
+        icon = _icon(trayer, agent, "presence-agent: Away (idle)")
+        wait_until(
+            lambda: "presence-agent|You're now Away (idle 2 s)" in notifications.read_text(),
+            timeout=WAIT,
+            what="the notification",
+        )
+        # The first input brings Available back, announced too.
+        move_mouse(trayer.display, icon.x - 200, icon.y + 300)
+        move_mouse(trayer.display, icon.x - 180, icon.y + 320)
+        assert server.wait_for_put("available", "idle", timeout=WAIT), agent.text()
+        wait_until(
+            lambda: "presence-agent|You're Available again" in notifications.read_text(),
+            timeout=WAIT,
+            what="the second notification",
+        )
+        agent.proc.send_signal(signal.SIGTERM)
+        assert agent.wait() == 0, agent.text()
