@@ -1,0 +1,261 @@
+"""The TOML config: load order, errors that name file and key, safe writes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from presence_agent.config import Config, ConfigError, load, read_file, update_user_file
+from presence_agent.paths import Paths
+
+
+@pytest.fixture
+def paths(tmp_path: Path) -> Paths:
+    return Paths(
+        config_dir=tmp_path / "user",
+        state_dir=tmp_path / "state",
+        log_dir=tmp_path / "log",
+        runtime_dir=tmp_path / "run",
+        # Most important first, as platformdirs gives XDG_CONFIG_DIRS.
+        site_config_dirs=(tmp_path / "site-a", tmp_path / "site-b"),
+    )
+
+
+def write(path: Path, text: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, str):
+        text = text.encode()
+    path.write_bytes(text)
+    return path
+
+
+def site(paths: Paths, index: int) -> Path:
+    return paths.site_config_files[index]
+
+
+# -- loading -----------------------------------------------------------------------------------
+
+
+def test_no_files_gives_the_defaults(paths):
+    cfg = load(paths)
+    assert cfg == Config()
+    assert cfg.away_after == 300.0
+    assert cfg.auth == "token"
+    assert cfg.offline_on_quit is True
+    assert cfg.server is None
+
+
+def test_site_files_then_the_user_file(paths):
+    write(site(paths, 1), 'away_after = 100\nserver = "https://b.example"\nauth = "basic"\n')
+    write(site(paths, 0), 'away_after = 200\nserver = "https://a.example"\n')
+    write(paths.config_file, "away_after = 450.5\n")
+    cfg = load(paths)
+    assert cfg.away_after == 450.5  # the user's file wins
+    assert cfg.server == "https://a.example"  # the more important site dir wins
+    assert cfg.auth == "basic"  # from the least important, where nobody overrides it
+
+
+def test_site_file_alone(paths):
+    write(site(paths, 0), "offline_on_quit = false\nlock_means_away = false\n")
+    cfg = load(paths)
+    assert cfg.offline_on_quit is False
+    assert cfg.lock_means_away is False
+
+
+def test_values_are_typed(paths):
+    write(
+        paths.config_file,
+        """
+server = "https://desk.example.com"
+api_key = "k"
+auth = "basic"
+away_after = 60
+keepalive_interval = 12.5
+offline_on_quit = false
+ca_bundle = "/etc/ssl/company.pem"
+allow_insecure_http = true
+dialect = "libredesk"
+idle_source = "pynput"
+notifications = false
+lock_means_away = true
+log_level = "DEBUG"
+""",
+    )
+    cfg = load(paths)
+    assert cfg == Config(
+        server="https://desk.example.com",
+        api_key="k",
+        auth="basic",
+        away_after=60.0,
+        keepalive_interval=12.5,
+        offline_on_quit=False,
+        ca_bundle="/etc/ssl/company.pem",
+        allow_insecure_http=True,
+        dialect="libredesk",
+        idle_source="pynput",
+        notifications=False,
+        lock_means_away=True,
+        log_level="DEBUG",
+    )
+    assert isinstance(cfg.away_after, float)
+
+
+def test_overrides_skip_none():
+    cfg = Config(away_after=120.0).with_overrides(away_after=None, server="https://x.example")
+    assert cfg.away_after == 120.0
+    assert cfg.server == "https://x.example"
+
+
+# -- errors name the file and the key ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "words"),
+    [
+        ("awayafter = 60\n", "awayafter", "unknown key"),
+        ("[server]\nurl = 'x'\n", "server", "must be a string"),
+        ("[extra]\nx = 1\n", "extra", "unknown key"),
+        ("away_after = '60'\n", "away_after", "number of seconds"),
+        ("away_after = true\n", "away_after", "number of seconds"),
+        ("away_after = 0\n", "away_after", "between 0 and 604800"),
+        ("away_after = -5\n", "away_after", "between 0 and 604800"),
+        ("away_after = 604801\n", "away_after", "between 0 and 604800"),
+        ("away_after = inf\n", "away_after", "between 0 and 604800"),
+        ("away_after = nan\n", "away_after", "between 0 and 604800"),
+        ("keepalive_interval = 0\n", "keepalive_interval", "between 0 and 604800"),
+        ("server = 5\n", "server", "must be a string"),
+        ("api_key = ['a']\n", "api_key", "must be a string"),
+        ("offline_on_quit = 'no'\n", "offline_on_quit", "true or false"),
+        ("notifications = 1\n", "notifications", "true or false"),
+        ("auth = 'bearer'\n", "auth", "must be one of 'token', 'basic'"),
+        ("dialect = 'LIBREDESK'\n", "dialect", "must be one of"),
+        ("log_level = 'info'\n", "log_level", "must be one of"),
+        ("log_level = 10\n", "log_level", "must be one of"),
+    ],
+)
+def test_bad_values_name_the_file_and_the_key(paths, text, key, words):
+    path = write(paths.config_file, text)
+    with pytest.raises(ConfigError) as info:
+        load(paths)
+    message = str(info.value)
+    assert message.startswith(f"{path}: ")
+    assert repr(key) in message
+    assert words in message
+
+
+def test_unknown_key_lists_the_known_ones(paths):
+    write(paths.config_file, "colour = 'red'\n")
+    with pytest.raises(ConfigError, match=r"known keys: .*away_after.*server"):
+        load(paths)
+
+
+def test_bad_value_in_a_site_file_names_that_file(paths):
+    path = write(site(paths, 1), "away_after = 'soon'\n")
+    write(paths.config_file, "away_after = 60\n")
+    with pytest.raises(ConfigError) as info:
+        load(paths)
+    assert str(info.value).startswith(f"{path}: ")
+
+
+def test_bad_toml_names_the_file(paths):
+    path = write(paths.config_file, 'server = "https://x\n')
+    with pytest.raises(ConfigError) as info:
+        load(paths)
+    assert str(info.value).startswith(f"{path}: not valid TOML")
+
+
+def test_not_utf8_names_the_file(paths):
+    path = write(paths.config_file, b'server = "caf\xe9"\n')
+    with pytest.raises(ConfigError) as info:
+        load(paths)
+    assert str(info.value) == f"{path}: not UTF-8 text"
+
+
+def test_unreadable_file_names_the_file(paths):
+    paths.config_file.mkdir(parents=True)  # a directory where the file should be
+    with pytest.raises(ConfigError) as info:
+        load(paths)
+    assert str(info.value).startswith(f"{paths.config_file}: cannot read")
+
+
+def test_read_file_of_a_missing_file_is_empty(tmp_path):
+    assert read_file(tmp_path / "nope.toml") == {}
+
+
+# -- writing the user's file -------------------------------------------------------------------
+
+
+def test_update_creates_the_file_and_directory(paths):
+    update_user_file(paths, {"server": "https://desk.example.com", "api_key": "k"})
+    assert load(paths).server == "https://desk.example.com"
+    assert read_file(paths.config_file) == {"server": "https://desk.example.com", "api_key": "k"}
+
+
+def test_update_keeps_every_other_key(paths):
+    write(paths.config_file, "away_after = 120\nnotifications = false\nauth = 'basic'\n")
+    update_user_file(paths, {"server": "https://desk.example.com"})
+    assert read_file(paths.config_file) == {
+        "away_after": 120.0,
+        "notifications": False,
+        "auth": "basic",
+        "server": "https://desk.example.com",
+    }
+
+
+def test_update_removes_keys_set_to_none(paths):
+    write(paths.config_file, "away_after = 120\napi_key = 'k'\n")
+    update_user_file(paths, {"api_key": None, "missing": None})
+    assert read_file(paths.config_file) == {"away_after": 120.0}
+
+
+def test_update_quotes_odd_values_correctly(paths):
+    odd = 'https://desk.example.com/a "quoted" \\ path\n'
+    update_user_file(paths, {"server": odd})
+    assert load(paths).server == odd
+
+
+def test_update_does_not_copy_site_values(paths):
+    write(site(paths, 0), "away_after = 90\n")
+    update_user_file(paths, {"api_key": "k"})
+    assert read_file(paths.config_file) == {"api_key": "k"}
+    assert load(paths).away_after == 90.0
+
+
+def test_update_is_atomic(paths):
+    path = write(paths.config_file, "away_after = 120\n")
+    before_inode = path.stat().st_ino
+    # A hard link keeps the old file: an in-place write would change it too.
+    old = paths.config_dir / "old.toml"
+    os.link(path, old)
+    update_user_file(paths, {"api_key": "k"})
+    assert old.read_text() == "away_after = 120\n"
+    assert path.stat().st_ino != before_inode  # replaced, not rewritten
+    assert sorted(p.name for p in paths.config_dir.iterdir()) == ["config.toml", "old.toml"]
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    [b"away_after = \n", b"\xff\xfe\x00", b"colour = 'red'\n", b"away_after = 'soon'\n"],
+)
+def test_update_refuses_a_corrupt_file_and_leaves_it_alone(paths, corrupt):
+    path = write(paths.config_file, corrupt)
+    with pytest.raises(ConfigError) as info:
+        update_user_file(paths, {"api_key": "k"})
+    assert str(info.value).startswith(f"{path}: ")
+    assert path.read_bytes() == corrupt
+    assert [p.name for p in paths.config_dir.iterdir()] == ["config.toml"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "key"),
+    [({"away_after": -1}, "away_after"), ({"auth": "bearer"}, "auth"), ({"nope": 1}, "nope")],
+)
+def test_update_refuses_bad_values_and_leaves_the_file_alone(paths, changes, key):
+    path = write(paths.config_file, "away_after = 120\n")
+    with pytest.raises(ConfigError) as info:
+        update_user_file(paths, changes)
+    assert repr(key) in str(info.value)
+    assert path.read_text() == "away_after = 120\n"
+    assert [p.name for p in paths.config_dir.iterdir()] == ["config.toml"]
