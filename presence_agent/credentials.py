@@ -39,16 +39,18 @@ class Credentials:
     def backend(self) -> Any:
         """The keyring backend in use, or :class:`KeyringUnavailable` if none is usable."""
         if self._explicit is not None:
-            return self._explicit
-        import keyring
-        from keyring.backends import chainer
+            backend = self._explicit
+        else:
+            import keyring
+            from keyring.backends import chainer
 
-        backend = keyring.get_keyring()
-        if isinstance(backend, chainer.ChainerBackend):
-            usable = [b for b in backend.backends if not _is_insecure(b)]
-            if not usable:
-                raise KeyringUnavailable(f"no usable OS keyring was found: {_FIX}")
-        elif _is_insecure(backend):
+            backend = keyring.get_keyring()
+            if isinstance(backend, chainer.ChainerBackend):
+                usable = [b for b in backend.backends if not _is_insecure(b)]
+                if not usable:
+                    raise KeyringUnavailable(f"no usable OS keyring was found: {_FIX}")
+                return backend
+        if _is_insecure(backend):
             name = type(backend).__module__
             raise KeyringUnavailable(f"no usable OS keyring ({name} keeps no secret safe): {_FIX}")
         return backend
@@ -62,7 +64,11 @@ class Credentials:
         return secret if isinstance(secret, str) else None
 
     def set(self, server: str, api_key: str, secret: str) -> None:
-        self._do("store", lambda b: b.set_password(SERVICE, _username(server, api_key), secret))
+        self._do(
+            "store",
+            lambda b: b.set_password(SERVICE, _username(server, api_key), secret),
+            secret=secret,
+        )
 
     def delete(self, server: str, api_key: str) -> bool:
         """Remove the secret; ``False`` if there was none."""
@@ -78,7 +84,7 @@ class Credentials:
         result: bool = self._do("remove", delete)
         return result
 
-    def _do(self, what: str, action: Any) -> Any:
+    def _do(self, what: str, action: Any, secret: str | None = None) -> Any:
         from keyring.errors import KeyringError
 
         backend = self.backend()
@@ -87,7 +93,8 @@ class Credentials:
         except KeyringError as exc:
             # Keyring messages name the service and user at most, never the
             # secret; keep only the class and the first line to be sure.
-            detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            text = str(exc).replace(secret, "<redacted>") if secret else str(exc)
+            detail = text.splitlines()[0][:200] if text else type(exc).__name__
             raise KeyringUnavailable(
                 f"the OS keyring could not {what} the secret ({detail}); is it unlocked? {_FIX}"
             ) from None
