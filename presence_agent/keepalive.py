@@ -136,6 +136,7 @@ class Keepalive:
         self._stopping = False
         self._ws: Any = None
         self._thread: threading.Thread | None = None
+        self._live = False
         #: Counters for doctor, tests and benchmarks.
         self.connects = 0
         self.pings = 0
@@ -165,10 +166,18 @@ class Keepalive:
 
     # -- any thread ----------------------------------------------------------------------
 
+    def is_live(self) -> bool:
+        """Whether pushes are arriving now: connected, and the last ping was answered."""
+        return self._live
+
     def stop(self) -> None:
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
+        self._close()
+
+    def reconnect(self) -> None:
+        """Open ``/ws`` afresh (after a wake: the socket may have died unnoticed in its sleep)."""
         self._close()
 
     def _close(self) -> None:
@@ -236,6 +245,7 @@ class Keepalive:
         try:
             self._pump(ws)
         finally:
+            self._live = False
             self._ws = None
             try:
                 ws.close()
@@ -270,6 +280,7 @@ class Keepalive:
                 last_pong = self._clock()
                 if not healthy:
                     healthy = True
+                    self._live = True
                     self._backoff.reset()
                 continue
             self._on_message(message)
@@ -323,6 +334,7 @@ def attach(services: Services, factory: Any) -> Keepalive:
             engine.post(Call(lambda: engine.set_refresh_every(every)))
 
     engine.subscribe(on_snapshot)
+    services.reporter.set_push_channel(keepalive.is_live)
     services.extra_stops.append(keepalive.stop)
     services.keepalive = keepalive
     return keepalive

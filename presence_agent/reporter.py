@@ -105,8 +105,10 @@ class Reporter:
         dialect_override: Dialect | None = None,
         backoff: Backoff | None = None,
         clock: Callable[[], float] = time.monotonic,
+        push_live: Callable[[], bool] = lambda: False,
     ) -> None:
         self._factory = client_factory
+        self._push_live = push_live
         self._on_event = on_event
         self._dialect_override = dialect_override
         self._backoff = backoff or Backoff(base=1.0, cap=60.0)
@@ -131,6 +133,10 @@ class Reporter:
 
     def start(self) -> None:
         self._thread.start()
+
+    def set_push_channel(self, live: Callable[[], bool]) -> None:
+        """Tell the reporter how to know that server pushes are arriving (before start)."""
+        self._push_live = live
 
     def submit(self, desired: Desired) -> None:
         """Ask for ``desired``; replaces any request not yet sent."""
@@ -268,10 +274,12 @@ class Reporter:
 
         def put() -> None:
             client = self._ensure_client()
-            if asked.source is Source.IDLE and client.dialect is Dialect.DOCUMENTED:
-                # No push channel tells us of changes made elsewhere, and the
-                # documented server cannot say who set an away; look before
-                # an idle change so a manual status is never even asked over.
+            if asked.source is Source.IDLE and not self._push_live():
+                # Without a live push channel (a documented server has none;
+                # a real one's /ws may be reconnecting) a change made elsewhere,
+                # or the offline sweep, may have gone unseen, and an idle PUT
+                # would overwrite it; the documented server cannot even say
+                # who set an away. So look before an idle change.
                 held = client.read_status(client.me().status_word)
                 if held.status is not _IDLE_FROM[asked.status]:
                     with self._cond:
