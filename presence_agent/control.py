@@ -166,14 +166,13 @@ def request(runtime: Path, payload: dict[str, Any], timeout: float = 15.0) -> di
     except (OSError, ValueError):
         raise NotRunning("presence-agent is not running") from None
     try:
+        # The address first: a junk endpoint must not leave a socket open.
         if "unix" in endpoint:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            address: Any = endpoint["unix"]
+            family, address = socket.AF_UNIX, endpoint["unix"]
         else:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            address = ("127.0.0.1", int(endpoint["port"]))
+            family, address = socket.AF_INET, ("127.0.0.1", int(endpoint["port"]))
             payload = {**payload, "token": endpoint.get("token", "")}
-        with sock:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
             sock.settimeout(timeout)
             sock.connect(address)
             with sock.makefile("rwb") as stream:
