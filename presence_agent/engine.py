@@ -82,6 +82,13 @@ class ScreenLock:
 
 
 @dataclass(frozen=True)
+class IdleInhibit:
+    """An app holds an idle inhibitor (a call, a video) now, or no longer."""
+
+    active: bool
+
+
+@dataclass(frozen=True)
 class Suspend:
     """The OS is about to sleep (``before``) or has woken."""
 
@@ -118,6 +125,7 @@ Event = (
     | Pause
     | Resume
     | ScreenLock
+    | IdleInhibit
     | Suspend
     | ServerPush
     | Resync
@@ -256,7 +264,8 @@ class Engine:
         now = self._clock.now()
         match event:
             case InputSeen():
-                if self._connected:
+                # Typing the password on a locked screen is not being back.
+                if self._connected and not self._locked:
                     was_away = self._policy.wants_first_input()
                     self._send(self._policy.input_seen(now, self._source.idle_seconds()))
                     if was_away and self._refresh_every is not None:
@@ -272,6 +281,8 @@ class Engine:
                 self._locked = locked
                 if locked and self._connected:
                     self._send(self._policy.screen_locked(now))
+            case IdleInhibit(active=active):
+                self._policy.inhibit(now, active)
             case Suspend(before=before):
                 if before and self._connected:
                     self._send(self._policy.suspending(now))
@@ -368,7 +379,7 @@ class Engine:
     def _after(self) -> None:
         if self._connected and self._policy.take_needs_read():
             self._reporter.refresh()
-        if self._policy.wants_first_input():
+        if self._policy.wants_first_input() and not self._locked:
             self._source.arm()
         else:
             self._source.disarm()

@@ -95,6 +95,7 @@ class PresencePolicy:
         self._last_seen: Now | None = None
         self._paused_until: float | None = None
         self._pause_forever = False
+        self._inhibited = False
         self._started = False
         self._needs_read = False
 
@@ -141,6 +142,8 @@ class PresencePolicy:
             return None
         if self.paused(now):
             return None if self._pause_forever else self._paused_until
+        if self._inhibited:
+            return None
         status, _ = self._effective()
         if status is not Status.AVAILABLE:
             return None
@@ -269,6 +272,16 @@ class PresencePolicy:
         self._pause_forever = seconds is None
         self._paused_until = None if seconds is None else now.mono + seconds
 
+    def inhibit(self, now: Now, active: bool) -> None:
+        """An app holds an idle inhibitor (a call, a video): no idle away meanwhile.
+
+        Like a pause, but the session's, so it leaves the person's own pause
+        alone. When it ends the idle clock starts afresh, as after a resume.
+        """
+        if self._inhibited and not active:
+            self._last_input = max(self._last_input or now.mono, now.mono)
+        self._inhibited = active
+
     def resume(self, now: Now) -> None:
         """End a pause. The idle clock starts afresh, so no away fires at once."""
         self._observe(now)
@@ -281,7 +294,7 @@ class PresencePolicy:
     def _go_idle(self, now: Now, why: Why) -> Desired | None:
         # A pause is for a talk or a call; a locked screen or a sleeping
         # machine means the person has gone all the same.
-        if why is Why.IDLE and self.paused(now):
+        if why is Why.IDLE and (self.paused(now) or self._inhibited):
             return None
         status, _ = self._effective()
         if status is not Status.AVAILABLE:
