@@ -326,3 +326,18 @@ def test_env_is_isolated(env: dict[str, str]) -> None:
     # Guard for the suite itself: the agent's files must land in the test's dirs.
     assert env["XDG_CONFIG_HOME"].startswith(str(Path(env["HOME"]).parent))
     assert os.environ.get("XDG_CONFIG_HOME") != env["XDG_CONFIG_HOME"]
+
+
+def test_demo_shows_transitions_live(desktop_env: dict[str, str]) -> None:
+    pointer = Input(desktop_env["DISPLAY"])
+    pointer.touch()
+    with AgentProcess(["demo", "--away-after", "2", "--duration", "8"], desktop_env) as demo:
+        assert demo.wait_output(lambda line: "server: available (user)" in line, 10), demo.output()
+        assert demo.wait_output(lambda line: "server: away (idle)" in line, 6), demo.output()
+        count = len(demo.stdout)
+        pointer.touch()
+        assert demo.wait_output(lambda line: "server: available (idle)" in line, 3), demo.output()
+        assert demo.proc.wait(15) == 0
+        assert any("server: offline (user)" in line for line in demo.stdout[count:])
+    # The demo leaves nothing behind in the user's config.
+    assert not (Path(desktop_env["XDG_CONFIG_HOME"]) / "presence-agent").exists()
