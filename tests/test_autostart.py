@@ -653,7 +653,7 @@ def test_tray_probe_sees_a_status_notifier_watcher(xvfb: str, session_bus: str) 
     with open_dbus_connection(bus=session_bus) as conn:
         watcher = "org.kde.StatusNotifierWatcher"
         assert conn.send_and_get_reply(message_bus.RequestName(watcher)).body == (1,)
-        assert _xdg.tray_host_present(env)
+        assert autostart.tray_host_present(env)
         assert autostart.start_delay(5, env=env)
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "launch_command",
     "start_delay",
     "status",
+    "tray_host_present",
 ]
 
 ENV_BACKEND = "PRESENCE_AGENT_AUTOSTART"
@@ -216,11 +217,20 @@ def start_delay(
     return True
 
 
+def tray_host_present(env: Mapping[str, str] | None = None) -> bool:
+    """Whether an X11/Wayland session has a tray host yet (Linux and other XDG desktops).
+
+    A StatusNotifierWatcher on the session bus (AppIndicator) or an X11 system
+    tray (XEmbed). Best effort: any failure to ask counts as "no".
+    """
+    from presence_agent.autostart._xdg import tray_host_present as probe
+
+    return probe(os.environ if env is None else env)
+
+
 def _default_ready(env: Mapping[str, str], platform: str = sys.platform) -> Callable[[], bool]:
     if platform in ("win32", "cygwin", "darwin"):
         return lambda: True
-    from presence_agent.autostart._xdg import tray_host_present
-
     return lambda: tray_host_present(env)
 
 

@@ -278,9 +278,12 @@ def _x_server_listens(display: str) -> bool:
     if match is None:
         return False
     path = f"/tmp/.X11-unix/X{match[1]}"  # noqa: S108 -- the X11 socket's fixed place
+    family = getattr(socket, "AF_UNIX", None)  # absent on Windows, which has no X sockets
+    if family is None:
+        return False
     # Linux X servers also listen on the same name in the abstract namespace.
     for address in (path, "\0" + path):
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
             try:
                 sock.connect(address)
             except OSError:
