@@ -188,6 +188,7 @@ def make() -> Iterator[Callable[..., tuple[Reporter, Events]]]:
         backoff: Backoff | None = None,
         dialect_override: Dialect | None = None,
         start: bool = True,
+        **options,
     ) -> tuple[Reporter, Events]:
         events = Events()
         reporter = Reporter(
@@ -195,6 +196,7 @@ def make() -> Iterator[Callable[..., tuple[Reporter, Events]]]:
             events,
             backoff=backoff or Backoff(base=0.01, cap=0.05),
             dialect_override=dialect_override,
+            **options,
         )
         made.append((reporter, factory))
         if start:
@@ -284,13 +286,41 @@ def test_submit_before_connecting_waits_for_the_connection(make):
 
 
 def test_the_answer_is_what_the_server_holds(make):
-    client = FakeClient()
+    # Idle away seen; the person's away_manual elsewhere races our return.
+    client = FakeClient("away")
     client.put_script.append(ServerStatus(Status.AWAY, by_idle=False))
     reporter, events = make(Factory(client))
     events.wait_for(Connected)
     reporter.submit(Desired(Status.AVAILABLE, Source.IDLE))
     (answered,) = events.wait_for(Answered)
     assert answered.server == ServerStatus(Status.AWAY, by_idle=False)
+
+
+@pytest.mark.parametrize(
+    ("live", "calls"),
+    [(True, ["me", "put"]), (False, ["me", "me", "put"])],
+    ids=["push-live", "no-push"],
+)
+def test_idle_change_reads_first_unless_pushes_are_live(make, live, calls):
+    client = FakeClient("online")
+    reporter, events = make(Factory(client), push_live=lambda: live)
+    events.wait_for(Connected)
+    reporter.submit(IDLE_AWAY)
+    events.wait_for(Answered)
+    assert [c[0] for c in client.calls] == calls
+
+
+def test_idle_change_over_a_status_set_elsewhere_is_not_asked(make):
+    # /ws is down and the person chose away_manual in the web app meanwhile.
+    client = FakeClient("online")
+    reporter, events = make(Factory(client), push_live=lambda: False)
+    events.wait_for(Connected)
+    client.word = "away_manual"
+    reporter.submit(IDLE_AWAY)
+    (refreshed,) = events.wait_for(Refreshed)
+    assert refreshed.server == ServerStatus(Status.AWAY, by_idle=False)
+    assert [f.asked for f in events.of(Failed)] == [IDLE_AWAY]
+    assert client.puts() == []
 
 
 def test_coalesces_to_the_newest_with_no_backlog(make):
