@@ -305,8 +305,11 @@ class LibredeskClient:
 
     def has_ws(self, timeout: float | None = None) -> bool:
         """Whether ``GET /ws`` exists (any answer but 404, without upgrading)."""
+        request = self._http.build_request("GET", "ws", timeout=timeout or httpx.USE_CLIENT_DEFAULT)
         try:
-            response = self._http.get("ws", timeout=timeout or httpx.USE_CLIENT_DEFAULT)
+            # Streamed and closed unread: only the status code matters, and
+            # the body may be anything (an endless one must not be read).
+            response = self._http.send(request, stream=True)
         except httpx.HTTPError as exc:
             raise Unreachable(_describe_transport_error(exc, self.server)) from None
         response.close()
