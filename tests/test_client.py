@@ -828,3 +828,12 @@ def test_no_error_or_object_ever_shows_the_secret(make):
             with pytest.raises(LibredeskError) as put_info:
                 client.set_status(Desired(Status.AWAY, Source.USER))
             assert_no_secret(info.value, put_info.value, client)
+
+
+def test_ws_probe_does_not_read_the_body(make):
+    # Only the status code matters; a huge or endless answer must not be read.
+    stream = Endless(limit=64 * MAX_BODY)
+    client, _ = make(lambda r: httpx.Response(200, stream=stream))
+    assert client.has_ws() is True
+    assert stream.sent <= MAX_BODY
+    assert stream.closed
