@@ -229,12 +229,13 @@ def cmd_logout(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    import time
-
     from presence_agent import app
 
     if args.start_delay > 0:
-        time.sleep(min(args.start_delay, 600))
+        from presence_agent import autostart
+
+        # At login: wait for the tray host, but not a moment longer than needed.
+        autostart.start_delay(min(args.start_delay, 600))
     overrides = {"away_after": args.away_after, "keepalive_interval": args.keepalive_interval}
     return app.run(_paths(), overrides, tray=not args.no_tray)
 

@@ -14,6 +14,7 @@ import logging
 import os
 import secrets
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -39,11 +40,11 @@ class InstanceLock:
     def acquire(self) -> None:
         handle = open(self.path, "a+b")  # noqa: SIM115 - held open for the lock's life
         try:
-            if os.name == "nt":
+            if sys.platform == "win32":
                 import msvcrt
 
                 handle.seek(0)
-                msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+                msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
             else:
                 import fcntl
 
@@ -87,7 +88,7 @@ class ControlServer:
         self._stopping = False
 
     def start(self) -> None:
-        if hasattr(socket, "AF_UNIX") and os.name != "nt":
+        if sys.platform != "win32":
             path = _socket_path(self._runtime)
             path.unlink(missing_ok=True)  # stale: we hold the instance lock
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -167,7 +168,7 @@ def request(runtime: Path, payload: dict[str, Any], timeout: float = 15.0) -> di
         raise NotRunning("presence-agent is not running") from None
     try:
         # The address first: a junk endpoint must not leave a socket open.
-        if "unix" in endpoint:
+        if "unix" in endpoint and sys.platform != "win32":
             family, address = socket.AF_UNIX, endpoint["unix"]
         else:
             family, address = socket.AF_INET, ("127.0.0.1", int(endpoint["port"]))
