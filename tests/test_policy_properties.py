@@ -1,7 +1,7 @@
 """Property test: the policy against a model of the real Libredesk server.
 
 Hypothesis draws event sequences: input, idle checks with any idle time,
-manual choices, screen lock, suspend, pauses, changes made elsewhere (the web
+manual choices, screen lock, suspend, pauses, idle inhibitors, changes made elsewhere (the web
 app's manual and idle changes, the offline sweep), and the reporter taking and
 delivering requests. The server model applies the real handler's rules
 (LIBREDESK.md): an unchanged status is a no-op, and an ``idle`` change never
@@ -165,6 +165,7 @@ events = st.one_of(
     st.tuples(st.just("suspending")),
     st.tuples(st.just("pause"), st.one_of(st.none(), st.floats(min_value=1, max_value=3600))),
     st.tuples(st.just("resume")),
+    st.tuples(st.just("inhibit"), st.booleans()),
     # The web app: a person's choices, its own idle detection, and the sweep.
     st.tuples(
         st.just("elsewhere"),
@@ -211,6 +212,8 @@ def run(world: World, event: tuple) -> None:
         world.policy.pause(world.now(), event[1])
     elif kind == "resume":
         world.policy.resume(world.now())
+    elif kind == "inhibit":
+        world.policy.inhibit(world.now(), event[1])
     elif kind == "elsewhere":
         word, source = event[1]
         if source == "sweep":
