@@ -613,6 +613,27 @@ def test_screen_lock_before_start_threshold(clock):
     assert policy.screen_locked(clock.advance(5)) == GO_AWAY
 
 
+def test_idle_inhibitor_holds_idle_away_and_restarts_the_clock_when_it_ends(clock):
+    policy = started(clock)
+    policy.inhibit(clock.now(), True)
+    assert policy.next_deadline(clock.now()) is None
+    assert policy.idle_check(clock.advance(3600), 3600) is None
+    policy.inhibit(clock.advance(1), False)
+    assert policy.next_deadline(clock.now()) == clock.mono + 300
+    assert policy.idle_check(clock.advance(15), 3616) is None
+    assert policy.idle_check(clock.advance(285), 3901) == GO_AWAY
+
+
+def test_idle_inhibitor_does_not_hold_a_lock_or_end_a_pause(clock):
+    policy = started(clock)
+    policy.pause(clock.now(), None)
+    policy.inhibit(clock.now(), True)
+    policy.inhibit(clock.advance(1), False)
+    assert policy.paused(clock.now()) is True
+    policy.inhibit(clock.now(), True)
+    assert policy.screen_locked(clock.advance(1)) == GO_AWAY
+
+
 # -- suspend: the wall clock jumps ahead of the monotonic one ----------------------------------
 
 
