@@ -100,7 +100,8 @@ class ControlServer:
             sock.bind(("127.0.0.1", 0))
             self._token = secrets.token_hex(16)
             endpoint = {"port": sock.getsockname()[1], "token": self._token}
-        sock.listen(8)
+        # Room for a burst of CLI calls (each is answered on its own thread).
+        sock.listen(64)
         self._sock = sock
         target = _endpoint_file(self._runtime)
         tmp = target.with_suffix(".tmp")
@@ -151,8 +152,13 @@ class ControlServer:
             except Exception as exc:
                 log.exception("control request failed")
                 answer = {"ok": False, "message": f"internal error: {type(exc).__name__}"}
+            try:
+                data = json.dumps(answer).encode()
+            except (TypeError, ValueError):
+                log.exception("control answer is not JSON")
+                data = json.dumps({"ok": False, "message": "internal error"}).encode()
             with contextlib.suppress(OSError):
-                stream.write(json.dumps(answer).encode() + b"\n")
+                stream.write(data + b"\n")
                 stream.flush()
 
 
