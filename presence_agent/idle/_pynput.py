@@ -44,6 +44,21 @@ class PynputSource:
         self._armed = False
         self._on_activity: Callable[[], None] = _nothing
         self._listeners: list[Any] = []
+        self._kinds: tuple[str, ...] = ()
+
+    def probe(self) -> None:
+        """Whether pynput can run here, without starting a listener. Raises IdleSourceError."""
+        problem = _display_problem()
+        if problem:
+            raise IdleSourceError(problem)
+
+    def hooks(self) -> tuple[str, ...]:
+        """What watches input right now (``doctor``, the control socket, tests)."""
+        return tuple(
+            f"pynput {kind} listener"
+            for kind, listener in zip(self._kinds, self._listeners, strict=False)
+            if listener.is_alive()
+        )
 
     def start(self, on_activity: Callable[[], None]) -> None:
         problem = _display_problem()
@@ -56,8 +71,10 @@ class PynputSource:
             raise IdleSourceError(f"pynput cannot watch input here: {_first_line(exc)}") from None
         stamp = self._input
         self._listeners = [mouse.Listener(on_move=stamp, on_click=stamp, on_scroll=stamp)]
+        self._kinds = ("mouse",)
         if self._keyboard:
             self._listeners.append(keyboard.Listener(on_press=stamp, on_release=stamp))
+            self._kinds = ("mouse", "keyboard")
         for listener in self._listeners:
             listener.start()
         for listener in self._listeners:

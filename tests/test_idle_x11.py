@@ -1,0 +1,93 @@
+"""The X11 source against a real X server (Xvfb), where the XScreenSaver idle time is real."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from presence_agent import idle
+from presence_agent.idle import _x11
+from presence_agent.idle._native import NativeSource
+from presence_agent.idle.base import IdleSourceError
+from tests.desktop import key, move_mouse, wait_until
+
+pytestmark = pytest.mark.desktop
+
+
+@pytest.fixture
+def display(xvfb: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("DISPLAY", xvfb)
+    monkeypatch.setenv("XDG_SESSION_TYPE", "x11")
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.delenv(idle.ENV_VAR, raising=False)
+    return xvfb
+
+
+@pytest.fixture
+def source(display: str) -> Iterator[NativeSource]:
+    src = _x11.source(display)
+    yield src
+    src.stop()
+
+
+def pynput_listeners() -> list[threading.Thread]:
+    from pynput._util import AbstractListener
+
+    return [t for t in threading.enumerate() if isinstance(t, AbstractListener)]
+
+
+def test_the_idle_time_grows_and_input_resets_it(source: NativeSource, display: str) -> None:
+    source.start(lambda: None)
+    move_mouse(display, 100, 100)
+    wait_until(lambda: source.idle_seconds() >= 0.3, timeout=10, what="idle time to grow")
+    move_mouse(display, 200, 150)
+    assert source.idle_seconds() < 0.3
+    wait_until(lambda: source.idle_seconds() >= 0.3, timeout=10, what="idle time to grow")
+    key(display, "shift")
+    assert source.idle_seconds() < 0.3
+
+
+def test_armed_it_sees_the_first_input_within_100_ms(source: NativeSource, display: str) -> None:
+    seen: list[float] = []
+    source.start(lambda: seen.append(time.monotonic()))
+    move_mouse(display, 300, 300)
+    wait_until(lambda: source.idle_seconds() >= 0.2, timeout=10, what="some idle time")
+    source.arm()
+    assert source.hooks() == ("poll XScreenSaver idle time every 50 ms",)
+    moved = time.monotonic()
+    move_mouse(display, 310, 300)  # returns once the X server has moved the pointer
+    wait_until(lambda: seen, timeout=5, interval=0.005, what="the first input")
+    # 50 ms poll; the rest of the 100 ms budget is for the engine and the PUT.
+    assert seen[0] - moved < 0.1
+    assert source.hooks() == ()
+
+
+def test_no_input_hook_of_any_kind(source: NativeSource, display: str) -> None:
+    before = pynput_listeners()
+    source.start(lambda: None)
+    source.arm()
+    source.idle_seconds()
+    # No pynput listener (XRecord) threads, armed or not: only the poll thread.
+    assert pynput_listeners() == before
+    assert [t.name for t in threading.enumerate() if t.name.startswith("idle-poll")] == [
+        "idle-poll-x11"
+    ]
+
+
+def test_the_factory_picks_x11_under_xvfb(display: str) -> None:
+    choice = idle.choose("auto")
+    try:
+        assert choice.source.name == "x11"
+        assert choice.skipped == ()
+    finally:
+        choice.source.stop()
+
+
+def test_no_display_is_a_clear_error() -> None:
+    # (A display that refuses a connection would do too, but python-xlib leaks
+    # that socket, which this suite's warnings-as-errors would report.)
+    with pytest.raises(IdleSourceError, match="cannot open the X display: Bad display name"):
+        _x11.source("not-a-display").probe()
