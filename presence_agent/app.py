@@ -29,7 +29,7 @@ from presence_agent.engine import (
     Snapshot,
     Stop,
 )
-from presence_agent.idle import IdleSource
+from presence_agent.idle import IdleSource, hooks_of
 from presence_agent.logs import Redactor
 from presence_agent.paths import Paths
 from presence_agent.policy import Desired, PresencePolicy
@@ -173,7 +173,11 @@ def handle_control(services: Services, request: dict[str, Any]) -> dict[str, Any
     """The running agent's side of ``presence-agent set/status/...``."""
     cmd = request.get("cmd")
     if cmd == "status":
-        return {"ok": True, **snapshot_dict(services.engine.snapshot())}
+        return {
+            "ok": True,
+            **snapshot_dict(services.engine.snapshot()),
+            "hooks": hooks_of(services.source),
+        }
     if cmd == "set":
         try:
             status = Status(str(request.get("status")))
@@ -258,9 +262,10 @@ def start_services(
         credentials=credentials,
         extra_stops=[],
     )
-    from presence_agent import keepalive
+    from presence_agent import keepalive, session
 
     keepalive.attach(services, factory)
+    session.attach(services)  # screen lock, sleep, idle inhibitors (silently none if absent)
     return services
 
 

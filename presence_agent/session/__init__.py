@@ -1,0 +1,104 @@
+"""Session signals: screen lock, sleep and wake, idle inhibitors.
+
+One watcher module per OS, imported only when chosen (``_linux`` for every
+D-Bus desktop, ``_windows``, ``_macos``); ``PRESENCE_AGENT_SESSION=none``
+turns them off. :func:`attach` wires the watcher into a running app;
+wherever a signal is missing the agent degrades silently to idle time (and
+notices a sleep from the clock jump on wake).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from presence_agent.session.base import SessionEvents, SessionWatcher, Signal, WatcherUnavailable
+
+if TYPE_CHECKING:
+    from presence_agent.app import Services
+    from presence_agent.session._bridge import EngineBridge
+
+__all__ = [
+    "ENV_VAR",
+    "SessionEvents",
+    "SessionWatcher",
+    "Signal",
+    "WatcherUnavailable",
+    "attach",
+    "probe",
+    "watcher_for",
+]
+
+log = logging.getLogger(__name__)
+
+ENV_VAR = "PRESENCE_AGENT_SESSION"
+
+
+def watcher_for(
+    platform: str | None = None, environ: Mapping[str, str] | None = None
+) -> SessionWatcher:
+    """This platform's watcher (not started). Raises :class:`WatcherUnavailable`."""
+    platform = sys.platform if platform is None else platform
+    environ = os.environ if environ is None else environ
+    if environ.get(ENV_VAR, "").strip() == "none":
+        raise WatcherUnavailable(f"turned off by {ENV_VAR}=none")
+    if platform == "win32":
+        from presence_agent.session._windows import WindowsWatcher
+
+        return WindowsWatcher()
+    if platform == "darwin":
+        from presence_agent.session._macos import MacWatcher
+
+        return MacWatcher()
+    from presence_agent.session._linux import LinuxWatcher
+
+    return LinuxWatcher(environ=environ)
+
+
+def attach(services: Services) -> EngineBridge | None:
+    """Start the platform's watcher, posting to ``services.engine``; register its stop.
+
+    Returns the bridge, or ``None`` when nothing can be heard here.
+    """
+    from presence_agent.session._bridge import EngineBridge
+
+    bridge = EngineBridge(
+        services.engine,
+        services.reporter,
+        services.keepalive,
+        lock_means_away=services.cfg.lock_means_away,
+    )
+    services.engine.subscribe(bridge.on_snapshot)
+    try:
+        watcher = watcher_for()
+        signals = watcher.start(bridge)
+    except WatcherUnavailable as exc:
+        log.info("no session signals (%s): idle time only", exc)
+        return None
+    except Exception:
+        # Lock and sleep signals are a refinement: never a reason not to run.
+        log.exception("session signals failed to start: idle time only")
+        return None
+    services.extra_stops.append(watcher.stop)
+    for signal in signals:
+        log.info("%s: %s%s", signal.kind, "" if signal.available else "not heard: ", signal.text)
+    return bridge
+
+
+def probe(platform: str | None = None) -> list[Signal]:
+    """What the watcher would hear here, for ``doctor`` (starts it with no listener, stops it)."""
+    from presence_agent.session._bridge import NullEvents
+
+    try:
+        watcher = watcher_for(platform)
+    except WatcherUnavailable as exc:
+        return [Signal(kind, False, str(exc)) for kind in ("lock", "suspend", "inhibit")]
+    try:
+        return watcher.start(NullEvents())
+    except WatcherUnavailable as exc:
+        return [Signal(kind, False, str(exc)) for kind in ("lock", "suspend", "inhibit")]
+    finally:
+        watcher.stop()

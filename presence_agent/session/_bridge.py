@@ -1,0 +1,140 @@
+"""From session signals to engine events: the one :class:`SessionEvents` the app uses."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from presence_agent.engine import Call, Event, IdleInhibit, ScreenLock, Snapshot, Suspend
+
+log = logging.getLogger(__name__)
+
+#: How long ``sleeping`` holds the machine awake for the away to reach the
+#: server. logind allows a delay lock 5 s (InhibitDelayMaxSec), Windows about
+#: 2 s for PBT_APMSUSPEND; a server that slow gets the away on wake instead.
+SLEEP_GRACE = 3.0
+
+
+class EngineLike(Protocol):
+    def post(self, event: Event) -> None: ...
+
+    def snapshot(self) -> Snapshot: ...
+
+
+class ReporterLike(Protocol):
+    def reconnect(self) -> None: ...
+
+
+class EngineBridge:
+    """Posts session signals to the engine, as :class:`~presence_agent.session.base.SessionEvents`.
+
+    Thread use: the ``SessionEvents`` methods from watcher threads;
+    ``on_snapshot`` on the engine thread (subscribe it to the engine).
+    """
+
+    def __init__(
+        self,
+        engine: EngineLike,
+        reporter: ReporterLike,
+        keepalive: Any = None,
+        *,
+        lock_means_away: bool = True,
+        sleep_grace: float = SLEEP_GRACE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._engine = engine
+        self._reporter = reporter
+        self._keepalive = keepalive
+        self._lock_means_away = lock_means_away
+        self._sleep_grace = sleep_grace
+        self._clock = clock
+        self._cond = threading.Condition()
+        self._locked: bool | None = None
+        self._holders: set[str] = set()
+
+    # -- engine thread -------------------------------------------------------------------
+
+    def on_snapshot(self, snap: Snapshot) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+    # -- watcher threads -----------------------------------------------------------------
+
+    def locked(self, locked: bool) -> None:
+        if not self._lock_means_away:
+            return
+        with self._cond:
+            # Several sources report the same lock (ActiveChanged, logind's
+            # LockedHint, its Lock signal): the engine hears it once.
+            if self._locked is locked:
+                return
+            self._locked = locked
+        log.info("screen %s", "locked" if locked else "unlocked")
+        self._engine.post(ScreenLock(locked))
+
+    def sleeping(self) -> None:
+        log.info("the machine is going to sleep")
+        handled = threading.Event()
+        self._engine.post(Suspend(before=True))
+        self._engine.post(Call(handled.set))
+        deadline = self._clock() + self._sleep_grace
+        if not handled.wait(self._sleep_grace):
+            log.warning("the engine did not answer before sleep")
+            return
+        with self._cond:
+            while not _settled(self._engine.snapshot()):
+                remaining = deadline - self._clock()
+                if remaining <= 0:
+                    log.warning("the away did not reach the server before sleep; sent on wake")
+                    return
+                self._cond.wait(min(remaining, 0.1))
+
+    def woke(self) -> None:
+        log.info("the machine woke up")
+        # Asleep, nobody was at the desk. If the away before sleeping never
+        # went out (no warning from the OS, no network then), it goes now: the
+        # first input brings Available back within 100 ms anyway.
+        self._engine.post(Suspend(before=True))
+        self._engine.post(Suspend(before=False))  # the engine re-reads the server's status
+        # The connection and the /ws socket may have died in their sleep
+        # without either end knowing: open both afresh.
+        self._reporter.reconnect()
+        reconnect = getattr(self._keepalive, "reconnect", None)
+        if callable(reconnect):
+            reconnect()
+
+    def inhibited(self, holder: str, active: bool) -> None:
+        with self._cond:
+            before = bool(self._holders)
+            if active:
+                self._holders.add(holder)
+            else:
+                self._holders.discard(holder)
+            now = bool(self._holders)
+        if now != before:
+            log.info("idle detection %s by an inhibitor", "held off" if now else "free again")
+            self._engine.post(IdleInhibit(now))
+
+
+def _settled(snap: Snapshot) -> bool:
+    """Nothing is on its way to the server (or nothing can be)."""
+    return snap.pending is None or not snap.connected or snap.signed_out
+
+
+class NullEvents:
+    """Listens to nothing (``doctor`` starts a watcher only to see what it hears)."""
+
+    def locked(self, locked: bool) -> None:
+        return None
+
+    def sleeping(self) -> None:
+        return None
+
+    def woke(self) -> None:
+        return None
+
+    def inhibited(self, holder: str, active: bool) -> None:
+        return None

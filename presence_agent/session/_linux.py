@@ -1,0 +1,442 @@
+"""Linux (and other D-Bus desktops): lock, sleep and idle inhibitors from the buses.
+
+Session bus:
+
+* ``ActiveChanged(b)`` of ``org.freedesktop.ScreenSaver`` (KDE, Xfce, others)
+  and ``org.gnome.ScreenSaver`` (GNOME): the screen locked or unlocked.
+* Idle inhibitors: ``org.gnome.SessionManager.IsInhibited(8)`` (8 is the
+  "idle" flag; apps that call ``org.freedesktop.ScreenSaver.Inhibit`` on
+  GNOME land there too), re-read on ``InhibitorAdded``/``InhibitorRemoved``;
+  KDE's ``org.kde.Solid.PowerManagement.PolicyAgent.HasInhibition(4)``
+  (screen settings, where KDE files those same inhibitors), re-read on
+  ``InhibitionsChanged``.
+
+System bus (logind), where there is one:
+
+* ``PrepareForSleep(b)``: about to sleep (``True``) or woken. A *delay*
+  inhibitor lock, held while awake, makes logind wait (up to its
+  InhibitDelayMaxSec, 5 s by default) until we have reported the away and
+  let go of it.
+* ``Lock``/``Unlock`` on our session object, and its ``LockedHint`` property.
+* ``BlockInhibited`` containing ``idle`` (``systemd-inhibit --what=idle``).
+  logind sends no change signal for it, so it is read every
+  :data:`INHIBIT_POLL` seconds: one small call, far from the hot path.
+
+Anything missing is skipped without a word above INFO: idle time alone
+still works. jeepney's router gives each bus a receiver thread; one more
+thread of ours handles what they match, so a slow engine never stalls D-Bus.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from presence_agent.session.base import SessionEvents, Signal, WatcherUnavailable
+
+log = logging.getLogger(__name__)
+
+CALL_TIMEOUT = 1.0
+#: How often logind's BlockInhibited is read (it has no change signal).
+INHIBIT_POLL = 30.0
+_JOIN_TIMEOUT = 5.0
+
+SCREENSAVERS = (
+    ("org.freedesktop.ScreenSaver", "/org/freedesktop/ScreenSaver"),
+    ("org.gnome.ScreenSaver", "/org/gnome/ScreenSaver"),
+)
+LOGIND = "org.freedesktop.login1"
+LOGIND_PATH = "/org/freedesktop/login1"
+MANAGER = "org.freedesktop.login1.Manager"
+SESSION = "org.freedesktop.login1.Session"
+PROPERTIES = "org.freedesktop.DBus.Properties"
+GNOME_SM = "org.gnome.SessionManager"
+GNOME_SM_PATH = "/org/gnome/SessionManager"
+#: ``GSM_INHIBITOR_FLAG_IDLE``: "don't mark the session idle".
+GNOME_INHIBIT_IDLE = 8
+KDE_POLICY = "org.kde.Solid.PowerManagement.PolicyAgent"
+KDE_POLICY_PATH = "/org/kde/Solid/PowerManagement/PolicyAgent"
+#: ``PolicyAgent::ChangeScreenSettings``: screen dimming and locking held off.
+KDE_INHIBIT_SCREEN = 4
+
+_STOP = object()
+
+
+class _Bus:
+    """One bus connection with jeepney's receiver thread.
+
+    Thread use: ``call`` from any thread but the receiver's; matched signals
+    go to the queue given to ``subscribe``.
+    """
+
+    def __init__(self, address: str, *, enable_fds: bool = False) -> None:
+        from jeepney.io.threading import DBusRouter, open_dbus_connection
+
+        self.name = address
+        self._connection = open_dbus_connection(bus=address, enable_fds=enable_fds)
+        try:
+            self._router = DBusRouter(self._connection)
+        except BaseException:
+            self._connection.close()
+            raise
+        self._filters: list[Any] = []
+
+    def call(
+        self,
+        bus_name: str,
+        path: str,
+        interface: str,
+        method: str,
+        signature: str | None = None,
+        body: tuple[Any, ...] = (),
+    ) -> tuple[Any, ...]:
+        """Call a method; raises jeepney's ``DBusErrorResponse``, or ``TimeoutError``."""
+        from jeepney import DBusAddress, new_method_call
+        from jeepney.wrappers import unwrap_msg
+
+        message = new_method_call(DBusAddress(path, bus_name, interface), method, signature, body)
+        reply = self._router.send_and_get_reply(message, timeout=CALL_TIMEOUT)
+        result: tuple[Any, ...] = unwrap_msg(reply)
+        return result
+
+    def try_call(self, *args: Any) -> tuple[Any, ...] | None:
+        """:meth:`call`, with ``None`` for any failure (the service is absent or refuses)."""
+        try:
+            return self.call(*args)
+        except Exception as exc:  # noqa: BLE001 - every failure means "not here"
+            log.debug("D-Bus %s: %s", args[3], exc)
+            return None
+
+    def has_owner(self, name: str) -> bool:
+        reply = self.try_call(
+            "org.freedesktop.DBus",
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus",
+            "NameHasOwner",
+            "s",
+            (name,),
+        )
+        return bool(reply and reply[0])
+
+    def subscribe(self, into: queue.Queue[Any], **match: str) -> bool:
+        """Deliver signals matching ``match`` (interface, member, path) into ``into``."""
+        from jeepney import MatchRule
+
+        rule = MatchRule(type="signal", **match)
+        handle = self._router.filter(rule, queue=into)
+        ok = self.try_call(
+            "org.freedesktop.DBus",
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus",
+            "AddMatch",
+            "s",
+            (rule.serialise(),),
+        )
+        if ok is None:
+            handle.close()
+            return False
+        self._filters.append(handle)
+        return True
+
+    def close(self) -> None:
+        for handle in self._filters:
+            handle.close()
+        self._filters.clear()
+        self._router.close()
+        self._connection.close()
+
+
+def _open(address: str, *, enable_fds: bool = False) -> _Bus | None:
+    try:
+        return _Bus(address, enable_fds=enable_fds)
+    except Exception as exc:  # noqa: BLE001 - no such bus is a normal case (containers, CI)
+        log.debug("no D-Bus %s bus: %s", address.lower(), exc)
+        return None
+
+
+def _fields(message: Any) -> tuple[str, str, str]:
+    from jeepney import HeaderFields
+
+    fields = message.header.fields
+    return (
+        str(fields.get(HeaderFields.interface, "")),
+        str(fields.get(HeaderFields.member, "")),
+        str(fields.get(HeaderFields.path, "")),
+    )
+
+
+class LinuxWatcher:
+    """The session and system buses' lock, sleep and inhibitor signals.
+
+    Thread use: ``start``/``stop`` from the wiring thread; jeepney's receiver
+    threads fill a queue; our ``session-signals`` thread empties it and calls
+    :class:`SessionEvents` (and is the only one to touch the delay lock).
+    """
+
+    name = "linux"
+
+    def __init__(
+        self,
+        *,
+        session_bus: str = "SESSION",
+        system_bus: str = "SYSTEM",
+        environ: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        inhibit_poll: float = INHIBIT_POLL,
+    ) -> None:
+        self._session_address = session_bus
+        self._system_address = system_bus
+        self._environ = os.environ if environ is None else environ
+        self._clock = clock
+        self._inhibit_poll = inhibit_poll
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._session: _Bus | None = None
+        self._system: _Bus | None = None
+        self._events: SessionEvents | None = None
+        self._session_path: str | None = None
+        self._logind = False
+        self._poll_logind = False
+        self._delay_lock: Any = None
+        self._thread: threading.Thread | None = None
+
+    # -- wiring thread -------------------------------------------------------------------
+
+    def start(self, events: SessionEvents) -> list[Signal]:
+        self._events = events
+        self._session = _open(self._session_address)
+        self._system = _open(self._system_address, enable_fds=True)
+        if self._session is None and self._system is None:
+            raise WatcherUnavailable("no D-Bus session or system bus")
+        try:
+            signals = [
+                self._watch_screensavers(),
+                *self._watch_logind(),
+                self._watch_inhibitors(),
+            ]
+        except BaseException:
+            self._close()
+            raise
+        self._thread = threading.Thread(target=self._run, name="session-signals", daemon=True)
+        self._thread.start()
+        return signals
+
+    def stop(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(_STOP)
+            thread.join(_JOIN_TIMEOUT)
+        self._close()
+
+    def _close(self) -> None:
+        self._release_delay_lock()
+        for bus in (self._session, self._system):
+            if bus is not None:
+                with contextlib.suppress(Exception):
+                    bus.close()
+        self._session = self._system = None
+
+    def _watch_screensavers(self) -> Signal:
+        bus = self._session
+        if bus is None:
+            return Signal("lock", False, "no D-Bus session bus: screen lock unseen")
+        heard = [
+            name
+            for name, _path in SCREENSAVERS
+            if bus.subscribe(self._queue, interface=name, member="ActiveChanged")
+        ]
+        if not heard:
+            return Signal("lock", False, "cannot subscribe to ActiveChanged on the session bus")
+        running = [name for name in heard if bus.has_owner(name)]
+        for name, path in SCREENSAVERS:
+            if name in running:
+                reply = bus.try_call(name, path, name, "GetActive")
+                if reply and reply[0]:
+                    self._report_lock(True)
+        owners = f"{', '.join(running)} running" if running else "no screen locker running yet"
+        return Signal("lock", True, f"ActiveChanged of {' and '.join(heard)} ({owners})")
+
+    def _watch_logind(self) -> list[Signal]:
+        bus = self._system
+        if bus is None or not bus.has_owner(LOGIND):
+            why = "no D-Bus system bus" if bus is None else "no logind on the system bus"
+            return [
+                Signal("suspend", False, f"{why}: no PrepareForSleep"),
+                Signal("lock", False, f"{why}: no logind Lock/Unlock"),
+            ]
+        self._logind = True
+        bus.subscribe(self._queue, interface=MANAGER, member="PrepareForSleep", path=LOGIND_PATH)
+        self._take_delay_lock()
+        sleep = "PrepareForSleep" + (
+            " with a delay lock" if self._delay_lock is not None else " (no delay lock)"
+        )
+        suspend = Signal("suspend", True, f"logind {sleep}")
+        path = self._find_session(bus)
+        if path is None:
+            return [suspend, Signal("lock", False, "logind: this process is in no session")]
+        self._session_path = path
+        for member in ("Lock", "Unlock"):
+            bus.subscribe(self._queue, interface=SESSION, member=member, path=path)
+        bus.subscribe(self._queue, interface=PROPERTIES, member="PropertiesChanged", path=path)
+        hint = bus.try_call(LOGIND, path, PROPERTIES, "Get", "ss", (SESSION, "LockedHint"))
+        if hint and hint[0][1] is True:
+            self._report_lock(True)
+        return [suspend, Signal("lock", True, f"logind Lock/Unlock and LockedHint of {path}")]
+
+    def _find_session(self, bus: _Bus) -> str | None:
+        attempts: list[tuple[str, str, tuple[Any, ...]]] = []
+        session_id = self._environ.get("XDG_SESSION_ID")
+        if session_id:
+            attempts.append(("GetSession", "s", (session_id,)))
+        attempts.append(("GetSessionByPID", "u", (os.getpid(),)))
+        attempts.append(("GetSession", "s", ("auto",)))
+        for method, signature, body in attempts:
+            reply = bus.try_call(LOGIND, LOGIND_PATH, MANAGER, method, signature, body)
+            if reply:
+                return str(reply[0])
+        return None
+
+    def _watch_inhibitors(self) -> Signal:
+        heard = []
+        session = self._session
+        if session is not None:
+            for member in ("InhibitorAdded", "InhibitorRemoved"):
+                session.subscribe(self._queue, interface=GNOME_SM, member=member)
+            session.subscribe(self._queue, interface=KDE_POLICY, member="InhibitionsChanged")
+            if self._check_gnome():
+                heard.append("GNOME session manager")
+            if self._check_kde():
+                heard.append("KDE power management")
+        if self._logind and self._check_logind():
+            self._poll_logind = True
+            heard.append(f"logind BlockInhibited (read every {self._inhibit_poll:.0f} s)")
+        if not heard:
+            return Signal(
+                "inhibit", False, "no GNOME session manager, KDE power management or logind"
+            )
+        return Signal("inhibit", True, ", ".join(heard))
+
+    # -- inhibitors (wiring thread at start, then the signals thread) --------------------
+
+    def _check_gnome(self) -> bool:
+        bus = self._session
+        if bus is None or not bus.has_owner(GNOME_SM):
+            return False
+        reply = bus.try_call(
+            GNOME_SM, GNOME_SM_PATH, GNOME_SM, "IsInhibited", "u", (GNOME_INHIBIT_IDLE,)
+        )
+        if reply is None:
+            return False
+        self._report_inhibit("gnome", bool(reply[0]))
+        return True
+
+    def _check_kde(self) -> bool:
+        bus = self._session
+        if bus is None or not bus.has_owner(KDE_POLICY):
+            return False
+        reply = bus.try_call(
+            KDE_POLICY, KDE_POLICY_PATH, KDE_POLICY, "HasInhibition", "u", (KDE_INHIBIT_SCREEN,)
+        )
+        if reply is None:
+            return False
+        self._report_inhibit("kde", bool(reply[0]))
+        return True
+
+    def _check_logind(self) -> bool:
+        bus = self._system
+        if bus is None:
+            return False
+        reply = bus.try_call(
+            LOGIND, LOGIND_PATH, PROPERTIES, "Get", "ss", (MANAGER, "BlockInhibited")
+        )
+        if reply is None:
+            return False
+        what = str(reply[0][1])
+        self._report_inhibit("logind", "idle" in what.split(":"))
+        return True
+
+    def _report_inhibit(self, holder: str, active: bool) -> None:
+        if self._events is not None:
+            self._events.inhibited(holder, active)
+
+    def _report_lock(self, locked: bool) -> None:
+        if self._events is not None:
+            self._events.locked(locked)
+
+    # -- the delay lock (signals thread, and start) --------------------------------------
+
+    def _take_delay_lock(self) -> None:
+        if self._system is None or self._delay_lock is not None:
+            return
+        reply = self._system.try_call(
+            LOGIND,
+            LOGIND_PATH,
+            MANAGER,
+            "Inhibit",
+            "ssss",
+            ("sleep", "presence-agent", "Report away before the machine sleeps", "delay"),
+        )
+        if reply:
+            self._delay_lock = reply[0]
+
+    def _release_delay_lock(self) -> None:
+        lock, self._delay_lock = self._delay_lock, None
+        if lock is not None:
+            with contextlib.suppress(OSError):
+                lock.close()
+
+    # -- signals thread ------------------------------------------------------------------
+
+    def _run(self) -> None:
+        next_poll = self._clock() + self._inhibit_poll
+        while True:
+            timeout = max(0.0, next_poll - self._clock()) if self._poll_logind else None
+            try:
+                message = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                self._check_logind()
+                next_poll = self._clock() + self._inhibit_poll
+                continue
+            if message is _STOP:
+                return
+            try:
+                self._handle(message)
+            except Exception:
+                log.exception("handling a session signal failed")
+
+    def _handle(self, message: Any) -> None:
+        interface, member, path = _fields(message)
+        body = message.body
+        if member == "ActiveChanged" and interface in dict(SCREENSAVERS):
+            self._report_lock(bool(body[0]))
+        elif interface == MANAGER and member == "PrepareForSleep":
+            self._prepare_for_sleep(bool(body[0]))
+        elif interface == SESSION and path == self._session_path:
+            self._report_lock(member == "Lock")
+        elif interface == PROPERTIES and path == self._session_path:
+            changed = body[1] if len(body) > 1 and body[0] == SESSION else {}
+            hint = changed.get("LockedHint")
+            if hint is not None:
+                self._report_lock(bool(hint[1]))
+        elif interface == GNOME_SM:
+            self._check_gnome()
+        elif interface == KDE_POLICY:
+            self._check_kde()
+
+    def _prepare_for_sleep(self, before: bool) -> None:
+        if self._events is None:
+            return
+        if before:
+            try:
+                self._events.sleeping()
+            finally:
+                # Let logind go on: held longer, the lock only delays the sleep.
+                self._release_delay_lock()
+        else:
+            self._take_delay_lock()
+            self._events.woke()
