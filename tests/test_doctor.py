@@ -1,0 +1,243 @@
+"""``presence-agent doctor``: each check with fakes, then the real command on the test desktop."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from presence_agent import doctor
+from presence_agent.doctor import Context, Line
+from presence_agent.idle import Choice, IdleSourceError
+from presence_agent.paths import Paths
+from presence_agent.session.base import Signal
+from tests.agent_process import login, run_cli
+from tests.desktop import SecretServiceInfo
+from tests.libredesk_server import LibredeskServer
+
+
+class FakeSource:
+    def __init__(self, name: str, what: str | None = None, hooks=(), start_error=None) -> None:
+        self.name = name
+        if what:
+            self.what = what
+        self._hooks = tuple(hooks)
+        self._start_error = start_error
+        self.started = self.stopped = 0
+
+    def probe(self) -> None:
+        return None
+
+    def start(self, on_activity: Callable[[], None]) -> None:
+        if self._start_error:
+            raise IdleSourceError(self._start_error)
+        self.started += 1
+
+    def stop(self) -> None:
+        self.stopped += 1
+
+    def idle_seconds(self) -> float:
+        return 0.0
+
+    def arm(self) -> None:
+        return None
+
+    def disarm(self) -> None:
+        return None
+
+    def hooks(self) -> tuple[str, ...]:
+        return self._hooks if self.started > self.stopped else ()
+
+
+@pytest.fixture
+def paths(tmp_path: Path) -> Paths:
+    return Paths(
+        config_dir=tmp_path / "config",
+        state_dir=tmp_path / "state",
+        log_dir=tmp_path / "log",
+        runtime_dir=tmp_path / "run",
+    )
+
+
+def context(paths: Paths, **kwargs) -> Context:
+    kwargs.setdefault("environ", {"DISPLAY": ":5", "DBUS_SESSION_BUS_ADDRESS": "unix:path=/x"})
+    kwargs.setdefault("platform", "linux")
+    return Context(paths, **kwargs)
+
+
+def test_the_chosen_native_source_and_what_was_not_needed(paths: Paths) -> None:
+    source = FakeSource("x11", what="XScreenSaver idle time")
+    choice = Choice(source, "first choice for this X11 session", (), ("mutter", "pynput"))
+    lines = doctor.check_idle(context(paths, choose_idle=lambda _p: choice))
+    assert lines == [
+        Line(
+            "idle source",
+            True,
+            "x11 - XScreenSaver idle time, no input hook (polls every 50 ms only while away)"
+            " (first choice for this X11 session); not needed: mutter, pynput",
+        )
+    ]
+    assert (source.started, source.stopped) == (1, 1)
+
+
+def test_skipped_sources_say_why(paths: Paths) -> None:
+    source = FakeSource("pynput", hooks=("pynput mouse listener", "pynput keyboard listener"))
+    skipped = (
+        ("mutter", "org.gnome.Mutter.IdleMonitor is not on the session bus"),
+        ("freedesktop", "org.freedesktop.ScreenSaver answered NotSupported"),
+    )
+    choice = Choice(source, "best that works in this Wayland session", skipped)
+    [line] = doctor.check_idle(context(paths, choose_idle=lambda _p: choice))
+    assert line.ok
+    assert line.text == (
+        "pynput - pynput mouse listener, pynput keyboard listener (best that works in this"
+        " Wayland session); skipped mutter: org.gnome.Mutter.IdleMonitor is not on the session"
+        " bus; freedesktop: org.freedesktop.ScreenSaver answered NotSupported"
+    )
+
+
+def test_pynput_without_permission_on_macos_says_where_to_allow_it(paths: Paths) -> None:
+    source = FakeSource("pynput", start_error="the input listener failed to start")
+    choice = Choice(source, "best that works in this macOS", (("macos", "no CoreGraphics"),))
+    [line] = doctor.check_idle(context(paths, platform="darwin", choose_idle=lambda _p: choice))
+    assert not line.ok
+    assert line.needed
+    assert line.text == (
+        "pynput: the input listener failed to start; skipped macos: no CoreGraphics"
+    )
+    assert line.fix == doctor.INPUT_MONITORING_FIX
+
+
+def test_no_source_at_all_on_wayland(paths: Paths) -> None:
+    def fail(_preference: str) -> Choice:
+        raise IdleSourceError("no idle source works here (mutter: ...; pynput: ...)")
+
+    environ = {"WAYLAND_DISPLAY": "wayland-0"}
+    [line] = doctor.check_idle(context(paths, environ=environ, choose_idle=fail))
+    assert not line.ok
+    assert "GNOME (Mutter's IdleMonitor) and KDE" in line.fix
+
+
+def test_a_forced_source_that_fails_points_at_the_override(paths: Paths) -> None:
+    def fail(_preference: str) -> Choice:
+        raise IdleSourceError("idle source 'x11' (from PRESENCE_AGENT_IDLE_SOURCE=x11): no X")
+
+    [line] = doctor.check_idle(context(paths, choose_idle=fail))
+    assert line.fix == 'unset PRESENCE_AGENT_IDLE_SOURCE, or set idle_source = "auto" in the config'
+
+
+def test_session_signals_one_line_each_and_never_needed(paths: Paths) -> None:
+    signals = [
+        Signal("lock", True, "ActiveChanged of org.freedesktop.ScreenSaver"),
+        Signal("suspend", False, "no D-Bus system bus: no PrepareForSleep"),
+        Signal("lock", False, "no D-Bus system bus: no logind Lock/Unlock"),
+        Signal("inhibit", True, "GNOME session manager"),
+    ]
+    lines = doctor.check_session(context(paths, probe_session=lambda: signals))
+    assert [(line.part, line.ok, line.needed) for line in lines] == [
+        ("screen lock", True, False),
+        ("sleep", False, False),
+        ("idle inhibitors", True, False),
+    ]
+    assert lines[0].text == "ActiveChanged of org.freedesktop.ScreenSaver"
+    assert lines[1].text == (
+        "no D-Bus system bus: no PrepareForSleep - a sleep is seen from the clock jump on wake"
+        " (no away before it)"
+    )
+
+
+def test_a_failing_probe_is_reported_not_raised(paths: Paths) -> None:
+    def boom() -> list[Signal]:
+        raise RuntimeError("bus exploded")
+
+    lines = doctor.check_session(context(paths, probe_session=boom))
+    assert all(not line.ok and not line.needed for line in lines)
+    assert "RuntimeError: bus exploded" in lines[0].text
+
+
+def test_an_unknown_idle_source_in_the_config_is_invalid(paths: Paths) -> None:
+    paths.config_dir.mkdir(parents=True)
+    paths.config_file.write_text('idle_source = "xscreensaver"\n')
+    [line] = doctor.check_config(context(paths))
+    assert not line.ok
+    assert "idle_source 'xscreensaver' is not a source" in line.text
+    assert "x11, mutter, freedesktop, windows, macos, pynput" in line.fix
+
+
+def test_a_missing_secret_service_says_how_to_start_one(paths: Paths) -> None:
+    from presence_agent.credentials import KeyringUnavailable
+
+    class NoKeyring:
+        def describe(self) -> str:
+            raise KeyringUnavailable("no usable OS keyring was found")
+
+    [line] = doctor.check_keyring(context(paths, credentials=NoKeyring()))
+    assert not line.ok
+    assert "gnome-keyring-daemon" in line.fix
+    [line] = doctor.check_keyring(context(paths, credentials=NoKeyring(), environ={}))
+    assert "no D-Bus session bus" in line.fix
+
+
+def test_exit_code_only_for_needed_failures(paths: Paths) -> None:
+    def warn_only(_ctx: Context) -> list[Line]:
+        return [Line("tray", False, "no tray", needed=False), Line("config", True, "valid")]
+
+    def broken(_ctx: Context) -> list[Line]:
+        return [Line("server", False, "refused", "check the URL")]
+
+    out = io.StringIO()
+    assert doctor.run(paths, out, [warn_only], context=context(paths)) == 0
+    assert out.getvalue() == "warn tray: no tray\nok   config: valid\n"
+    out = io.StringIO()
+    assert doctor.run(paths, out, [warn_only, broken], context=context(paths)) == 1
+    assert out.getvalue().endswith("FAIL server: refused\n     fix: check the URL\n")
+
+
+# -- the real command ---------------------------------------------------------------------
+
+KEY = "doctor-key"
+SECRET = "doctor-secret"
+
+
+@pytest.fixture
+def server() -> Iterator[LibredeskServer]:
+    with LibredeskServer(dialect="libredesk", api_key=KEY, api_secret=SECRET) as srv:
+        yield srv
+
+
+@pytest.mark.desktop
+def test_doctor_names_the_x11_source_under_xvfb(
+    desktop_env: dict[str, str], secret_service: SecretServiceInfo, server: LibredeskServer
+) -> None:
+    env = dict(desktop_env)
+    env.pop("PRESENCE_AGENT_IDLE_SOURCE", None)
+    result = login(env, server.url, KEY, SECRET)
+    assert result.returncode == 0, result.stderr
+    result = run_cli(["doctor"], env, timeout=60)
+    lines = result.stdout.splitlines()
+    idle_line = next(line for line in lines if "idle source:" in line)
+    assert idle_line.startswith("ok   idle source: x11 - XScreenSaver idle time, no input hook")
+    assert "not needed: mutter, freedesktop, pynput" in idle_line
+    assert any(line.startswith("ok   screen lock: ActiveChanged") for line in lines)
+    assert any(line.startswith("warn sleep: ") for line in lines)  # no system bus here
+    assert "ok   keyring: " in result.stdout
+    assert "ok   config: valid" in result.stdout
+    assert f"ok   server: {server.url} reachable, libredesk dialect" in result.stdout
+    assert "ok   credentials: valid" in result.stdout
+    assert "ok   /ws: keepalive accepted" in result.stdout
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.desktop
+def test_doctor_fails_with_wrong_credentials(
+    desktop_env: dict[str, str], secret_service: SecretServiceInfo, server: LibredeskServer
+) -> None:
+    env = dict(desktop_env)
+    assert login(env, server.url, KEY, SECRET).returncode == 0
+    server.set_credentials(KEY, "rotated")
+    result = run_cli(["doctor"], env, timeout=60)
+    assert result.returncode == 1
+    assert "FAIL server: " in result.stdout
+    assert "fix: check the URL and credentials" in result.stdout
