@@ -94,7 +94,7 @@ class SignInForm:
         ttk.Label(
             frame,
             text="Create an API key and secret in your Libredesk profile.",
-            wraplength=360,
+            wraplength=440,
         ).grid(row=1, column=0, columnspan=2, sticky="w", pady=(2, 10))
 
         self.server = tk.StringVar(value=previous.server or "https://")
@@ -116,13 +116,13 @@ class SignInForm:
             self.entries.append(entry)
         self.insecure_box = ttk.Checkbutton(
             frame,
-            text="Allow plain http:// to another machine (the secret is sent unencrypted)",
+            text="Allow plain http:// to another machine (unencrypted)",
             variable=self.insecure,
         )
         self.insecure_box.grid(row=5, column=0, columnspan=2, sticky="w", pady=(6, 0))
         self.message = tk.StringVar(value="")
         self.message_label = ttk.Label(
-            frame, textvariable=self.message, wraplength=360, foreground="#B00020"
+            frame, textvariable=self.message, wraplength=440, foreground="#B00020"
         )
         self.message_label.grid(row=6, column=0, columnspan=2, sticky="w", pady=(8, 0))
         buttons = ttk.Frame(frame)

@@ -158,6 +158,18 @@ def _pixels(display: str, icon: Window, path: Path) -> Image.Image:
     return shot.convert("RGB").crop((icon.x, icon.y, icon.x + icon.width, icon.y + icon.height))
 
 
+def _wait_for_colour(
+    display: str, icon: Window, colour: tuple[int, int, int], path: Path
+) -> Image.Image:
+    """The icon's pixels on screen, once at least 15 % of them are near ``colour``."""
+
+    def shows() -> Image.Image | None:
+        pixels = _pixels(display, icon, path)
+        return pixels if _share_near(pixels, colour) > 0.15 else None
+
+    return wait_until(shows, timeout=WAIT, interval=0.2, what=f"the icon to show {colour}")
+
+
 def _share_near(image: Image.Image, colour: tuple[int, int, int], tolerance: int = 40) -> float:
     raw = image.convert("RGB").tobytes()
     pixels = [raw[i : i + 3] for i in range(0, len(raw), 3)]
@@ -217,8 +229,8 @@ def test_choose_away_from_the_menu_then_quit(
         # Starting is the person's own act: offline becomes available, source user.
         assert server.wait_for_put(server_word(dialect, "available"), "user", timeout=WAIT)
         icon = _icon(trayer, agent, "presence-agent: Available")
-        before = _pixels(display, icon, tmp_path / "before.png")
-        assert _share_near(before, GREEN) > 0.15
+        # The tooltip and the image are set one after the other: poll the screen.
+        before = _wait_for_colour(display, icon, GREEN, tmp_path / "before.png")
 
         # One instance per user, in tray mode too.
         second = _cli(env, "run")
@@ -254,11 +266,7 @@ def test_choose_away_from_the_menu_then_quit(
         # The icon follows the server's answer: orange clock, and the tooltip says why.
         icon = _icon(trayer, agent, "presence-agent: Away (manual)")
 
-        def changed() -> Image.Image | None:
-            after = _pixels(display, icon, tmp_path / "after.png")
-            return after if _share_near(after, ORANGE) > 0.15 else None
-
-        after = wait_until(changed, timeout=WAIT, what="the icon to turn orange")
+        after = _wait_for_colour(display, icon, ORANGE, tmp_path / "after.png")
         assert _share_near(after, GREEN) < 0.02
         assert sum(ImageStat.Stat(ImageChops.difference(before, after)).mean) > 30
 
@@ -296,17 +304,35 @@ def test_without_a_tray_host_it_says_so_and_runs_headless(
         assert server.puts()[-1] == ("offline", "user")
 
 
-def test_sigterm_stops_the_tray_in_order(
-    env: dict[str, str], trayer: TrayHost, agents: list[Agent], tmp_path: Path
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_the_tray_in_order(
+    env: dict[str, str], trayer: TrayHost, agents: list[Agent], tmp_path: Path, sig: int
 ) -> None:
+    """SIGTERM (logout, systemd) and SIGINT (Ctrl+C; pystray resets it, the tray puts the
+    agent's handler back) both quit like the menu does."""
     with LibredeskServer(api_key=KEY, api_secret=SECRET) as server:
         _login(env, server)
         agent = _start(agents, env, tmp_path, "run")
         _icon(trayer, agent, "presence-agent: Available")
-        agent.proc.send_signal(signal.SIGTERM)
+        agent.proc.send_signal(sig)
         assert agent.wait() == 0, agent.text()
         assert server.puts()[-1] == ("offline", "user")
         assert wait_until(lambda: trayer.icons() == [], what="the icon to go") is True
+
+
+def test_a_quit_while_the_icon_is_coming_up_does_not_hang(
+    env: dict[str, str], trayer: TrayHost, agents: list[Agent], tmp_path: Path
+) -> None:
+    """SIGTERM as soon as the agent has started, typically before pystray's loop runs (when
+    its stop() would do nothing): it still exits, promptly and cleanly."""
+    with LibredeskServer(api_key=KEY, api_secret=SECRET) as server:
+        _login(env, server)
+        agent = _start(agents, env, tmp_path, "run")
+        # Logged once the signal handlers are in, while pystray is still being set up.
+        wait_until(lambda: "tray backend: " in _log_text(env), interval=0.01, what="the backend")
+        agent.proc.send_signal(signal.SIGTERM)
+        assert agent.wait() == 0, agent.text()
+        assert wait_until(lambda: trayer.icons() == [], what="no icon") is True
 
 
 def test_default_backend_choice_docks_too(

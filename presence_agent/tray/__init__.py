@@ -47,11 +47,16 @@ def run_tray(services: Services) -> None:
         artwork = Artwork.load()
     except ArtworkError as exc:
         raise TrayUnavailable(str(exc)) from None
-    app = TrayApp(
-        services,
-        pystray,
-        artwork,
-        detect_theme(env),
-        dialog_command=signin_dialog.command(),
-    )
+    try:
+        app = TrayApp(
+            services,
+            pystray,
+            artwork,
+            detect_theme(env),
+            dialog_command=signin_dialog.command(),
+        )
+    # The backend's own set-up (a status icon, an indicator) failing in any way
+    # means no tray, not a crashed agent.
+    except Exception as exc:
+        raise TrayUnavailable(f"the tray could not start: {exc}") from exc
     app.run()

@@ -68,14 +68,20 @@ SIGN_OUT_OFFLINE_WAIT = 2.0
 
 
 class _Ui:
-    """Runs work on the UI thread: ``GLib.idle_add`` for GLib backends, else at once."""
+    """Runs work on the UI thread.
 
-    def __init__(self, glib: bool) -> None:
-        self._glib = glib
+    GLib backends: ``GLib.idle_add``. macOS: AppKit must only be touched from
+    the main thread, so PyObjC's ``callAfter``. Windows: pystray's win32
+    backend posts to its own window, so a call from any thread is safe; it is
+    made at once, one at a time.
+    """
+
+    def __init__(self, backend: str) -> None:
+        self._backend = backend
         self._lock = threading.Lock()
 
     def call_soon(self, fn: Callable[[], None]) -> None:
-        if self._glib:
+        if self._backend in GLIB_BACKENDS:
             from gi.repository import GLib
 
             def once() -> bool:
@@ -83,6 +89,10 @@ class _Ui:
                 return False  # run once, not again
 
             GLib.idle_add(once)
+        elif self._backend == "darwin":  # pragma: no cover - macOS only
+            from PyObjCTools import AppHelper  # type: ignore[import-not-found,unused-ignore]
+
+            AppHelper.callAfter(_guarded, fn)
         else:
             with self._lock:
                 _guarded(fn)
@@ -117,7 +127,7 @@ class TrayApp:
         self._artwork = artwork
         self._theme = theme
         self._backend = backend_name(pystray)
-        self._ui = _Ui(self._backend in GLIB_BACKENDS)
+        self._ui = _Ui(self._backend)
         self._dialog_command = list(dialog_command) if dialog_command else None
         self._default_size = DEFAULT_SIZES.get(platform, DEFAULT_SIZE)
         self._platform = platform
@@ -138,8 +148,12 @@ class TrayApp:
             can_sign_in=self._dialog_command is not None,
         )
         self._dialog: subprocess.Popen[str] | None = None
+        #: pystray's loop runs and the icon is shown (set on pystray's set-up thread).
         self._ready = threading.Event()
+        #: Going away: render nothing more.
         self._closing = threading.Event()
+        #: run() has returned or raised.
+        self._finished = threading.Event()
         first = icon_key(Snapshot(), theme, self._default_size)
         self._icon = pystray.Icon(
             "presence-agent",
@@ -179,6 +193,7 @@ class TrayApp:
                 log.warning("the tray loop ended by itself; quitting")
         finally:
             self._closing.set()
+            self._finished.set()
             # Whatever ended the loop, the agent is quitting now: let the
             # stopper thread go, and make the app shut down.
             self._services.stop_event.set()
@@ -362,8 +377,12 @@ class TrayApp:
 
     def _stop_when_asked(self) -> None:
         self._services.stop_event.wait()
-        if self._closing.is_set() and not self._ready.is_set():
-            return
+        # pystray's stop() does nothing before its loop runs, and a quit can
+        # come that early (SIGTERM at start-up): wait for the loop, or for
+        # run() to have ended some other way.
+        while not self._ready.wait(0.05):
+            if self._finished.is_set():
+                return
         self._closing.set()
         dialog = self._dialog
         if dialog is not None and dialog.poll() is None:
@@ -395,11 +414,10 @@ class TrayApp:
             log.error("cannot open the sign-in dialog: %s", exc)
             self._notify("Cannot open the sign-in dialog: run `presence-agent login`")
             return
-        _spawn("sign-in-dialog", lambda: self._wait_for_dialog(self._dialog))
+        dialog = self._dialog
+        _spawn("sign-in-dialog", lambda: self._wait_for_dialog(dialog))
 
-    def _wait_for_dialog(self, dialog: subprocess.Popen[str] | None) -> None:
-        if dialog is None:
-            return
+    def _wait_for_dialog(self, dialog: subprocess.Popen[str]) -> None:
         out, err = dialog.communicate()
         if dialog.returncode != 0:
             # The dialog shows its own errors; its stderr never holds the secret.
