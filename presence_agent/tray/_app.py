@@ -130,7 +130,6 @@ class TrayApp:
         self._ui = _Ui(self._backend)
         self._dialog_command = list(dialog_command) if dialog_command else None
         self._default_size = DEFAULT_SIZES.get(platform, DEFAULT_SIZE)
-        self._platform = platform
         # Written by the engine thread, read by the UI thread.
         self._lock = threading.Lock()
         self._latest: Snapshot | None = None
