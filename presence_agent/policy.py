@@ -98,6 +98,7 @@ class PresencePolicy:
         self._inhibited = False
         self._started = False
         self._needs_read = False
+        self._slept = False
 
     # -- reading ---------------------------------------------------------
 
@@ -119,7 +120,11 @@ class PresencePolicy:
             by_idle=self._by_idle,
             pending=self._pending,
             paused_until_mono=None if self._pause_forever else self._paused_until,
-            paused=self._pause_forever or self._paused_until is not None,
+            paused=self._pause_forever
+            or (
+                self._paused_until is not None
+                and self._paused_until > (self._last_seen or Now(0, 0)).mono
+            ),
         )
 
     def paused(self, now: Now) -> bool:
@@ -170,7 +175,8 @@ class PresencePolicy:
 
     def input_seen(self, now: Now, idle_seconds: float = 0.0) -> Desired | None:
         """Input happened ``idle_seconds`` before ``now`` (the first input after idleness)."""
-        if self._observe(now):
+        self._observe(now)
+        if self._take_slept():
             # The reading spans a suspend: input stamped before it says
             # nothing about the person now.
             return self._go_idle(now, Why.SLEEP)
@@ -181,8 +187,14 @@ class PresencePolicy:
 
     def idle_check(self, now: Now, idle_seconds: float) -> Desired | None:
         """The engine woke (at a deadline or a watchdog tick) and read the idle time."""
-        if self._observe(now):
+        self._observe(now)
+        if self._take_slept():
             return self._go_idle(now, Why.SLEEP)
+        if self._paused_until is not None and now.mono >= self._paused_until:
+            # A timed pause ran out: like a resume, the idle clock starts
+            # afresh, so the person is not sent away the moment it ends.
+            self._last_input = max(self._last_input or 0.0, self._paused_until)
+            self._paused_until = None
         last = now.mono - idle_seconds
         if self._last_input is not None and self._last_input > last:
             # Activity the source cannot see (a manual Available, a resume)
@@ -333,9 +345,17 @@ class PresencePolicy:
         self._by_idle = by_idle
         self._why = why
 
-    def _observe(self, now: Now) -> bool:
-        """Remember this reading; say whether a suspend happened since the last one."""
+    def _observe(self, now: Now) -> None:
+        """Remember this reading, and latch a suspend seen since the last one.
+
+        Latched, not returned: whichever event first reads the clock after a
+        wake (a server answer, say), the next idle check or input still
+        learns that the machine slept.
+        """
         last, self._last_seen = self._last_seen, now
-        if last is None:
-            return False
-        return (now.wall - last.wall) - (now.mono - last.mono) > SUSPEND_JUMP
+        if last is not None and (now.wall - last.wall) - (now.mono - last.mono) > SUSPEND_JUMP:
+            self._slept = True
+
+    def _take_slept(self) -> bool:
+        slept, self._slept = self._slept, False
+        return slept

@@ -541,8 +541,22 @@ def test_timed_pause_holds_idle_detection_until_it_ends(clock):
     assert policy.idle_check(clock.advance(1499), 1799) is None
     now = clock.advance(1)
     assert policy.paused(now) is False
-    # Idle detection is back: the person has been idle all along.
-    assert policy.idle_check(now, 1800) == GO_AWAY
+    # Idle detection is back, and its clock starts at the end of the pause (like a resume):
+    # idle all along, the person still gets the full threshold before away.
+    assert policy.idle_check(now, 1800) is None
+    assert policy.view().paused is False
+    assert policy.next_deadline(now) == start + 1800 + 300
+    assert policy.idle_check(clock.advance(299), 2099) is None
+    assert policy.idle_check(clock.advance(1), 2100) == GO_AWAY
+
+
+def test_sleep_seen_by_any_event_still_counts_at_the_next_idle_check(clock):
+    policy = started(clock)
+    # The machine sleeps an hour; the first thing after the wake is a server push.
+    clock.wall += 3600
+    policy.server_said(clock.now(), ServerStatus(Status.AVAILABLE))
+    # The next idle check (input stamped before the sleep looks recent) still means away.
+    assert policy.idle_check(clock.advance(1), 5) == Desired(Status.AWAY, Source.IDLE)
 
 
 def test_pause_forever_and_resume(clock):
