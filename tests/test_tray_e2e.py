@@ -31,6 +31,7 @@ from tests.desktop import (
     move_mouse,
     open_menus,
     popup_windows,
+    require_module,
     screenshot,
     tray_icons,
     wait_until,
@@ -374,6 +375,7 @@ def _xdotool(display: str, *args: str) -> str:
 def test_sign_in_from_the_tray_menu(
     env: dict[str, str], trayer: TrayHost, agents: list[Agent], tmp_path: Path
 ) -> None:
+    require_module("tkinter", "the sign-in dialog is tkinter (Debian: apt install python3-tk)")
     display = trayer.display
     with LibredeskServer(api_key=KEY, api_secret=SECRET) as server:
         agent = _start(agents, env, tmp_path, "run")
