@@ -120,11 +120,8 @@ class PresencePolicy:
             by_idle=self._by_idle,
             pending=self._pending,
             paused_until_mono=None if self._pause_forever else self._paused_until,
-            paused=self._pause_forever
-            or (
-                self._paused_until is not None
-                and self._paused_until > (self._last_seen or Now(0, 0)).mono
-            ),
+            # A timed pause is cleared by the idle check the engine makes when it ends.
+            paused=self._pause_forever or self._paused_until is not None,
         )
 
     def paused(self, now: Now) -> bool:
