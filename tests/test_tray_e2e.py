@@ -287,6 +287,59 @@ def server_word(dialect: str, status: str) -> str:
     return status
 
 
+def test_pause_and_start_at_login_from_the_menu(
+    env: dict[str, str], trayer: TrayHost, agents: list[Agent], tmp_path: Path
+) -> None:
+    display = trayer.display
+    entry = Path(env["XDG_CONFIG_HOME"]) / "autostart" / "presence-agent.desktop"
+    with LibredeskServer(api_key=KEY, api_secret=SECRET) as server:
+        _login(env, server)
+        agent = _start(agents, env, tmp_path, "run")
+        icon = _icon(trayer, agent, "presence-agent: Available")
+
+        # Available, Busy, Away, Offline, Pause idle detection ▸ (Right opens it), For 30 minutes.
+        _open_menu(display, icon)
+        key(display, *["Down"] * 5, "Right", "Return")
+        icon = wait_until(
+            lambda: [i for i in trayer.icons() if "Idle detection paused until" in i.name],
+            timeout=WAIT,
+            what="the tooltip to say paused",
+        )[0]
+        status = _cli(env, "status")
+        assert "idle detection paused" in status.stdout, status.stdout + status.stderr
+
+        # The same place now resumes.
+        _open_menu(display, icon)
+        key(display, *["Down"] * 5, "Return")
+        icon = wait_until(
+            lambda: [
+                i
+                for i in trayer.icons()
+                if i.name.startswith("presence-agent: Available") and "paused" not in i.name
+            ],
+            timeout=WAIT,
+            what="the tooltip to drop the pause",
+        )[0]
+
+        # Start at login: the item before Quit; it writes the XDG autostart entry.
+        assert not entry.exists()
+        _open_menu(display, icon)
+        key(display, "End", "Up", "Return")
+        wait_until(entry.exists, timeout=WAIT, what="the autostart entry")
+        assert "presence-agent" in entry.read_text()
+        _open_menu(display, icon)
+        key(display, "End", "Up", "Return")
+        wait_until(
+            lambda: not entry.exists() or "Hidden=true" in entry.read_text(),
+            timeout=WAIT,
+            what="the autostart entry to go",
+        )
+
+        agent.proc.send_signal(signal.SIGTERM)
+        assert agent.wait() == 0, agent.text()
+        assert server.puts()[-1] == ("offline", "user")
+
+
 def test_without_a_tray_host_it_says_so_and_runs_headless(
     env: dict[str, str], agents: list[Agent], tmp_path: Path
 ) -> None:
