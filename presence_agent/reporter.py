@@ -126,6 +126,8 @@ class Reporter:
         self._final_ok = False
         self._client: LibredeskClient | None = None
         self._client_key: str | None = None
+        #: The stored credentials changed: the client built from the old ones must go.
+        self._client_stale = False
         self._connected = False
         self._thread = threading.Thread(target=self._run, name="reporter", daemon=True)
 
@@ -158,8 +160,9 @@ class Reporter:
             self._cond.notify_all()
 
     def credentials_changed(self) -> None:
-        """``login`` stored new credentials: try them at once."""
+        """``login`` stored new credentials (or ``logout`` removed them): use them at once."""
         with self._cond:
+            self._client_stale = True
             self._signed_out = False
             self._signed_out_key = None
             self._need_connect = True
@@ -240,6 +243,10 @@ class Reporter:
         return not self._stopping and self._signed_out and self._final_deadline is None
 
     def _ensure_client(self) -> LibredeskClient:
+        with self._cond:
+            stale, self._client_stale = self._client_stale, False
+        if stale:
+            self._drop_client()
         if self._client is None:
             self._client, self._client_key = self._factory()
         return self._client
