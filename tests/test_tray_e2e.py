@@ -425,7 +425,7 @@ def _xdotool(display: str, *args: str) -> str:
     return result.stdout if result.returncode == 0 else ""
 
 
-def test_sign_in_from_the_tray_menu(
+def test_sign_in_and_out_from_the_tray_menu(
     env: dict[str, str], trayer: TrayHost, agents: list[Agent], tmp_path: Path
 ) -> None:
     require_module("tkinter", "the sign-in dialog is tkinter (Debian: apt install python3-tk)")
@@ -476,9 +476,20 @@ def test_sign_in_from_the_tray_menu(
         assert status.returncode == 0, status.stderr
         assert status.stdout.startswith("Available")
 
-        agent.proc.send_signal(signal.SIGTERM)
+        # Sign out: offline first (nobody is left to answer), then the secret goes.
+        icon = _icon(trayer, agent, "presence-agent: Available")
+        _open_menu(display, icon)
+        key(display, *["Down"] * 7, "Return")  # ... Pause, Open Libredesk, Sign out
+        assert server.wait_for_put("offline", "user", timeout=WAIT), agent.text()
+        icon = _icon(trayer, agent, "presence-agent: signed out")
+        status = _cli(env, "status")
+        assert status.returncode != 0
+        assert "no API secret in the keyring" in status.stderr
+
+        # Quit, from the signed-out menu.
+        _open_menu(display, icon)
+        key(display, "End", "Return")
         assert agent.wait() == 0, agent.text()
-        assert server.puts()[-1] == ("offline", "user")
         _no_secret_anywhere(agent.text(), _log_text(env))
 
 
