@@ -47,7 +47,7 @@ def check_session(env: Mapping[str, str], platform: str = sys.platform) -> None:
         return
     if not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"):
         raise TrayUnavailable("no graphical session (DISPLAY is not set), so no tray icon")
-    from presence_agent.autostart._xdg import tray_host_present
+    from presence_agent.autostart import tray_host_present
 
     if not tray_host_present(env):
         raise TrayUnavailable(
