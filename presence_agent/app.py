@@ -240,6 +240,7 @@ def start_services(
     credentials: Credentials,
     source: IdleSource,
     redactor: Redactor,
+    stop_event: threading.Event | None = None,
 ) -> Services:
     """Start everything but the UI. Raises IdleSourceError before anything is sent."""
     factory = ClientFactory(paths, credentials, overrides, redactor)
@@ -256,7 +257,7 @@ def start_services(
         engine=engine,
         reporter=reporter,
         source=source,
-        stop_event=threading.Event(),
+        stop_event=stop_event or threading.Event(),
         cfg=cfg,
         paths=paths,
         credentials=credentials,
@@ -279,7 +280,9 @@ def shutdown(services: Services) -> bool:
             log.exception("stopping a service failed")
     snap = services.engine.snapshot()
     final = None
-    if services.cfg.offline_on_quit and snap.status is not Status.OFFLINE:
+    # Also when the server still says offline but our start-up Available is on its way.
+    showing = snap.pending or snap.status
+    if services.cfg.offline_on_quit and showing not in (None, Status.OFFLINE):
         final = Desired(Status.OFFLINE, Source.USER)
     delivered = services.reporter.finish(final, QUIT_TIMEOUT)
     if final is not None:
@@ -355,9 +358,12 @@ def run(
         )
         return 2
     credentials = credentials or Credentials()
+    # Signals first: a SIGTERM during start-up must still quit in order.
+    stop_event = threading.Event()
+    install_signal_handlers(stop_event.set)
     try:
         source = source or idle.create(cfg.idle_source)
-        services = start_services(paths, cfg, overrides, credentials, source, redactor)
+        services = start_services(paths, cfg, overrides, credentials, source, redactor, stop_event)
     except IdleSourceError as exc:
         print(f"presence-agent: {exc}", file=err)
         log.error("cannot watch input: %s", exc, extra={"shown": True})
@@ -366,7 +372,6 @@ def run(
     control = ControlServer(runtime, lambda request: handle_control(services, request))
     control.start()
     services.extra_stops.append(control.stop)
-    install_signal_handlers(services.quit)
     try:
         if not tray or not _run_tray(services, err):
             services.engine.subscribe(StatusPrinter(out))
