@@ -6,6 +6,28 @@ test. Their helpers (move_mouse, key, click, screenshot, tray_icons, ...) are im
 tests.desktop directly where needed.
 """
 
-from tests.desktop import desktop_env, secret_service, session_bus, trayer, xvfb
+import pytest
 
-__all__ = ["desktop_env", "secret_service", "session_bus", "trayer", "xvfb"]
+from tests.desktop import (
+    Input,
+    SecretServiceInfo,
+    desktop_env,
+    secret_service,
+    session_bus,
+    trayer,
+    xvfb,
+)
+
+__all__ = ["desktop_env", "env", "secret_service", "session_bus", "trayer", "user_input", "xvfb"]
+
+
+@pytest.fixture
+def env(desktop_env: dict[str, str], secret_service: SecretServiceInfo) -> dict[str, str]:
+    """A desktop for the real agent process: display, bus, an unlocked keyring, private dirs."""
+    return desktop_env
+
+
+@pytest.fixture
+def user_input(env: dict[str, str]) -> Input:
+    """The person at the keyboard: real pointer moves on the test display."""
+    return Input(env["DISPLAY"])

@@ -814,3 +814,21 @@ def trayer(desktop_env: dict[str, str], tmp_path: Path) -> Iterator[TrayHost]:
     """trayer running on the test display; stopped after the test."""
     with running_trayer(desktop_env["DISPLAY"], desktop_env, tmp_path) as host:
         yield host
+
+
+# --------------------------------------------------------------------------- the person
+
+
+class Input:
+    """Real pointer input on the Xvfb display."""
+
+    def __init__(self, display: str) -> None:
+        self.display = display
+        self._x = 100
+
+    def touch(self) -> float:
+        """Move the pointer; returns the monotonic time just before the move."""
+        self._x = 100 if self._x > 500 else self._x + 37
+        before = time.monotonic()
+        move_mouse(self.display, self._x, 200)
+        return before

@@ -12,20 +12,11 @@ import time
 import pytest
 
 from tests.agent_process import AgentProcess, login
+from tests.desktop import Input
 from tests.libredesk_server import AVAILABILITY_PATH, ME_PATH, LibredeskServer
-from tests.test_e2e_headless import KEY, SECRET, Input, signed_in
+from tests.test_e2e_headless import KEY, SECRET, signed_in
 
 pytestmark = pytest.mark.desktop
-
-
-@pytest.fixture
-def env(desktop_env: dict[str, str], secret_service: object) -> dict[str, str]:
-    return desktop_env
-
-
-@pytest.fixture
-def user_input(env: dict[str, str]) -> Input:
-    return Input(env["DISPLAY"])
 
 
 @pytest.fixture

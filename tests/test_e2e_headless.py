@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.agent_process import AgentProcess, login, run_cli
-from tests.desktop import SecretServiceInfo, move_mouse
+from tests.desktop import Input
 from tests.libredesk_server import LibredeskServer
 
 pytestmark = pytest.mark.desktop
@@ -32,31 +32,6 @@ WORDS = {
 def server(request: pytest.FixtureRequest) -> Iterator[LibredeskServer]:
     with LibredeskServer(dialect=request.param, api_key=KEY, api_secret=SECRET) as srv:
         yield srv
-
-
-@pytest.fixture
-def env(desktop_env: dict[str, str], secret_service: SecretServiceInfo) -> dict[str, str]:
-    return desktop_env
-
-
-class Input:
-    """Real pointer input on the Xvfb display."""
-
-    def __init__(self, display: str) -> None:
-        self.display = display
-        self._x = 100
-
-    def touch(self) -> float:
-        """Move the pointer; returns the monotonic time just before the move."""
-        self._x = 100 if self._x > 500 else self._x + 37
-        before = time.monotonic()
-        move_mouse(self.display, self._x, 200)
-        return before
-
-
-@pytest.fixture
-def user_input(env: dict[str, str]) -> Input:
-    return Input(env["DISPLAY"])
 
 
 def words(server: LibredeskServer) -> dict[str, str]:

@@ -9,20 +9,11 @@ from collections.abc import Iterator
 import pytest
 
 from tests.agent_process import AgentProcess, run_cli
+from tests.desktop import Input
 from tests.libredesk_server import LibredeskServer
-from tests.test_e2e_headless import KEY, SECRET, Input, signed_in
+from tests.test_e2e_headless import KEY, SECRET, signed_in
 
 pytestmark = pytest.mark.desktop
-
-
-@pytest.fixture
-def env(desktop_env: dict[str, str], secret_service: object) -> dict[str, str]:
-    return desktop_env
-
-
-@pytest.fixture
-def user_input(env: dict[str, str]) -> Input:
-    return Input(env["DISPLAY"])
 
 
 @pytest.fixture
