@@ -145,11 +145,17 @@ def _shown(url: str) -> str:
     return repr(base[:200])
 
 
-def normalize_server_url(url: str, *, allow_insecure_http: bool = False) -> str:
+def normalize_server_url(
+    url: str,
+    *,
+    allow_insecure_http: bool = False,
+    opt_in: str = "pass --allow-insecure-http",
+) -> str:
     """Check a server URL and return it without a trailing slash.
 
     Plain ``http://`` carries the secret in clear text, so it is accepted
-    only for loopback hosts unless the person opts in.
+    only for loopback hosts unless the person opts in; ``opt_in`` says how
+    (a flag for ``login``, a key for the config file).
     """
     url = url.strip()
     try:
@@ -168,8 +174,8 @@ def normalize_server_url(url: str, *, allow_insecure_http: bool = False) -> str:
         raise InsecureURL(f"a server URL has no query or fragment: {_shown(url)}")
     if parts.scheme == "http" and not allow_insecure_http and not is_loopback_host(parts.hostname):
         raise InsecureURL(
-            f"refusing plain http:// to {parts.hostname}: the API secret would cross the network"
-            " unencrypted. Use https://, or pass --allow-insecure-http if you really mean it."
+            f"refusing plain http:// to {parts.hostname[:200]}: the API secret would cross the"
+            f" network unencrypted. Use https://, or {opt_in} if you really mean it."
         )
     return url.rstrip("/")
 

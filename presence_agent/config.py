@@ -1,7 +1,10 @@
 """The typed configuration, read from TOML: the admin's system-wide file, then the user's.
 
 Bad values fail with an error that names the file and the key; a corrupt file
-is never overwritten.
+is never overwritten. The ``server`` URL is held to the same rules as at
+``login`` (no plain ``http://`` to another machine unless ``allow_insecure_http``
+is set, no credentials or query in it), so a hand-edited file cannot send the
+secret where ``login`` would not.
 """
 
 from __future__ import annotations
@@ -117,10 +120,25 @@ def read_file(path: Path) -> dict[str, Any]:
 
 def load(paths: Paths) -> Config:
     """The admin's files (least important last in ``site_config_dirs``), then the user's."""
+    from presence_agent.client import InsecureURL, normalize_server_url
+
     values: dict[str, Any] = {}
-    for site in reversed(paths.site_config_files):
-        values.update(read_file(site))
-    values.update(read_file(paths.config_file))
+    server_from: Path | None = None
+    for path in (*reversed(paths.site_config_files), paths.config_file):
+        found = read_file(path)
+        if "server" in found:
+            server_from = path
+        values.update(found)
+    server = values.get("server")
+    if server is not None and server_from is not None:
+        try:
+            normalize_server_url(
+                server,
+                allow_insecure_http=bool(values.get("allow_insecure_http", False)),
+                opt_in="set allow_insecure_http = true in the config",
+            )
+        except InsecureURL as exc:
+            raise ConfigError(f"{server_from}: key 'server': {exc}") from None
     return Config(**values)
 
 
