@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -65,6 +66,10 @@ class ConfigError(Exception):
     """A config file is unreadable or holds a bad value. The text names the file and key."""
 
 
+#: A config file holds a few short lines; anything this big is not one (and is not read).
+MAX_FILE_SIZE = 1 << 20
+
+
 _FIELDS = {f.name: f for f in fields(Config)}
 _POSITIVE = {"away_after", "keepalive_interval"}
 _CHOICES: dict[str, tuple[str, ...]] = {
@@ -78,7 +83,8 @@ def _check(path: Path, key: str, value: Any) -> Any:
     field = _FIELDS.get(key)
     if field is None:
         known = ", ".join(sorted(_FIELDS))
-        raise ConfigError(f"{path}: unknown key {key!r} (known keys: {known})")
+        shown = repr(key) if len(key) <= 60 else f"{key[:60]!r}..."
+        raise ConfigError(f"{path}: unknown key {shown} (known keys: {known})")
     kind = field.type
     where = f"{path}: key {key!r}"
     if kind in ("str | None", "str"):
@@ -103,19 +109,46 @@ def _check(path: Path, key: str, value: Any) -> Any:
 
 def read_file(path: Path) -> dict[str, Any]:
     """One file's checked values. A missing file is empty."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+    raw = _read_bytes(path)
+    if raw is None:
         return {}
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
     return {key: _check(path, key, value) for key, value in data.items()}
+
+
+def _read_bytes(path: Path) -> bytes | None:
+    """The file's bytes, ``None`` if missing; never blocks on a FIFO or reads a device."""
+    try:
+        # O_NONBLOCK: opening a FIFO would otherwise wait for a writer forever.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    info = os.fstat(fd)
+    problem = None
+    if not stat.S_ISREG(info.st_mode):
+        problem = "not a regular file"  # a directory, a FIFO, a device
+    elif info.st_size > MAX_FILE_SIZE:
+        problem = f"{info.st_size} bytes is too large for a config file"
+    if problem is not None:
+        os.close(fd)
+        raise ConfigError(f"{path}: cannot read: {problem}")
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            raw = handle.read(MAX_FILE_SIZE + 1)
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    if len(raw) > MAX_FILE_SIZE:
+        raise ConfigError(f"{path}: cannot read: too large for a config file")
+    return raw
 
 
 def load(paths: Paths) -> Config:
