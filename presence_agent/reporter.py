@@ -353,6 +353,13 @@ class Reporter:
                 log.warning("%s", exc)
                 self._drop_slot(asked)
                 self._emit(Failed(asked, str(exc)))
+                with self._cond:
+                    connecting = self._need_connect
+                if connecting:
+                    # The connect stays due, so without a wait it would be
+                    # retried at once, forever (a status word we do not
+                    # know, a 4xx): try again later, like any failure.
+                    self._sleep(self._backoff.next_delay())
                 return
             self._emit(Trouble(str(exc)))
             retry_after = exc.retry_after if isinstance(exc, (RateLimited, ServerError)) else None
