@@ -86,7 +86,6 @@ def sign_in(
     from presence_agent import config
     from presence_agent.client import LibredeskError
     from presence_agent.credentials import Credentials, KeyringUnavailable
-    from presence_agent.vocab import from_wire
 
     url, key = check_input(paths, server, api_key, allow_insecure_http=allow_insecure_http)
     if auth not in AUTH_SCHEMES:
@@ -101,7 +100,7 @@ def sign_in(
         raise SignInError(str(exc)) from None
     bundle = ca_bundle or previous.ca_bundle
     try:
-        agent, dialect = _verify(url, key, secret, auth, bundle)
+        agent, holds_now = _verify(url, key, secret, auth, bundle)
     except LibredeskError as exc:
         raise SignInError(f"login failed, nothing stored: {exc}") from None
     except OSError as exc:  # an unreadable CA bundle
@@ -126,7 +125,7 @@ def sign_in(
     if previous.server and previous.api_key and (previous.server, previous.api_key) != (url, key):
         with contextlib.suppress(KeyringUnavailable):
             store.delete(previous.server, previous.api_key)
-    holds = from_wire(agent.status_word, dialect).status.label
+    holds = holds_now.status.label
     who = agent.name or agent.email or f"agent #{agent.id}"
     return f"Signed in to {url} as {who}. The server holds: {holds}."
 
@@ -158,5 +157,7 @@ def _verify(server: str, api_key: str, secret: str, auth: str, ca_bundle: str | 
         server, api_key, secret, auth=scheme, verify=make_ssl_context(ca_bundle)
     ) as client:
         agent = client.me()
-        dialect = client.detect_dialect(agent)
-        return agent, dialect
+        client.detect_dialect(agent)
+        # A status word neither dialect knows fails here (UnexpectedStatus),
+        # before anything is stored.
+        return agent, client.read_status(agent.status_word)
