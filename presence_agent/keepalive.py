@@ -87,21 +87,35 @@ Connector = Callable[[WsParams, float], Any]
 
 
 def _connect(params: WsParams, timeout: float) -> Any:
+    import socket
+
     from websockets.sync.client import connect
     from websockets.typing import Origin
 
-    return connect(
-        params.url,
-        additional_headers={"Authorization": params.authorization.decode("latin-1")},
-        origin=Origin(params.origin),
-        ssl=params.ssl if params.url.startswith("wss:") else None,
-        user_agent_header=params.user_agent,
-        open_timeout=timeout,
-        close_timeout=1,
-        ping_interval=None,  # the server wants text "ping", sent below
-        max_size=MAX_MESSAGE,
-        proxy=None,
-    )
+    # Our own TCP socket to the server we were given: websockets then follows
+    # no redirect at all (like the REST client), so a 3xx from /ws can never
+    # take the handshake, or the pushes we believe, to another host.
+    parts = urlsplit(params.url)
+    default_port = 443 if parts.scheme == "wss" else 80
+    sock = socket.create_connection((parts.hostname, parts.port or default_port), timeout)
+    sock.settimeout(None)
+    try:
+        return connect(
+            params.url,
+            sock=sock,
+            additional_headers={"Authorization": params.authorization.decode("latin-1")},
+            origin=Origin(params.origin),
+            ssl=params.ssl if params.url.startswith("wss:") else None,
+            user_agent_header=params.user_agent,
+            open_timeout=timeout,
+            close_timeout=1,
+            ping_interval=None,  # the server wants text "ping", sent below
+            max_size=MAX_MESSAGE,
+            proxy=None,
+        )
+    except BaseException:
+        sock.close()
+        raise
 
 
 class Keepalive:
