@@ -160,7 +160,8 @@ class PresencePolicy:
     # -- events ----------------------------------------------------------
 
     def start(self, now: Now, server: ServerStatus) -> Desired | None:
-        """The agent starts (or reconnects) and has read what the server holds."""
+        """The agent started and has read what the server holds (once; later reads are
+        :meth:`server_said`)."""
         self._started = True
         self._observe(now)
         if self._last_input is None:
@@ -287,6 +288,7 @@ class PresencePolicy:
         Like a pause, but the session's, so it leaves the person's own pause
         alone. When it ends the idle clock starts afresh, as after a resume.
         """
+        self._observe(now)
         if self._inhibited and not active:
             self._last_input = max(self._last_input or now.mono, now.mono)
         self._inhibited = active
