@@ -231,7 +231,11 @@ class PresencePolicy:
     def answered(self, now: Now, asked: Desired, server: ServerStatus) -> None:
         """The server answered ``asked`` with what it now holds."""
         self._observe(now)
-        why = self._pending_why if self._pending == asked else Why.ELSEWHERE
+        if self._pending == asked:
+            why = self._pending_why
+        else:
+            # Superseded, or sent without us (the offline on quit): still ours.
+            why = Why.MANUAL if asked.source is Source.USER else Why.IDLE
         if self._pending == asked:
             self._pending = None
         if server.status is asked.status:
