@@ -302,7 +302,7 @@ class Keepalive:
     def _on_message(self, message: str | bytes) -> None:
         try:
             data = json.loads(message)
-        except ValueError:
+        except (ValueError, RecursionError):  # junk, or nested past the parser's depth
             return
         if not isinstance(data, dict) or data.get("type") != "agent_availability_update":
             return
