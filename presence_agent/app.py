@@ -374,8 +374,18 @@ def run(
     services.extra_stops.append(control.stop)
     try:
         if not tray or not _run_tray(services, err):
-            services.engine.subscribe(StatusPrinter(out))
-            services.engine.post(Call(lambda: None))  # publish the first snapshot
+            printer = StatusPrinter(out)
+            services.engine.subscribe(printer)
+
+            def print_current() -> None:
+                # The state may have changed before the printer subscribed (a keyring
+                # that fails at once: signed out), and the engine only publishes
+                # changes: print what there is to say now (the printer skips repeats).
+                snap = services.engine.snapshot()
+                if snap.status is not None or snap.signed_out or snap.problem:
+                    printer(snap)
+
+            services.engine.post(Call(print_current))
             while not services.stop_event.wait(3600):
                 pass
     finally:
