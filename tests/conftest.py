@@ -6,8 +6,11 @@ test. Their helpers (move_mouse, key, click, screenshot, tray_icons, ...) are im
 tests.desktop directly where needed.
 """
 
+from pathlib import Path
+
 import pytest
 
+from tests import secret_scan
 from tests.desktop import (
     Input,
     SecretServiceInfo,
@@ -31,3 +34,39 @@ def env(desktop_env: dict[str, str], secret_service: SecretServiceInfo) -> dict[
 def user_input(env: dict[str, str]) -> Input:
     """The person at the keyboard: real pointer moves on the test display."""
     return Input(env["DISPLAY"])
+
+
+# -- the session-wide secrets scan (tests/secret_scan.py) -------------------------------------
+
+_SCAN_BASETEMP = pytest.StashKey[Path]()
+_SCAN_FINDINGS = pytest.StashKey[list[secret_scan.Finding]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Before any test module imports tests.agent_process's helpers.
+    secret_scan.install_output_recorder()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _secret_scan_basetemp(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Remember pytest's basetemp (every test's HOME and XDG dirs live under it)."""
+    request.config.stash[_SCAN_BASETEMP] = tmp_path_factory.getbasetemp()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """After every test and fixture teardown: a secret in any file or output fails the run."""
+    findings = secret_scan.session_findings(session.config.stash.get(_SCAN_BASETEMP, None))
+    session.config.stash[_SCAN_FINDINGS] = findings
+    if findings and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    findings = terminalreporter.config.stash.get(_SCAN_FINDINGS, [])
+    if findings:
+        terminalreporter.write_sep("=", "secret scan FAILED: a test secret leaked", red=True)
+        for finding in findings[:50]:
+            terminalreporter.write_line(str(finding))
