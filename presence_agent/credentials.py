@@ -36,6 +36,10 @@ def _is_insecure(backend: Any) -> bool:
 class Credentials:
     """Stores and reads the API secret. Thread use: any thread, one call at a time."""
 
+    #: A Secret Service that takes calls but never answers must not hang the
+    #: CLI or the reporter (the D-Bus library under keyring has no timeout).
+    timeout = 15.0
+
     def __init__(self, backend: Any | None = None) -> None:
         self._explicit = backend
         self._direct: Any | None = None  # the Secret Service backend, once it answered
@@ -147,7 +151,7 @@ class Credentials:
 
         backend = backend if backend is not None else self.backend()
         try:
-            return action(backend)
+            return _bounded(lambda: action(backend), self.timeout, what)
         except KeyringError as exc:
             # Keyring messages name the service and user at most, never the
             # secret; keep only the class and the first line to be sure.
@@ -156,3 +160,29 @@ class Credentials:
             raise KeyringUnavailable(
                 f"the OS keyring could not {what} the secret ({detail}); is it unlocked? {_FIX}"
             ) from None
+
+
+def _bounded(call: Any, timeout: float, what: str) -> Any:
+    """Run ``call`` on a helper thread and give up after ``timeout`` seconds."""
+    import threading
+
+    result: list[Any] = []
+    error: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            result.append(call())
+        except BaseException as exc:  # noqa: BLE001 - re-raised on the caller's thread
+            error.append(exc)
+
+    worker = threading.Thread(target=run, name="keyring", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise KeyringUnavailable(
+            f"the OS keyring did not answer within {timeout:g} s when asked to {what} the secret;"
+            f" is a keyring prompt waiting, or is the service stuck? {_FIX}"
+        )
+    if error:
+        raise error[0]
+    return result[0] if result else None

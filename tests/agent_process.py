@@ -86,15 +86,16 @@ class AgentProcess:
         stream.close()  # type: ignore[attr-defined]
 
     def wait_output(self, predicate: Callable[[str], bool], timeout: float = 10.0) -> str | None:
+        """The first line (stdout or stderr) that matches, waiting up to ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
-        seen = 0
+        seen = {"out": 0, "err": 0}
         with self._cond:
             while True:
-                lines = self.stdout + self.stderr
-                for line in lines[seen:]:
-                    if predicate(line):
-                        return line
-                seen = len(lines)
+                for name, lines in (("out", self.stdout), ("err", self.stderr)):
+                    for line in lines[seen[name] :]:
+                        if predicate(line):
+                            return line
+                    seen[name] = len(lines)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or (self.proc.poll() is not None and not self._reading()):
                     return None

@@ -217,3 +217,31 @@ def test_other_backend_errors_are_not_hidden():
     creds = Credentials(BrokenKeyring(RuntimeError("bug")))
     with pytest.raises(RuntimeError):
         creds.get(SERVER, KEY)
+
+
+class HangingKeyring(MemoryKeyring):
+    """A Secret Service that takes the call and never answers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        import threading
+
+        self.release = threading.Event()
+
+    def get_password(self, service, username):
+        self.release.wait(30)
+
+
+def test_a_keyring_that_never_answers_is_an_error_not_a_hang():
+    import time
+
+    backend = HangingKeyring()
+    credentials = Credentials(backend=backend)
+    credentials.timeout = 0.3
+    began = time.monotonic()
+    try:
+        with pytest.raises(KeyringUnavailable, match=r"did not answer within 0\.3 s"):
+            credentials.get("https://desk.example.com", "key")
+    finally:
+        backend.release.set()
+    assert time.monotonic() - began < 2
