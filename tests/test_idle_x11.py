@@ -56,12 +56,13 @@ def test_armed_it_sees_the_first_input_within_100_ms(source: NativeSource, displ
     move_mouse(display, 300, 300)
     wait_until(lambda: source.idle_seconds() >= 0.2, timeout=10, what="some idle time")
     source.arm()
-    assert source.hooks() == ("poll XScreenSaver idle time every 50 ms",)
+    assert source.hooks() == ("XSync IDLETIME alarm",)
+    time.sleep(0.05)  # the alarm is set up on the watch's own thread
     moved = time.monotonic()
     move_mouse(display, 310, 300)  # returns once the X server has moved the pointer
     wait_until(lambda: seen, timeout=5, interval=0.005, what="the first input")
-    # 50 ms poll; the rest of the 100 ms budget is for the engine and the PUT.
-    assert seen[0] - moved < 0.1
+    # An event from the X server, not a poll: well inside the 100 ms budget.
+    assert seen[0] - moved < 0.05
     assert source.hooks() == ()
 
 
@@ -70,11 +71,47 @@ def test_no_input_hook_of_any_kind(source: NativeSource, display: str) -> None:
     source.start(lambda: None)
     source.arm()
     source.idle_seconds()
-    # No pynput listener (XRecord) threads, armed or not: only the poll thread.
+    # No pynput listener (XRecord) threads, armed or not, and no poll: only the XSync watch.
     assert pynput_listeners() == before
-    assert [t.name for t in threading.enumerate() if t.name.startswith("idle-poll")] == [
-        "idle-poll-x11"
-    ]
+    assert [t.name for t in threading.enumerate() if t.name.startswith("idle-poll")] == []
+    assert [t.name for t in threading.enumerate() if t.name == "idle-xsync"] == ["idle-xsync"]
+
+
+def test_armed_it_costs_nothing_until_input(source: NativeSource, display: str) -> None:
+    seen: list[float] = []
+    source.start(lambda: seen.append(time.monotonic()))
+    move_mouse(display, 400, 300)
+    source.arm()
+    cpu = time.process_time()
+    time.sleep(1.0)
+    assert time.process_time() - cpu < 0.02, "an armed source must sleep, not poll"
+    assert seen == []
+    key(display, "shift")  # a key alone brings the person back too
+    wait_until(lambda: seen, timeout=5, interval=0.005, what="the key press")
+    source.disarm()
+    assert source.hooks() == ()
+
+
+def test_falls_back_to_polling_without_xsync(display: str) -> None:
+    src = _x11.X11Source(display, watch=NoXSync())
+    seen: list[float] = []
+    try:
+        src.start(lambda: seen.append(time.monotonic()))
+        move_mouse(display, 500, 300)
+        wait_until(lambda: src.idle_seconds() >= 0.2, timeout=10, what="some idle time")
+        src.arm()
+        assert src.hooks() == ("poll XScreenSaver idle time every 50 ms",)
+        move_mouse(display, 510, 300)
+        wait_until(lambda: seen, timeout=5, interval=0.005, what="the first input")
+    finally:
+        src.stop()
+
+
+class NoXSync(_x11.XSyncWatch):
+    """What the watch does on a server without SYNC."""
+
+    def open(self, on_activity: object) -> None:
+        raise IdleSourceError("the X server has no SYNC extension")
 
 
 def test_the_factory_picks_x11_under_xvfb(display: str) -> None:

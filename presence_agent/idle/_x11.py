@@ -10,10 +10,15 @@ factory does not pick this source there.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from presence_agent.idle._native import NativeSource
+from presence_agent.idle._xsync import XSyncWatch
 from presence_agent.idle.base import IdleSourceError
+
+log = logging.getLogger(__name__)
 
 
 class XScreenSaverCounter:
@@ -58,8 +63,53 @@ class XScreenSaverCounter:
                 return
 
 
+class X11Source(NativeSource):
+    """The XScreenSaver counter for idle time, and an XSync alarm for the return.
+
+    Where the server has SYNC's IDLETIME counter (every X.Org server), the
+    first input after an idle away comes as an event: nothing polls. Without
+    it, the shared 50 ms poll of the counter does the job.
+    """
+
+    def __init__(self, display: str | None = None, watch: XSyncWatch | None = None) -> None:
+        super().__init__("x11", XScreenSaverCounter(display))
+        self._watch = watch or XSyncWatch(display)
+        self._use_watch = False
+
+    def start(self, on_activity: Callable[[], None]) -> None:
+        super().start(on_activity)
+        try:
+            self._watch.open(on_activity)
+        except IdleSourceError as exc:
+            log.info("no XSync idle alarm (%s): polling the idle counter while away", exc)
+        else:
+            self._use_watch = True
+
+    def arm(self) -> None:
+        if self._use_watch:
+            self._watch.arm()
+        else:
+            super().arm()
+
+    def disarm(self) -> None:
+        if self._use_watch:
+            self._watch.disarm()
+        else:
+            super().disarm()
+
+    def hooks(self) -> tuple[str, ...]:
+        if self._use_watch:
+            return ("XSync IDLETIME alarm",) if self._watch.armed() else ()
+        return super().hooks()
+
+    def stop(self) -> None:
+        self._watch.close()
+        self._use_watch = False
+        super().stop()
+
+
 def source(display: str | None = None) -> NativeSource:
-    return NativeSource("x11", XScreenSaverCounter(display))
+    return X11Source(display)
 
 
 def _first_line(exc: BaseException) -> str:
