@@ -174,7 +174,9 @@ class Keepalive:
             self._agent_id = snap.agent_id
             # A ping turns offline into online on the server, so an offline
             # agent must not ping; the socket stays open for the pushes.
-            self._pinging = snap.status is not Status.OFFLINE
+            # Stop as soon as offline is asked for, not when it is confirmed: a
+            # ping landing between the PUT and its answer would undo it.
+            self._pinging = Status.OFFLINE not in (snap.status, snap.pending)
             changed = wanted != self._wanted
             self._wanted = wanted
             if wanted and self._thread is None:
