@@ -99,7 +99,8 @@ class ClientFactory:
     def config(self) -> Config:
         return config_mod.load(self._paths).with_overrides(**self._overrides)
 
-    def __call__(self) -> tuple[LibredeskClient, str]:
+    def _signed_in(self) -> tuple[Config, str]:
+        """The config and the secret as they are now, or :class:`CredentialsMissing`."""
         cfg = self.config()
         if not cfg.server or not cfg.api_key:
             raise CredentialsMissing("not signed in: run `presence-agent login`")
@@ -109,6 +110,12 @@ class ClientFactory:
                 "no API secret in the keyring for this server: run `presence-agent login`"
             )
         self._redactor.add(secret)
+        return cfg, secret
+
+    def __call__(self) -> tuple[LibredeskClient, str]:
+        cfg, secret = self._signed_in()
+        if cfg.server is None or cfg.api_key is None:  # for the type checker; _signed_in checked
+            raise CredentialsMissing("not signed in")
         # Identifies the credentials without keeping the secret around.
         key = hashlib.sha256(
             "\0".join((cfg.server, cfg.api_key, cfg.auth, secret)).encode()
@@ -124,22 +131,9 @@ class ClientFactory:
 
     def ws_params(self) -> WsParams:
         """What the keepalive needs to open ``/ws`` with these same credentials."""
-        from presence_agent.client import USER_AGENT, authorization_header
-        from presence_agent.keepalive import WsParams, origin_for, ws_url
+        from presence_agent.keepalive import ws_params_for
 
-        cfg = self.config()
-        if not cfg.server or not cfg.api_key:
-            raise CredentialsMissing("not signed in")
-        secret = self._credentials.get(cfg.server, cfg.api_key)
-        if not secret:
-            raise CredentialsMissing("no API secret in the keyring")
-        return WsParams(
-            url=ws_url(cfg.server),
-            origin=origin_for(cfg.server),
-            authorization=authorization_header(cfg.auth, cfg.api_key, secret),
-            ssl=make_ssl_context(cfg.ca_bundle),
-            user_agent=USER_AGENT,
-        )
+        return ws_params_for(*self._signed_in())
 
 
 @dataclass

@@ -274,17 +274,9 @@ def check_server(ctx: Context) -> list[Line]:
 
 
 def _check_ws(ctx: Context) -> Line:
-    from presence_agent.client import USER_AGENT, authorization_header, make_ssl_context
-    from presence_agent.keepalive import WsParams, _connect, origin_for, ws_url
+    from presence_agent.keepalive import _connect, ws_params_for
 
-    cfg = ctx.cfg
-    params = WsParams(
-        url=ws_url(cfg.server),
-        origin=origin_for(cfg.server),
-        authorization=authorization_header(cfg.auth, cfg.api_key, ctx.secret or ""),
-        ssl=make_ssl_context(cfg.ca_bundle),
-        user_agent=USER_AGENT,
-    )
+    params = ws_params_for(ctx.cfg, ctx.secret or "")
     try:
         ws = _connect(params, 5.0)
         ws.send("ping")

@@ -33,6 +33,7 @@ from presence_agent.vocab import Dialect, ServerStatus, Status, UnknownStatusErr
 
 if TYPE_CHECKING:
     from presence_agent.app import Services
+    from presence_agent.config import Config
     from presence_agent.engine import Event, Snapshot
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,21 @@ class WsParams:
 
     def __repr__(self) -> str:
         return f"WsParams(url={self.url!r}, origin={self.origin!r}, authorization=<redacted>)"
+
+
+def ws_params_for(cfg: Config, secret: str) -> WsParams:
+    """How to open ``/ws`` with the same server, credentials and TLS as the REST client."""
+    from presence_agent.client import USER_AGENT, authorization_header, make_ssl_context
+
+    if cfg.server is None or cfg.api_key is None:
+        raise ValueError("not signed in: no server or API key in the config")
+    return WsParams(
+        url=ws_url(cfg.server),
+        origin=origin_for(cfg.server),
+        authorization=authorization_header(cfg.auth, cfg.api_key, secret),
+        ssl=make_ssl_context(cfg.ca_bundle),
+        user_agent=USER_AGENT,
+    )
 
 
 def ws_url(server: str) -> str:
