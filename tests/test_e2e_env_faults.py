@@ -23,7 +23,7 @@ import pytest
 
 from presence_agent.client import Agent
 from presence_agent.engine import Call, Engine, InputSeen, Stop
-from presence_agent.policy import Desired, Now, PresencePolicy, Why
+from presence_agent.policy import Desired, PresencePolicy, Why
 from presence_agent.reporter import Answered, Connected, Refreshed
 from presence_agent.vocab import Dialect, ServerStatus, Source, Status
 from tests import agent_process, secret_scan, test_e2e_headless
@@ -38,6 +38,7 @@ from tests.desktop import (
     running_session_bus,
     wait_until,
 )
+from tests.fakes import Clock, FakeSource
 from tests.libredesk_server import LibredeskServer
 from tests.secret_scan import register_secret
 
@@ -234,53 +235,6 @@ GO_AWAY = Desired(Status.AWAY, Source.IDLE)
 COME_BACK = Desired(Status.AVAILABLE, Source.IDLE)
 
 
-class Clocks:
-    """Monotonic and wall clocks moved by the test; a suspend moves only the wall clock."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.mono, self.wall = 1_000.0, 1_700_000_000.0
-
-    def now(self) -> Now:
-        with self._lock:
-            return Now(self.mono, self.wall)
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self.mono += seconds
-            self.wall += seconds
-
-    def suspend(self, seconds: float) -> None:
-        with self._lock:
-            self.wall += seconds
-
-
-class IdleCounter:
-    """The OS idle counter: it leaves the sleep out and counts from the key that woke us."""
-
-    name = "fake"
-
-    def __init__(self, clocks: Clocks) -> None:
-        self.clocks = clocks
-        self.last_input = clocks.now().mono
-        self.armed = False
-
-    def start(self, on_activity: Callable[[], None]) -> None:
-        return None
-
-    def stop(self) -> None:
-        return None
-
-    def idle_seconds(self) -> float:
-        return max(0.0, self.clocks.now().mono - self.last_input)
-
-    def arm(self) -> None:
-        self.armed = True
-
-    def disarm(self) -> None:
-        self.armed = False
-
-
 class Server:
     """The reporter, answering every request as a server would (any thread)."""
 
@@ -299,8 +253,8 @@ class Server:
 
 
 def test_a_suspend_first_seen_by_a_server_answer_still_means_away() -> None:
-    clocks = Clocks()
-    source = IdleCounter(clocks)
+    clocks = Clock()
+    source = FakeSource(clocks)
     server = Server()
     engine = Engine(PresencePolicy(AWAY_AFTER), source, server, clock=clocks)  # type: ignore[arg-type]
     server.engine = engine
@@ -320,7 +274,7 @@ def test_a_suspend_first_seen_by_a_server_answer_still_means_away() -> None:
 
         # An hour asleep. On waking, the first thing the engine hears is the server (the /ws
         # reconnect's re-read), which still says available: that is no sign of the person.
-        clocks.suspend(3600)
+        clocks.sleep(3600)
         engine.post(Refreshed(available))
         settle()
         # Then the key that woke the machine, one second ago by the idle counter.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -27,60 +27,11 @@ from presence_agent.policy import Desired, Now, PresencePolicy, Why
 from presence_agent.reporter import Answered, Connected
 from presence_agent.session._bridge import EngineBridge
 from presence_agent.vocab import Dialect, ServerStatus, Source, Status
+from tests.fakes import WALL, Clock, FakeSource
 
 AWAY_AFTER = 60.0
-WALL = 1_700_000_000.0
 GO_AWAY = Desired(Status.AWAY, Source.IDLE)
 COME_BACK = Desired(Status.AVAILABLE, Source.IDLE)
-
-
-class Clock:
-    """Both clocks, moved by hand from the test thread; read on the engine thread."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.mono = 5_000.0
-        self.wall = WALL
-
-    def now(self) -> Now:
-        with self._lock:
-            return Now(self.mono, self.wall)
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self.mono += seconds
-            self.wall += seconds
-
-    def sleep(self, seconds: float) -> None:
-        """A suspend on Linux or macOS: the monotonic clock stands still."""
-        with self._lock:
-            self.wall += seconds
-
-
-class FakeSource:
-    """An idle counter the test sets; records arming. Engine thread only, but for reads."""
-
-    name = "fake"
-
-    def __init__(self, clock: Clock) -> None:
-        self._clock = clock
-        self.last_input = clock.now().mono
-        self.armed = False
-
-    def start(self, on_activity: Callable[[], None]) -> None:
-        return None
-
-    def stop(self) -> None:
-        return None
-
-    def idle_seconds(self) -> float:
-        return max(0.0, self._clock.now().mono - self.last_input)
-
-    def arm(self) -> None:
-        self.armed = True
-
-    def disarm(self) -> None:
-        self.armed = False
 
 
 class Reporter:
