@@ -31,8 +31,12 @@ log = logging.getLogger(__name__)
 #: The only status each idle change may start from.
 _IDLE_FROM = {Status.AWAY: Status.AVAILABLE, Status.AVAILABLE: Status.AWAY}
 
-#: While signed out (401/403), how often to look for new credentials in the keyring.
+#: While signed out (401/403, no secret, keyring locked), how often to look for new
+#: credentials in the keyring: at first, and at most. ``login``, ``logout`` and the tray
+#: tell the running agent at once; this is for a keyring unlocked or edited by other means,
+#: and each look starts a keyring helper process, so it slows down the longer nothing changes.
 CREDENTIAL_RECHECK = 30.0
+CREDENTIAL_RECHECK_MAX = 240.0
 
 
 # -- what the reporter tells the engine -------------------------------------------
@@ -119,6 +123,8 @@ class Reporter:
         self._need_connect = True
         self._signed_out_key: str | None = None
         self._signed_out = False
+        self._recheck = CREDENTIAL_RECHECK
+        self._recheck_at = 0.0
         self._wake_early = False
         self._stopping = False
         self._final_deadline: float | None = None
@@ -225,10 +231,13 @@ class Reporter:
                         return None
                     return self._do_final
                 if self._signed_out:
-                    self._cond.wait(CREDENTIAL_RECHECK)
-                    if self._quiet_while_signed_out():
-                        return self._check_new_credentials
-                    continue
+                    # Other wake-ups (a request, a refresh) change nothing while
+                    # signed out: only the recheck's own time does.
+                    remaining = self._recheck_at - self._clock()
+                    if remaining > 0:
+                        self._cond.wait(remaining)
+                        continue
+                    return self._check_new_credentials
                 if self._need_connect:
                     return self._do_connect
                 if self._slot is not None:
@@ -237,10 +246,6 @@ class Reporter:
                     self._want_refresh = False
                     return self._do_refresh
                 self._cond.wait()
-
-    def _quiet_while_signed_out(self) -> bool:
-        """Still signed out with nothing else to do (caller holds the lock)."""
-        return not self._stopping and self._signed_out and self._final_deadline is None
 
     def _ensure_client(self) -> LibredeskClient:
         with self._cond:
@@ -329,6 +334,9 @@ class Reporter:
         self._final_done.set()
 
     def _check_new_credentials(self) -> None:
+        with self._cond:
+            self._recheck = min(self._recheck * 2, CREDENTIAL_RECHECK_MAX)
+            self._recheck_at = self._clock() + self._recheck
         try:
             client, key = self._factory()
         except Exception:  # noqa: BLE001 - still signed out; the factory's text was logged once
@@ -396,6 +404,8 @@ class Reporter:
         log.error("%s; waiting for `presence-agent login`", message)
         with self._cond:
             self._signed_out = True
+            self._recheck = CREDENTIAL_RECHECK
+            self._recheck_at = self._clock() + CREDENTIAL_RECHECK
             self._signed_out_key = self._client_key
             self._need_connect = True
             self._connected = False

@@ -595,6 +595,78 @@ def test_factory_errors_sign_out_without_spinning(make, error):
     events.wait_for(Connected)
 
 
+class CountingFactory(Factory):
+    """Counts the keyring reads (each one a helper process in the real agent)."""
+
+    def __init__(self, *clients: FakeClient) -> None:
+        super().__init__(*clients)
+        self.reads = 0
+
+    def __call__(self) -> tuple[FakeClient, str]:
+        self.reads += 1
+        return super().__call__()
+
+
+def test_signed_out_rechecks_slow_down_and_ignore_other_wake_ups(make):
+    now = [0.0]
+    factory = CountingFactory()
+    factory.error = KeyringUnavailable("the OS keyring could not read the secret; is it unlocked?")
+    reporter, events = make(factory, clock=lambda: now[0])
+    events.wait_for(SignedOut)
+    assert factory.reads == 1
+
+    def at(t: float) -> int:
+        now[0] = t
+        reporter.refresh()  # a wake-up that is not the recheck's own
+        reporter.submit(AWAY)
+        time.sleep(0.05)
+        return factory.reads
+
+    # Looks again after 30 s, then 60, 120 and 240 s, and never more often than that.
+    assert at(29.9) == 1
+    assert at(30.0) == 2
+    assert at(89.9) == 2
+    assert at(90.0) == 3
+    assert at(209.9) == 3
+    assert at(210.0) == 4
+    assert at(449.9) == 4
+    assert at(450.0) == 5
+    assert at(690.0) == 6
+    # The keyring is unlocked at last: the next look connects and sends what was asked.
+    factory.error = None
+    assert at(930.0) == 7
+    events.wait_for(Connected)
+    (answered,) = events.wait_for(Answered)
+    assert answered.asked == AWAY
+
+
+def test_a_new_sign_out_rechecks_soon_again(make):
+    now = [0.0]
+    first = FakeClient()
+    first.put_script.append(Unauthorized("bad key (401)"))
+    factory = CountingFactory(first)
+    factory.error = KeyringUnavailable("locked")
+    reporter, events = make(factory, clock=lambda: now[0])
+    events.wait_for(SignedOut)
+    for t in (30.0, 90.0, 210.0):  # slowed down to one look each 240 s
+        now[0] = t
+        reporter.refresh()
+        time.sleep(0.05)
+    factory.error = None
+    reporter.credentials_changed()  # `login`: looks at once
+    events.wait_for(Connected)
+    reads = factory.reads
+    reporter.submit(AWAY)  # ...and this key is refused
+    events.wait_for(SignedOut, 2)  # at 210 s: the next look is 30 s later, not 240
+    now[0] = 239.9
+    reporter.refresh()
+    time.sleep(0.05)
+    assert factory.reads == reads
+    now[0] = 240.0
+    reporter.refresh()
+    wait_until(lambda: factory.reads == reads + 1)
+
+
 # -- finishing ---------------------------------------------------------------------------------
 
 
