@@ -81,6 +81,7 @@ fi
 
 failed=0
 wrap=()  # a program that runs the binary, e.g. inside a D-Bus session
+frozen_stdin=  # a file for the binary's stdin (default /dev/null)
 # frozen NAME ALLOWED_CODES [VAR=VALUE...] -- ARGS...: run the binary, keep its output.
 frozen() {
     local name=$1 allowed=$2 extra=()
@@ -89,9 +90,9 @@ frozen() {
     shift
     local cmd=("${clean_env[@]}" "${extra[@]}" "${wrap[@]}" "$binary" "$@") code=0
     if [ "$isolate" = 1 ]; then
-        run_hidden "${cmd[@]}" >"$scratch/out" 2>&1 || code=$?
+        run_hidden "${cmd[@]}" <"${frozen_stdin:-/dev/null}" >"$scratch/out" 2>&1 || code=$?
     else
-        "${cmd[@]}" >"$scratch/out" 2>&1 || code=$?
+        "${cmd[@]}" <"${frozen_stdin:-/dev/null}" >"$scratch/out" 2>&1 || code=$?
     fi
     local problem=
     if ! [[ " $allowed " == *" $code "* ]]; then
@@ -182,6 +183,16 @@ EOF
         echo "FAIL the frozen app did not use the Secret Service keyring"
         failed=1
     fi
+    # The running agent reaches the keyring through this hidden command
+    # (presence_agent.credentials.KeyringHelper); nothing is stored, so: no secret.
+    frozen_stdin=$scratch/helper-request
+    echo '{"op": "get", "server": "https://desk.example.com", "api_key": "k"}' >"$frozen_stdin"
+    if frozen "keyring helper (with a Secret Service)" "0" -- _keyring-helper \
+        && ! grep -q -x '{"ok": true, "value": null}' "$scratch/out"; then
+        echo "FAIL the frozen keyring helper did not answer as expected"
+        failed=1
+    fi
+    frozen_stdin=
     wrap=()
 else
     echo "!! no dbus-run-session, gnome-keyring-daemon or dbus-send; skipped the keyring run"

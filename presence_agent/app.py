@@ -18,7 +18,7 @@ from presence_agent import config as config_mod
 from presence_agent.client import LibredeskClient, make_ssl_context
 from presence_agent.config import Config
 from presence_agent.control import ControlServer, InstanceLock
-from presence_agent.credentials import Credentials
+from presence_agent.credentials import KeyringHelper, SecretStore
 from presence_agent.engine import (
     Call,
     Engine,
@@ -80,14 +80,16 @@ def snapshot_dict(snap: Snapshot) -> dict[str, Any]:
 class ClientFactory:
     """Builds a client from the config and keyring as they are *now*.
 
-    Re-read on every (re)connect, so a ``login`` while the agent runs is
-    picked up without a restart. Thread use: the reporter's thread.
+    Re-read each time the reporter builds a client (at start, after a
+    ``login`` or ``logout``, while signed out), so new credentials are picked
+    up without a restart. Thread use: calls from the reporter's thread;
+    :meth:`ws_params` from the keepalive's.
     """
 
     def __init__(
         self,
         paths: Paths,
-        credentials: Credentials,
+        credentials: SecretStore,
         overrides: dict[str, Any],
         redactor: Redactor,
     ) -> None:
@@ -95,6 +97,8 @@ class ClientFactory:
         self._credentials = credentials
         self._overrides = overrides
         self._redactor = redactor
+        #: What the newest client was built from (one tuple, replaced whole).
+        self._current: tuple[Config, str] | None = None
 
     def config(self) -> Config:
         return config_mod.load(self._paths).with_overrides(**self._overrides)
@@ -127,13 +131,22 @@ class ClientFactory:
             auth=cfg.auth,
             verify=make_ssl_context(cfg.ca_bundle),
         )
+        self._current = (cfg, secret)
         return client, key
 
     def ws_params(self) -> WsParams:
-        """What the keepalive needs to open ``/ws`` with these same credentials."""
+        """What the keepalive needs to open ``/ws`` with the credentials of the newest client.
+
+        Not read from the keyring again: the keepalive runs only while the
+        reporter is connected, so a client exists, and new credentials come
+        with a new client and a new ``Connected``.
+        """
         from presence_agent.keepalive import ws_params_for
 
-        return ws_params_for(*self._signed_in())
+        current = self._current
+        if current is None:
+            raise CredentialsMissing("not signed in: run `presence-agent login`")
+        return ws_params_for(*current)
 
 
 @dataclass
@@ -146,7 +159,7 @@ class Services:
     stop_event: threading.Event
     cfg: Config
     paths: Paths
-    credentials: Credentials
+    credentials: SecretStore
     extra_stops: list[Callable[[], None]]
     keepalive: Keepalive | None = None
 
@@ -231,7 +244,7 @@ def start_services(
     paths: Paths,
     cfg: Config,
     overrides: dict[str, Any],
-    credentials: Credentials,
+    credentials: SecretStore,
     source: IdleSource,
     redactor: Redactor,
     stop_event: threading.Event | None = None,
@@ -319,7 +332,7 @@ def run(
     *,
     tray: bool,
     out: TextIO = sys.stdout,
-    credentials: Credentials | None = None,
+    credentials: SecretStore | None = None,
     source: IdleSource | None = None,
 ) -> int:
     """``presence-agent run``. Returns the exit code."""
@@ -351,7 +364,9 @@ def run(
             file=err,
         )
         return 2
-    credentials = credentials or Credentials()
+    # Not Credentials(): the keyring's own libraries would then stay in this
+    # long-running process for good (see KeyringHelper).
+    credentials = credentials or KeyringHelper()
     # Signals first: a SIGTERM during start-up must still quit in order.
     stop_event = threading.Event()
     install_signal_handlers(stop_event.set)

@@ -104,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from presence_agent import credentials
+
+    if (sys.argv[1:] if argv is None else list(argv))[:1] == [credentials.HELPER_COMMAND]:
+        # The running agent's keyring calls (credentials.KeyringHelper): not for
+        # people, so not in the help.
+        return credentials.helper_main(sys.stdin, sys.stdout)
     parser = build_parser()
     args = parser.parse_args(argv)
     command = args.command or "run"

@@ -6,10 +6,11 @@ to get one instead of writing the secret to a file.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TextIO
 
 SERVICE = "presence-agent"
 _FIX = (
@@ -20,6 +21,14 @@ _FIX = (
 
 class KeyringUnavailable(Exception):
     """No usable OS credential store, or it refused us. The text says how to fix it."""
+
+
+class SecretStore(Protocol):
+    """What the running agent needs of the credential store."""
+
+    def get(self, server: str, api_key: str) -> str | None: ...
+
+    def delete(self, server: str, api_key: str) -> bool: ...
 
 
 def _username(server: str, api_key: str) -> str:
@@ -57,9 +66,10 @@ class Credentials:
 
         keyring chooses by importing every backend it knows and comparing their
         priorities. On Linux that imports PyGObject and GLib for its libsecret
-        backend (and the macOS and Windows shims): about 10 MB of RSS that the
-        agent would carry for its whole life, and 70 ms of start-up, only to
-        end up with Secret Service anyway, which outranks libsecret (and is
+        backend (and the macOS and Windows shims): about 10 MB of RSS and 70 ms
+        of start-up in every process that reads the keyring (``login``,
+        ``doctor``, the agent's :class:`KeyringHelper`), only to end up with
+        Secret Service anyway, which outranks libsecret (and is
         outranked by KWallet only on KDE). So where nothing else could win, go
         to it directly. With a keyring configured (``PYTHON_KEYRING_BACKEND``,
         ``keyringrc.cfg``), on KDE, or when no Secret Service answers, keyring
@@ -186,3 +196,110 @@ def _bounded(call: Any, timeout: float, what: str) -> Any:
     if error:
         raise error[0]
     return result[0] if result else None
+
+
+# -- the keyring helper: the same store, one short-lived child process away ------------------
+
+#: The hidden ``presence-agent`` command that runs :func:`helper_main`.
+HELPER_COMMAND = "_keyring-helper"
+#: A request or an answer is a few hundred bytes; anything longer is not the other side talking.
+_HELPER_MAX_LINE = 64 * 1024
+
+
+class KeyringHelper:
+    """The store of :class:`Credentials`, reached through a child process for each call.
+
+    Why: keyring's Secret Service stack (secretstorage, cryptography, entry-point
+    metadata) is about 9 MiB of resident memory that the agent would carry for
+    its whole life only to read one secret when it connects. The child runs the
+    ordinary :class:`Credentials` and answers over a pipe, so the secret is never
+    in an argument, a file or the environment; and a keyring that never answers
+    is ended with the child rather than leaving a blocked thread behind.
+
+    Thread use: any thread, one call at a time.
+    """
+
+    def __init__(self, argv: list[str] | None = None, timeout: float | None = None) -> None:
+        from presence_agent import selfexec
+
+        self._argv = argv if argv is not None else selfexec.cli_argv(HELPER_COMMAND)
+        #: The child bounds the keyring call itself (:attr:`Credentials.timeout`), with
+        #: the clearer message; this also covers a child that cannot even start.
+        self.timeout = timeout if timeout is not None else Credentials.timeout + 10
+
+    def get(self, server: str, api_key: str) -> str | None:
+        value = self._call("get", server, api_key)
+        return value if isinstance(value, str) else None
+
+    def delete(self, server: str, api_key: str) -> bool:
+        return self._call("delete", server, api_key) is True
+
+    def _call(self, op: str, server: str, api_key: str) -> Any:
+        import subprocess
+
+        from presence_agent import selfexec
+
+        request = json.dumps({"op": op, "server": server, "api_key": api_key})
+        try:
+            done = subprocess.run(
+                self._argv,
+                input=request + "\n",
+                capture_output=True,
+                text=True,
+                encoding="utf-8",
+                timeout=self.timeout,
+                check=False,
+                **selfexec.child_options(),
+            )
+        except subprocess.TimeoutExpired:
+            raise KeyringUnavailable(
+                f"the OS keyring did not answer within {self.timeout:g} s; is a keyring prompt"
+                f" waiting, or is the service stuck? {_FIX}"
+            ) from None
+        except OSError as exc:
+            raise KeyringUnavailable(
+                f"cannot start the keyring helper ({exc.strerror or type(exc).__name__})"
+            ) from None
+        # Its stderr is not passed on: the helper says everything worth saying in
+        # its answer, and a crash's traceback is no message for a person.
+        try:
+            answer = json.loads(done.stdout[-_HELPER_MAX_LINE:].strip().splitlines()[-1])
+            ok = answer["ok"]
+        except (ValueError, IndexError, KeyError, TypeError):
+            raise KeyringUnavailable(
+                f"the keyring helper failed (exit {done.returncode}) without an answer;"
+                " `presence-agent doctor` checks the keyring"
+            ) from None
+        if ok is not True:
+            raise KeyringUnavailable(str(answer.get("error", "the keyring helper failed"))[:500])
+        return answer.get("value")
+
+
+def helper_main(stdin: TextIO, stdout: TextIO, store: Credentials | None = None) -> int:
+    """The child's side of :class:`KeyringHelper`: one request on stdin, one answer on stdout."""
+
+    def answer(**fields: Any) -> None:
+        stdout.write(json.dumps(fields) + "\n")
+        stdout.flush()
+
+    try:
+        request = json.loads(stdin.readline(_HELPER_MAX_LINE))
+        op, server, api_key = request["op"], request["server"], request["api_key"]
+        if op not in ("get", "delete") or not isinstance(server, str):
+            raise TypeError(op)
+        if not isinstance(api_key, str):
+            raise TypeError(api_key)
+    except (ValueError, KeyError, TypeError):
+        answer(ok=False, error="the keyring helper got a request it does not understand")
+        return 2
+    store = store if store is not None else Credentials()
+    try:
+        value: Any = store.get(server, api_key) if op == "get" else store.delete(server, api_key)
+    except KeyringUnavailable as exc:
+        answer(ok=False, error=str(exc))
+        return 0
+    except Exception as exc:  # noqa: BLE001 - the parent gets a line, never a traceback
+        answer(ok=False, error=f"the OS keyring failed ({type(exc).__name__}): {_FIX}")
+        return 0
+    answer(ok=True, value=value)
+    return 0

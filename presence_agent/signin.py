@@ -19,7 +19,7 @@ import contextlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from presence_agent.credentials import Credentials
+    from presence_agent.credentials import Credentials, SecretStore
     from presence_agent.paths import Paths
 
 __all__ = ["AUTH_SCHEMES", "SignInError", "check_input", "sign_in", "sign_out"]
@@ -130,7 +130,7 @@ def sign_in(
     return f"Signed in to {url} as {who}. The server holds: {holds}."
 
 
-def sign_out(paths: Paths, *, credentials: Credentials | None = None) -> str:
+def sign_out(paths: Paths, *, credentials: SecretStore | None = None) -> str:
     """Remove the stored secret (the config keeps the server and key); return a summary line."""
     from presence_agent import config
     from presence_agent.credentials import Credentials, KeyringUnavailable
@@ -141,7 +141,7 @@ def sign_out(paths: Paths, *, credentials: Credentials | None = None) -> str:
         raise SignInError(str(exc), usage=True) from None
     if not cfg.server or not cfg.api_key:
         return "Not signed in."
-    store = credentials if credentials is not None else Credentials()
+    store: SecretStore = credentials if credentials is not None else Credentials()
     try:
         removed = store.delete(cfg.server, cfg.api_key)
     except KeyringUnavailable as exc:

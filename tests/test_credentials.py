@@ -11,7 +11,13 @@ import pytest
 from keyring.backends import fail, null
 from keyring.errors import KeyringError, KeyringLocked, PasswordDeleteError, PasswordSetError
 
-from presence_agent.credentials import SERVICE, Credentials, KeyringUnavailable
+from presence_agent.credentials import (
+    SERVICE,
+    Credentials,
+    KeyringHelper,
+    KeyringUnavailable,
+    helper_main,
+)
 
 SERVER = "https://desk.example.com"
 KEY = "agent-key"
@@ -245,3 +251,148 @@ def test_a_keyring_that_never_answers_is_an_error_not_a_hang():
     finally:
         backend.release.set()
     assert time.monotonic() - began < 2
+
+
+# -- the keyring helper: the running agent's way to the same store ------------------------------
+
+
+def ask_helper(store: Credentials, line: str) -> tuple[int, dict]:
+    import io
+    import json
+
+    out = io.StringIO()
+    code = helper_main(io.StringIO(line), out, store)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 1, lines
+    return code, json.loads(lines[0])
+
+
+def request(op: str, server: str = SERVER, key: str = KEY) -> str:
+    import json
+
+    return json.dumps({"op": op, "server": server, "api_key": key}) + "\n"
+
+
+def test_the_helper_reads_and_removes_from_the_store():
+    backend = MemoryKeyring()
+    store = Credentials(backend)
+    store.set(SERVER, KEY, SECRET)
+    assert ask_helper(store, request("get")) == (0, {"ok": True, "value": SECRET})
+    assert ask_helper(store, request("get", key="other")) == (0, {"ok": True, "value": None})
+    assert ask_helper(store, request("delete")) == (0, {"ok": True, "value": True})
+    assert backend.store == {}
+    assert ask_helper(store, request("delete")) == (0, {"ok": True, "value": False})
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "",
+        "not json\n",
+        '{"op": "set", "server": "s", "api_key": "k"}\n',  # storing is login's, in its own process
+        '{"op": "get", "server": 1, "api_key": "k"}\n',
+        '{"op": "get", "server": "s"}\n',
+        "[]\n",
+    ],
+)
+def test_the_helper_refuses_requests_it_does_not_understand(line):
+    code, answer = ask_helper(Credentials(MemoryKeyring()), line)
+    assert code == 2
+    assert answer["ok"] is False
+    assert "does not understand" in answer["error"]
+
+
+def test_the_helper_passes_keyring_errors_on_as_text():
+    store = Credentials(BrokenKeyring(KeyringLocked("collection is locked")))
+    code, answer = ask_helper(store, request("get"))
+    assert code == 0
+    assert answer["ok"] is False
+    assert "collection is locked" in answer["error"]
+    assert "is it unlocked?" in answer["error"]
+
+
+def test_the_helper_turns_other_failures_into_a_line_without_their_text():
+    store = Credentials(BrokenKeyring(RuntimeError(f"bug near {SECRET}")))
+    _, answer = ask_helper(store, request("get"))
+    assert answer["ok"] is False
+    assert "RuntimeError" in answer["error"]
+    assert SECRET not in answer["error"]
+
+
+def child(code: str) -> list[str]:
+    return [sys.executable, "-c", code]
+
+
+def test_a_helper_that_never_answers_is_ended(tmp_path):
+    import time
+
+    pid_file = tmp_path / "pid"
+    code = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid()))"
+    helper = KeyringHelper(child(code + "; time.sleep(60)"), timeout=1.0)
+    began = time.monotonic()
+    with pytest.raises(KeyringUnavailable, match=r"did not answer within 1 s") as caught:
+        helper.get(SERVER, KEY)
+    assert time.monotonic() - began < 5
+    assert_no_secret(caught.value)
+    pid = int(pid_file.read_text())
+    # Killed and reaped, not left behind like a blocked thread.
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import sys; sys.exit(1)",
+        "print('Traceback (most recent call last):')",
+        'print(\'{"value": "x"}\')',
+        "print('[1, 2]')",
+    ],
+    ids=["silent crash", "not json", "no ok", "not an object"],
+)
+def test_a_helper_without_an_answer_is_a_clear_error(code):
+    with pytest.raises(KeyringUnavailable, match=r"keyring helper failed .*doctor"):
+        KeyringHelper(child(code)).get(SERVER, KEY)
+
+
+def test_a_helper_that_cannot_start_is_a_clear_error(tmp_path):
+    with pytest.raises(KeyringUnavailable, match=r"cannot start the keyring helper"):
+        KeyringHelper([str(tmp_path / "missing")]).get(SERVER, KEY)
+
+
+def test_the_helper_request_travels_on_stdin_not_in_argv(tmp_path):
+    seen = tmp_path / "seen"
+    code = (
+        "import json, sys; line = sys.stdin.readline(); "
+        f"open({str(seen)!r}, 'w').write(json.dumps([sys.argv, json.loads(line)])); "
+        "print(json.dumps({'ok': True, 'value': 'from-the-helper'}))"
+    )
+    assert KeyringHelper(child(code)).get(SERVER, KEY) == "from-the-helper"
+    import json
+
+    argv, got = json.loads(seen.read_text())
+    assert argv == ["-c"]
+    assert got == {"op": "get", "server": SERVER, "api_key": KEY}
+
+
+@pytest.mark.desktop
+def test_the_helper_reads_the_real_keyring_from_a_hostile_directory(env, tmp_path, monkeypatch):
+    """The running agent's path, for real: ``presence-agent _keyring-helper`` against
+    gnome-keyring, started from a directory holding a ``keyring.py`` that must not be run."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
+    trap = tmp_path / "cwd"
+    trap.mkdir()
+    ran = tmp_path / "the-trap-ran"
+    (trap / "keyring.py").write_text(f"open({str(ran)!r}, 'w').close()\nraise SystemExit(9)\n")
+    monkeypatch.chdir(trap)
+
+    Credentials().set(SERVER, KEY, SECRET)
+    helper = KeyringHelper()
+    assert helper.get(SERVER, KEY) == SECRET
+    assert helper.get(SERVER, "another-key") is None
+    assert helper.delete(SERVER, KEY) is True
+    assert helper.get(SERVER, KEY) is None
+    assert helper.delete(SERVER, KEY) is False
+    assert not ran.exists()

@@ -160,6 +160,43 @@ def test_secret_never_leaves_the_keyring(
         assert SECRET.encode("utf-16-le") not in data, path
 
 
+ROTATED_SECRET = "r0tated-s3cr:et-ß"
+
+
+def test_the_running_agent_leaves_the_keyring_to_a_helper(
+    env: dict[str, str], server: LibredeskServer
+) -> None:
+    """The agent reads its secret through a short-lived child (credentials.KeyringHelper), so
+    it carries none of the keyring's compiled libraries, and no helper outlives its read."""
+    w = words(server)
+    signed_in(env, server)
+    with start_agent(env) as agent:
+        assert server.wait_for_put(w["available"], "user", timeout=10), agent.output()
+
+        def mapped() -> str:
+            return Path(f"/proc/{agent.proc.pid}/maps").read_text()
+
+        def children() -> list[str]:
+            tasks = Path(f"/proc/{agent.proc.pid}/task").iterdir()
+            return [pid for task in tasks for pid in (task / "children").read_text().split()]
+
+        assert "cryptography" not in mapped()
+        assert "_cffi_backend" not in mapped()
+        assert children() == []
+
+        # The secret changes: login stores the new one and tells the agent, whose next
+        # request goes out with it (read by a new helper).
+        server.set_credentials(KEY, ROTATED_SECRET)
+        result = login(env, server.url, KEY, ROTATED_SECRET)
+        assert result.returncode == 0, result.stderr
+        assert run_cli(["set", "away"], env).returncode == 0, agent.output()
+        assert server.status == w["manual_away"]
+        assert "cryptography" not in mapped()
+        assert children() == []
+        assert agent.terminate() == 0
+    assert server.status == "offline"
+
+
 def test_set_without_running_agent_and_status(env: dict[str, str], server: LibredeskServer) -> None:
     w = words(server)
     signed_in(env, server)
