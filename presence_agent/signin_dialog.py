@@ -51,9 +51,11 @@ def command() -> list[str] | None:
 
     A frozen (PyInstaller) build has no ``-m``; it gets the terminal hint instead.
     """
+    from presence_agent import selfexec
+
     if getattr(sys, "frozen", False) or not available():
         return None
-    return [sys.executable, "-m", "presence_agent.signin_dialog"]
+    return selfexec.module_argv("presence_agent.signin_dialog")
 
 
 class SignInForm:

@@ -32,6 +32,7 @@ from types import ModuleType
 from typing import Any
 
 from presence_agent import config as config_mod
+from presence_agent import selfexec
 from presence_agent.app import Services
 from presence_agent.engine import Outcome, Snapshot
 from presence_agent.tray._backend import GLIB_BACKENDS, TrayUnavailable, backend_name
@@ -408,6 +409,7 @@ class TrayApp:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
+                **selfexec.child_options(),  # the secret is typed in there
             )
         except OSError as exc:
             log.error("cannot open the sign-in dialog: %s", exc)
