@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -285,6 +286,52 @@ def server_word(dialect: str, status: str) -> str:
     if dialect == "libredesk" and status == "available":
         return "online"
     return status
+
+
+def test_the_icon_follows_idleness_and_pushes_and_idleness_spares_a_manual_away(
+    env: dict[str, str], trayer: TrayHost, agents: list[Agent], tmp_path: Path
+) -> None:
+    display = trayer.display
+    with LibredeskServer(dialect="libredesk", api_key=KEY, api_secret=SECRET) as server:
+        _login(env, server)
+        agent = _start(agents, env, tmp_path, "run", "--away-after", "3")
+        assert server.wait_for_put("online", "user", timeout=WAIT), agent.text()
+
+        # Nobody touches anything: away (idle), and the icon says so.
+        assert server.wait_for_put("away", "idle", timeout=WAIT), agent.text()
+        icon = _icon(trayer, agent, "presence-agent: Away (idle)")
+        _wait_for_colour(display, icon, ORANGE, tmp_path / "idle.png")
+
+        # Back at the desk: available again (source idle), and green.
+        count = len(server.puts())
+        move_mouse(display, 300, 300)
+        assert server.wait_for_put("online", "idle", timeout=WAIT, after=count), agent.text()
+        icon = _icon(trayer, agent, "presence-agent: Available")
+        _wait_for_colour(display, icon, GREEN, tmp_path / "back.png")
+
+        # A manual away made in the web app is pushed over /ws: the icon follows at once...
+        pushed = time.monotonic()
+        server.set_status("away_manual")
+        icon = _icon(trayer, agent, "presence-agent: Away (set elsewhere)")
+        assert time.monotonic() - pushed < 5, "a push is shown at once, not at the next poll"
+        _wait_for_colour(display, icon, ORANGE, tmp_path / "elsewhere.png")
+        # ...and neither idleness nor input afterwards undoes it.
+        count = len(server.puts())
+        time.sleep(4.0)  # longer than the threshold
+        move_mouse(display, 310, 310)
+        time.sleep(1.0)
+        assert server.puts()[count:] == [], agent.text()
+        assert server.status == "away_manual"
+        assert _icon(trayer, agent, "presence-agent: Away (set elsewhere)")
+
+        # Online again in the web app: green again.
+        server.set_status("online")
+        icon = _icon(trayer, agent, "presence-agent: Available")
+        _wait_for_colour(display, icon, GREEN, tmp_path / "online.png")
+
+        agent.proc.send_signal(signal.SIGTERM)
+        assert agent.wait() == 0, agent.text()
+        assert server.status == "offline"
 
 
 def test_pause_and_start_at_login_from_the_menu(
