@@ -189,13 +189,17 @@ def _bounded(call: Any, timeout: float, what: str) -> Any:
     worker.start()
     worker.join(timeout)
     if worker.is_alive():
-        raise KeyringUnavailable(
-            f"the OS keyring did not answer within {timeout:g} s when asked to {what} the secret;"
-            f" is a keyring prompt waiting, or is the service stuck? {_FIX}"
-        )
+        raise _no_answer(timeout, what)
     if error:
         raise error[0]
     return result[0] if result else None
+
+
+def _no_answer(timeout: float, what: str) -> KeyringUnavailable:
+    return KeyringUnavailable(
+        f"the OS keyring did not answer within {timeout:g} s when asked to {what} the secret;"
+        f" is a keyring prompt waiting, or is the service stuck? {_FIX}"
+    )
 
 
 # -- the keyring helper: the same store, one short-lived child process away ------------------
@@ -252,10 +256,7 @@ class KeyringHelper:
                 **selfexec.child_options(),
             )
         except subprocess.TimeoutExpired:
-            raise KeyringUnavailable(
-                f"the OS keyring did not answer within {self.timeout:g} s; is a keyring prompt"
-                f" waiting, or is the service stuck? {_FIX}"
-            ) from None
+            raise _no_answer(self.timeout, "read" if op == "get" else "remove") from None
         except OSError as exc:
             raise KeyringUnavailable(
                 f"cannot start the keyring helper ({exc.strerror or type(exc).__name__})"
@@ -285,10 +286,8 @@ def helper_main(stdin: TextIO, stdout: TextIO, store: Credentials | None = None)
     try:
         request = json.loads(stdin.readline(_HELPER_MAX_LINE))
         op, server, api_key = request["op"], request["server"], request["api_key"]
-        if op not in ("get", "delete") or not isinstance(server, str):
+        if op not in ("get", "delete") or not all(isinstance(v, str) for v in (server, api_key)):
             raise TypeError(op)
-        if not isinstance(api_key, str):
-            raise TypeError(api_key)
     except (ValueError, KeyError, TypeError):
         answer(ok=False, error="the keyring helper got a request it does not understand")
         return 2
