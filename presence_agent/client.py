@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from presence_agent import __version__
+from presence_agent import PROJECT_URL, __version__
 from presence_agent.policy import Desired
 from presence_agent.vocab import (
     Dialect,
@@ -35,7 +35,7 @@ from presence_agent.vocab import (
 )
 
 AuthScheme = Literal["token", "basic"]
-USER_AGENT = f"presence-agent/{__version__} (+https://github.com/abhinavxd/libredesk)"
+USER_AGENT = f"presence-agent/{__version__} (+{PROJECT_URL})"
 ME_PATH = "api/v1/agents/me"
 AVAILABILITY_PATH = "api/v1/agents/me/availability"
 #: No answer of this API is anywhere near this; a larger one is not Libredesk.

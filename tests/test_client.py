@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from presence_agent import __version__
+from presence_agent import PROJECT_URL, __version__
 from presence_agent.client import (
     MAX_BODY,
     MAX_RETRY_AFTER,
@@ -194,7 +194,8 @@ def test_user_agent_and_accept(make):
     client.me()
     headers = rec.requests[0].headers
     assert headers["User-Agent"] == USER_AGENT
-    assert f"presence-agent/{__version__} (+https://github.com/abhinavxd/libredesk)" == USER_AGENT
+    assert f"presence-agent/{__version__} (+{PROJECT_URL})" == USER_AGENT
+    assert "abhinavxd" not in USER_AGENT
     assert headers["Accept"] == "application/json"
 
 

@@ -26,11 +26,14 @@ python=${PYTHON:-}
 if [ -z "$python" ]; then
     if [ -x .venv/bin/python ]; then python=.venv/bin/python; else python=python3; fi
 fi
-version=$(sed -n 's/^__version__ = "\(.*\)"$/\1/p' presence_agent/__init__.py)
+# The project's identity, from its one place (presence_agent/__init__.py).
+identity() { "$python" -c "import presence_agent as p; print(p.$1)"; }
+version=$(identity __version__)
+homepage=$(identity PROJECT_URL)
 arch=$(dpkg --print-architecture)
 # The bundled libraries were linked against this glibc; older ones cannot load them.
 glibc=$(dpkg-query -W -f='${Version}' libc6 | sed 's/-.*//')
-maintainer=${DEB_MAINTAINER:-"presence-agent developers <presence-agent@invalid>"}
+maintainer=${DEB_MAINTAINER:-$(identity MAINTAINER)}
 
 "$python" -m PyInstaller --noconfirm --clean --log-level ERROR \
     --workpath build/pyinstaller-onedir --distpath build/onedir \
@@ -61,10 +64,10 @@ chmod 644 "$pkg/usr/share/presence-agent/autostart/presence-agent.desktop"
 cat >"$pkg/usr/share/doc/presence-agent/copyright" <<EOF
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: presence-agent
-Source: https://github.com/abhinavxd/libredesk
+Source: $homepage
 
 Files: *
-Copyright: presence-agent developers
+Copyright: $(identity MAINTAINER_NAME)
 License: MIT
  The bundled Python runtime and libraries keep their own licenses; see
  /usr/lib/presence-agent/_internal.
@@ -82,7 +85,7 @@ Recommends: gnome-keyring
 Suggests: gnome-shell-extension-appindicator
 Section: net
 Priority: optional
-Homepage: https://github.com/abhinavxd/libredesk
+Homepage: $homepage
 Description: keeps a helpdesk agent's Libredesk availability up to date
  A tray app that sets the agent Away in Libredesk after a while without
  keyboard or mouse input, and Available again on return, with a menu to

@@ -12,6 +12,9 @@
 #ifndef AppVersion
   #define AppVersion "0.0.0"
 #endif
+; The project's identity (presence_agent/__init__.py; tests/test_identity.py keeps these equal).
+#define AppPublisherName "presence-agent maintainers"
+#define AppURL "https://github.com/presence-agent/presence-agent"
 #define AppName "Presence Agent"
 #define AppExe "presence-agent.exe"
 #define RunKey "Software\Microsoft\Windows\CurrentVersion\Run"
@@ -23,8 +26,10 @@ AppId={{92DB9D86-2A99-4930-B31F-88989411ECB1}
 AppName={#AppName}
 AppVersion={#AppVersion}
 AppVerName={#AppName} {#AppVersion}
-AppPublisher=presence-agent developers
-AppPublisherURL=https://github.com/abhinavxd/libredesk
+AppPublisher={#AppPublisherName}
+AppPublisherURL={#AppURL}
+AppSupportURL={#AppURL}/issues
+AppUpdatesURL={#AppURL}/releases
 ; Per user: installs into %LOCALAPPDATA%\Programs and writes only HKCU, so an
 ; agent can install and update it without IT.
 PrivilegesRequired=lowest
