@@ -26,6 +26,7 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 from presence_agent.client import AuthScheme
 from presence_agent.paths import Paths
+from presence_agent.schedule import NO_SCHEDULE, ScheduleError, ScheduleSpec
 
 DialectChoice = Literal["auto", "documented", "libredesk"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -57,6 +58,10 @@ class Config:
     #: Follow screen lock (away while locked).
     lock_means_away: bool = True
     log_level: LogLevel = "INFO"
+    #: Working hours (``[schedule]``; see presence_agent/schedule.py). Merged key
+    #: by key over the files, so an admin can preset the timezone and the end-of-shift
+    #: action while each person sets their own hours.
+    schedule: ScheduleSpec = NO_SCHEDULE
 
     def with_overrides(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -80,6 +85,10 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 
 
 def _check(path: Path, key: str, value: Any) -> Any:
+    if key == "schedule":
+        # Checked here, converted in load(): the raw table is what a rewrite keeps.
+        _schedule_values(path, value)
+        return value
     field = _FIELDS.get(key)
     if field is None:
         known = ", ".join(sorted(_FIELDS))
@@ -105,6 +114,15 @@ def _check(path: Path, key: str, value: Any) -> Any:
     if value not in choices:
         raise ConfigError(f"{where} must be one of {', '.join(map(repr, choices))}")
     return value
+
+
+def _schedule_values(path: Path, table: Any) -> dict[str, Any]:
+    from presence_agent import schedule
+
+    try:
+        return schedule.check_table(path, table)
+    except ScheduleError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def read_file(path: Path) -> dict[str, Any]:
@@ -154,14 +172,20 @@ def _read_bytes(path: Path) -> bytes | None:
 def load(paths: Paths) -> Config:
     """The admin's files (least important last in ``site_config_dirs``), then the user's."""
     from presence_agent.client import InsecureURL, normalize_server_url
+    from presence_agent.schedule import spec_from
 
     values: dict[str, Any] = {}
+    schedule: dict[str, Any] = {}
     server_from: Path | None = None
     for path in (*reversed(paths.site_config_files), paths.config_file):
         found = read_file(path)
         if "server" in found:
             server_from = path
+        if "schedule" in found:
+            schedule.update(_schedule_values(path, found.pop("schedule")))
         values.update(found)
+    if schedule:
+        values["schedule"] = spec_from(schedule)
     server = values.get("server")
     if server is not None and server_from is not None:
         try:

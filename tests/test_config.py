@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -259,3 +260,58 @@ def test_update_refuses_bad_values_and_leaves_the_file_alone(paths, changes, key
     assert repr(key) in str(info.value)
     assert path.read_text() == "away_after = 120\n"
     assert [p.name for p in paths.config_dir.iterdir()] == ["config.toml"]
+
+
+# -- [schedule] -------------------------------------------------------------------------------
+
+
+def test_schedule_defaults_to_none(paths):
+    assert not load(paths).schedule.enabled
+
+
+def test_schedule_merges_key_by_key_over_the_files(paths):
+    from presence_agent.schedule import Range
+
+    write(
+        site(paths, 0),
+        '[schedule]\ntimezone = "Europe/Berlin"\nend_of_shift = "away"\n'
+        'mon = "08:00-16:00"\nfri = "08:00-12:00"\noff = [2026-12-24]\n',
+    )
+    write(paths.config_file, 'away_after = 120\n[schedule]\nmon = "10:00-18:00"\n')
+    spec = load(paths).schedule
+    assert spec.timezone == "Europe/Berlin"  # the admin's
+    assert spec.end_of_shift == "away"
+    assert spec.days[0] == (Range(600, 1080),)  # the person's own Monday
+    assert spec.days[4] == (Range(480, 720),)  # the admin's Friday, not overridden
+    assert len(spec.off) == 1
+
+
+def test_a_bad_schedule_value_names_the_file_and_the_key(paths):
+    write(site(paths, 1), '[schedule]\nmon = "09:00-17:00"\n')
+    write(paths.config_file, '[schedule]\ntue = "09:00-27:00"\n')
+    with pytest.raises(ConfigError) as caught:
+        load(paths)
+    assert str(caught.value).startswith(f"{paths.config_file}: key 'schedule.tue'")
+
+
+def test_a_bad_schedule_in_a_site_file_names_that_file(paths):
+    write(site(paths, 1), '[schedule]\ntimezone = "Nowhere/Atall"\n')
+    with pytest.raises(ConfigError, match=r"site-b/config.toml: key 'schedule.timezone'"):
+        load(paths)
+
+
+def test_schedule_must_be_a_table(paths):
+    write(paths.config_file, 'schedule = "09:00-17:00"\n')
+    with pytest.raises(ConfigError, match=r"key 'schedule' must be a table"):
+        load(paths)
+
+
+def test_update_keeps_the_schedule_as_written(paths):
+    text = '[schedule]\nmon = "09:00-17:00"\noff = [2026-12-24, "2026-12-30..2026-12-31"]\n'
+    write(paths.config_file, text)
+    update_user_file(paths, {"away_after": 60})
+    assert read_file(paths.config_file)["schedule"] == {
+        "mon": "09:00-17:00",
+        "off": [date(2026, 12, 24), "2026-12-30..2026-12-31"],
+    }
+    assert load(paths).schedule.days[0]
