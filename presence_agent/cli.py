@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
@@ -81,8 +82,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="wait before starting (used at login, so the tray host exists first)",
     )
 
-    setp = sub.add_parser("set", help="set your status by hand (source user)")
+    setp = sub.add_parser(
+        "set",
+        help="set your status by hand (source user), for a while if you like",
+        description="Set your status by hand. With --for or --until it ends by itself:"
+        " back to Available if you are at your desk then, else idle Away.",
+    )
     setp.add_argument("status", help="available | busy | away | reassign | offline")
+    timed = setp.add_mutually_exclusive_group()
+    timed.add_argument(
+        "--for", dest="for_", metavar="DURATION", help="for this long: 90s, 45m, 1h30m, 2h"
+    )
+    timed.add_argument(
+        "--until",
+        metavar="TIME",
+        help="until this local time: 13:00 (its next occurrence), 1:30pm, tomorrow 9:00,"
+        " 2026-12-24 9:00",
+    )
 
     sub.add_parser("status", help="show the status the server holds now")
 
@@ -258,7 +274,13 @@ def cmd_set(args: argparse.Namespace) -> int:
             EXIT_USAGE,
         )
     status = Status(word)
+    try:
+        until = _timer_end(args, status)
+    except ValueError as exc:
+        return _fail(str(exc), EXIT_USAGE)
     paths = _paths()
+    if until is not None:
+        return _set_timed(paths, status, until)
     try:
         answer = control.request(paths.runtime_dir, {"cmd": "set", "status": status.value})
     except control.NotRunning:
@@ -270,8 +292,64 @@ def cmd_set(args: argparse.Namespace) -> int:
     return 0
 
 
-def _set_directly(status: Any) -> int:
+def _timer_end(args: argparse.Namespace, status: Any) -> float | None:
+    """The wall-clock end ``--for``/``--until`` ask for, or ``None``; ``ValueError`` if bad."""
+    from datetime import datetime
+
+    from presence_agent.schedule import local_timezone
+    from presence_agent.timespec import parse_duration, parse_until
+    from presence_agent.vocab import Status
+
+    if args.for_ is None and args.until is None:
+        return None
+    option = "--for" if args.for_ is not None else "--until"
+    if status is Status.AVAILABLE:
+        raise ValueError(
+            f"{option}: a timed status ends in Available, so 'available {option}' would"
+            " change nothing; choose busy, away, reassign or offline"
+        )
+    try:
+        if args.for_ is not None:
+            return time.time() + parse_duration(args.for_)
+        tz = local_timezone()
+        return parse_until(args.until, datetime.now(tz), tz).timestamp()
+    except ValueError as exc:
+        raise ValueError(f"{option}: {exc}") from None
+
+
+def _until_text(until: float) -> str:
+    """``13:00 (in 42 min)``, ``tomorrow 09:00 (in 16 h)``: the day shown when not today."""
+    from datetime import datetime
+
+    from presence_agent.schedule import local_timezone
+    from presence_agent.timespec import format_clock, format_span
+
+    tz = local_timezone()
+    now = datetime.now(tz)
+    end = datetime.fromtimestamp(until, tz)
+    return f"{format_clock(end, now, tz)} (in {format_span(until - now.timestamp())})"
+
+
+def _set_timed(paths: Any, status: Any, until: float) -> int:
+    from presence_agent import control
+
+    request = {"cmd": "set_timed", "status": status.value, "until": until, "set_by": "cli"}
+    try:
+        answer = control.request(paths.runtime_dir, request)
+    except control.NotRunning:
+        return _set_directly(status, until)
+    if not answer.get("ok"):
+        message = str(answer.get("message", "failed"))
+        if message.startswith("unknown command"):
+            message = "the running agent cannot time a status: restart it (it is older)"
+        return _fail(message)
+    print(f"{status.label} until {_until_text(until)}.")
+    return 0
+
+
+def _set_directly(status: Any, until: float | None = None) -> int:
     from presence_agent.policy import Desired
+    from presence_agent.timers import TimedStatus, TimerStore
     from presence_agent.vocab import Source, UnsupportedStatusError
 
     def action(client: Any, cfg: Any) -> int:
@@ -283,7 +361,17 @@ def _set_directly(status: Any) -> int:
         if server.status is not status:
             print(f"Asked for {status.label}; the server keeps {server.status.label}.")
             return EXIT_FAIL
-        print(f"Now {server.status.label}.")
+        store = TimerStore(_paths().state_dir)
+        if until is None:
+            store.save(None)  # a plain choice replaces any timed one
+            print(f"Now {server.status.label}.")
+            return 0
+        # Kept for the agent, which ends it when it next runs (at once if already due).
+        store.save(TimedStatus(status, until, time.time(), "cli"))
+        print(
+            f"Now {server.status.label}, until {_until_text(until)}. The agent is not"
+            " running: start it to have the status end by itself."
+        )
         return 0
 
     return _with_client(action)
