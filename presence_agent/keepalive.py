@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from presence_agent.backoff import Backoff
+from presence_agent.errortext import first_line
 from presence_agent.vocab import Dialect, ServerStatus, Status, UnknownStatusError, from_wire
 
 if TYPE_CHECKING:
@@ -245,7 +246,7 @@ class Keepalive:
                     self._refused = True
                 continue
             except Exception as exc:  # noqa: BLE001 - any socket failure means: reconnect later
-                self.last_error = _short(exc)
+                self.last_error = first_line(exc, with_type=True)
                 with self._cond:
                     if self._stopping or not self._wanted:
                         continue
@@ -348,11 +349,6 @@ class Keepalive:
         from presence_agent.engine import ServerPush
 
         self._post(ServerPush(server))
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
 
 
 def attach(services: Services, factory: Any) -> Keepalive:

@@ -229,18 +229,10 @@ def _status_notifier_watcher(env: Mapping[str, str]) -> bool:
     if not address:
         return False
     try:
-        from jeepney import DBusAddress, new_method_call
-        from jeepney.io.blocking import open_dbus_connection
+        from presence_agent.dbus import Bus
 
-        bus = DBusAddress(
-            "/org/freedesktop/DBus",
-            bus_name="org.freedesktop.DBus",
-            interface="org.freedesktop.DBus",
-        )
-        with open_dbus_connection(bus=address) as conn:
-            msg = new_method_call(bus, "NameHasOwner", "s", ("org.kde.StatusNotifierWatcher",))
-            reply = conn.send_and_get_reply(msg, timeout=2)
-        return bool(reply.body[0])
+        with Bus(address) as bus:
+            return bus.has_owner("org.kde.StatusNotifierWatcher")
     # A probe, not a dependency: any failure (no bus, no jeepney, a refused
     # connection, an error reply) only means "not yet", and the deadline holds.
     except Exception:  # noqa: BLE001

@@ -9,19 +9,19 @@ Wayland), so pynput sees nothing; the compositor itself tells the idle time:
   milliseconds. GNOME's own ``org.freedesktop.ScreenSaver`` answers this with
   ``NotSupported``, which is why the factory probes with a real call.
 
-jeepney speaks D-Bus: pure Python, no libdbus, and keyring's Secret Service
-backend already depends on it on Linux.
+D-Bus goes through the one helper, presence_agent/dbus.py (jeepney).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
+from presence_agent.errortext import first_line
 from presence_agent.idle._native import NativeSource
 from presence_agent.idle.base import IdleSourceError
 
-#: How long one call may take before the reading counts as failed.
-CALL_TIMEOUT = 1.0
+if TYPE_CHECKING:
+    from presence_agent.dbus import Bus
 
 
 class DBusIdleCounter:
@@ -36,51 +36,47 @@ class DBusIdleCounter:
         method: str,
         *,
         bus: str = "SESSION",
-        timeout: float = CALL_TIMEOUT,
     ) -> None:
         self.what = what
-        self._bus = bus
-        self._timeout = timeout
-        self._target = (bus_name, path, interface, method)
-        self._connection: Any = None
+        self._address = bus
+        self._bus_name = bus_name
+        self._target = (bus_name, path, interface)
+        self._method = method
+        self._bus: Bus | None = None
 
     def open(self) -> None:
-        if self._connection is not None:
+        if self._bus is not None:
             return
         try:
-            from jeepney.io.blocking import open_dbus_connection
+            from presence_agent.dbus import Bus, BusUnavailable
         except ImportError as exc:
-            raise IdleSourceError(f"jeepney is missing ({exc})") from None
+            raise IdleSourceError(f"jeepney is missing ({first_line(exc)})") from None
         try:
-            self._connection = open_dbus_connection(bus=self._bus)
-        except Exception as exc:  # noqa: BLE001 - no bus: KeyError, OSError, jeepney's own
-            raise IdleSourceError(f"no D-Bus session bus ({_short(exc)})") from None
+            self._bus = Bus(self._address)
+        except BusUnavailable as exc:
+            raise IdleSourceError(str(exc)) from None
 
     def read(self) -> float:
-        from jeepney import DBusAddress, new_method_call
-        from jeepney.wrappers import DBusErrorResponse, unwrap_msg
+        from presence_agent.dbus import CallFailed, Interface
 
-        if self._connection is None:
+        if self._bus is None:
             raise IdleSourceError("the D-Bus connection is not open")
-        bus_name, path, interface, method = self._target
-        message = new_method_call(DBusAddress(path, bus_name, interface), method)
         try:
-            reply = self._connection.send_and_get_reply(message, timeout=self._timeout)
-            body = unwrap_msg(reply)
-        except DBusErrorResponse as exc:
-            if exc.name == "org.freedesktop.DBus.Error.ServiceUnknown":
-                raise IdleSourceError(f"{bus_name} is not on the session bus") from None
-            raise IdleSourceError(f"{bus_name} answered {exc.name}") from None
-        except TimeoutError:
-            raise IdleSourceError(f"{bus_name} did not answer {method}") from None
+            body = self._bus.call(Interface(*self._target), self._method)
+        except CallFailed as exc:
+            if exc.absent:
+                raise IdleSourceError(f"{self._bus_name} is not on the session bus") from None
+            if exc.name == "timeout":
+                raise IdleSourceError(f"{self._bus_name} did not answer {self._method}") from None
+            raise IdleSourceError(f"{self._bus_name} answered {exc}") from None
         if not body or not isinstance(body[0], int):
-            raise IdleSourceError(f"{bus_name} gave no idle time")
+            raise IdleSourceError(f"{self._bus_name} gave no idle time")
         return body[0] / 1000.0
 
     def close(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            connection.close()
+        bus, self._bus = self._bus, None
+        if bus is not None:
+            bus.close()
 
 
 def mutter(bus: str = "SESSION") -> NativeSource:
@@ -109,8 +105,3 @@ def freedesktop(bus: str = "SESSION") -> NativeSource:
             bus=bus,
         ),
     )
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:200]

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from presence_agent.errortext import first_line
 from presence_agent.idle.base import IdleSourceError
 
 _START_TIMEOUT = 5.0
@@ -68,7 +69,7 @@ class PynputSource:
         try:
             from pynput import keyboard, mouse
         except Exception as exc:  # noqa: BLE001 - pynput raises ImportError, Xlib others
-            raise IdleSourceError(f"pynput cannot watch input here: {_first_line(exc)}") from None
+            raise IdleSourceError(f"pynput cannot watch input here: {first_line(exc)}") from None
         stamp = self._input
         self._listeners = [mouse.Listener(on_move=stamp, on_click=stamp, on_scroll=stamp)]
         self._kinds = ("mouse",)
@@ -124,8 +125,3 @@ class PynputSource:
 
 def _nothing() -> None:
     return None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:300]

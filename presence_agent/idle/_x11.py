@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from presence_agent.errortext import first_line
 from presence_agent.idle._native import NativeSource
 from presence_agent.idle._xsync import XSyncWatch
 from presence_agent.idle.base import IdleSourceError
@@ -41,7 +42,7 @@ class XScreenSaverCounter:
         try:
             connection = xdisplay.Display(self._display_name)
         except Exception as exc:  # noqa: BLE001 - Xlib raises its own types for every failure
-            raise IdleSourceError(f"cannot open the X display: {_first_line(exc)}") from None
+            raise IdleSourceError(f"cannot open the X display: {first_line(exc)}") from None
         if not connection.has_extension("MIT-SCREEN-SAVER"):
             connection.close()
             raise IdleSourceError("the X server has no MIT-SCREEN-SAVER extension")
@@ -110,8 +111,3 @@ class X11Source(NativeSource):
 
 def source(display: str | None = None) -> NativeSource:
     return X11Source(display)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:300]

@@ -38,11 +38,11 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from presence_agent.dbus import Bus, BusUnavailable, Interface, signal_fields
 from presence_agent.session.base import SessionEvents, Signal, WatcherUnavailable
 
 log = logging.getLogger(__name__)
 
-CALL_TIMEOUT = 1.0
 #: How often logind's BlockInhibited is read (it has no change signal).
 INHIBIT_POLL = 30.0
 _JOIN_TIMEOUT = 5.0
@@ -68,107 +68,12 @@ KDE_INHIBIT_SCREEN = 4
 _STOP = object()
 
 
-class _Bus:
-    """One bus connection with jeepney's receiver thread.
-
-    Thread use: ``call`` from any thread but the receiver's; matched signals
-    go to the queue given to ``subscribe``.
-    """
-
-    def __init__(self, address: str, *, enable_fds: bool = False) -> None:
-        from jeepney.io.threading import DBusRouter, open_dbus_connection
-
-        self.name = address
-        self._connection = open_dbus_connection(bus=address, enable_fds=enable_fds)
-        try:
-            self._router = DBusRouter(self._connection)
-        except BaseException:
-            self._connection.close()
-            raise
-        self._filters: list[Any] = []
-
-    def call(
-        self,
-        bus_name: str,
-        path: str,
-        interface: str,
-        method: str,
-        signature: str | None = None,
-        body: tuple[Any, ...] = (),
-    ) -> tuple[Any, ...]:
-        """Call a method; raises jeepney's ``DBusErrorResponse``, or ``TimeoutError``."""
-        from jeepney import DBusAddress, new_method_call
-        from jeepney.wrappers import unwrap_msg
-
-        message = new_method_call(DBusAddress(path, bus_name, interface), method, signature, body)
-        reply = self._router.send_and_get_reply(message, timeout=CALL_TIMEOUT)
-        result: tuple[Any, ...] = unwrap_msg(reply)
-        return result
-
-    def try_call(self, *args: Any) -> tuple[Any, ...] | None:
-        """:meth:`call`, with ``None`` for any failure (the service is absent or refuses)."""
-        try:
-            return self.call(*args)
-        except Exception as exc:  # noqa: BLE001 - every failure means "not here"
-            log.debug("D-Bus %s: %s", args[3], exc)
-            return None
-
-    def has_owner(self, name: str) -> bool:
-        reply = self.try_call(
-            "org.freedesktop.DBus",
-            "/org/freedesktop/DBus",
-            "org.freedesktop.DBus",
-            "NameHasOwner",
-            "s",
-            (name,),
-        )
-        return bool(reply and reply[0])
-
-    def subscribe(self, into: queue.Queue[Any], **match: str) -> bool:
-        """Deliver signals matching ``match`` (interface, member, path) into ``into``."""
-        from jeepney import MatchRule
-
-        rule = MatchRule(type="signal", **match)
-        handle = self._router.filter(rule, queue=into)
-        ok = self.try_call(
-            "org.freedesktop.DBus",
-            "/org/freedesktop/DBus",
-            "org.freedesktop.DBus",
-            "AddMatch",
-            "s",
-            (rule.serialise(),),
-        )
-        if ok is None:
-            handle.close()
-            return False
-        self._filters.append(handle)
-        return True
-
-    def close(self) -> None:
-        for handle in self._filters:
-            handle.close()
-        self._filters.clear()
-        self._router.close()
-        self._connection.close()
-
-
-def _open(address: str, *, enable_fds: bool = False) -> _Bus | None:
+def _open(address: str, *, enable_fds: bool = False) -> Bus | None:
     try:
-        return _Bus(address, enable_fds=enable_fds)
-    except Exception as exc:  # noqa: BLE001 - no such bus is a normal case (containers, CI)
-        log.debug("no D-Bus %s bus: %s", address.lower(), exc)
+        return Bus(address, enable_fds=enable_fds)
+    except BusUnavailable as exc:  # no such bus is a normal case (containers, CI)
+        log.debug("%s", exc)
         return None
-
-
-def _fields(message: Any) -> tuple[str, str, str]:
-    from jeepney import HeaderFields
-
-    fields = message.header.fields
-    return (
-        str(fields.get(HeaderFields.interface, "")),
-        str(fields.get(HeaderFields.member, "")),
-        str(fields.get(HeaderFields.path, "")),
-    )
 
 
 class LinuxWatcher:
@@ -196,8 +101,8 @@ class LinuxWatcher:
         self._clock = clock
         self._inhibit_poll = inhibit_poll
         self._queue: queue.Queue[Any] = queue.Queue()
-        self._session: _Bus | None = None
-        self._system: _Bus | None = None
+        self._session: Bus | None = None
+        self._system: Bus | None = None
         self._events: SessionEvents | None = None
         self._session_path: str | None = None
         self._logind = False
@@ -248,14 +153,14 @@ class LinuxWatcher:
         heard = [
             name
             for name, _path in SCREENSAVERS
-            if bus.subscribe(self._queue, interface=name, member="ActiveChanged")
+            if bus.subscribe_signal(self._queue, interface=name, member="ActiveChanged")
         ]
         if not heard:
             return Signal("lock", False, "cannot subscribe to ActiveChanged on the session bus")
         running = [name for name in heard if bus.has_owner(name)]
         for name, path in SCREENSAVERS:
             if name in running:
-                reply = bus.try_call(name, path, name, "GetActive")
+                reply = bus.try_call(Interface(name, path, name), "GetActive")
                 if reply and reply[0]:
                     self._report_lock(True)
         owners = f"{', '.join(running)} running" if running else "no screen locker running yet"
@@ -270,7 +175,9 @@ class LinuxWatcher:
                 Signal("lock", False, f"{why}: no logind Lock/Unlock"),
             ]
         self._logind = True
-        bus.subscribe(self._queue, interface=MANAGER, member="PrepareForSleep", path=LOGIND_PATH)
+        bus.subscribe_signal(
+            self._queue, interface=MANAGER, member="PrepareForSleep", path=LOGIND_PATH
+        )
         self._take_delay_lock()
         sleep = "PrepareForSleep" + (
             " with a delay lock" if self._delay_lock is not None else " (no delay lock)"
@@ -281,14 +188,16 @@ class LinuxWatcher:
             return [suspend, Signal("lock", False, "logind: this process is in no session")]
         self._session_path = path
         for member in ("Lock", "Unlock"):
-            bus.subscribe(self._queue, interface=SESSION, member=member, path=path)
-        bus.subscribe(self._queue, interface=PROPERTIES, member="PropertiesChanged", path=path)
-        hint = bus.try_call(LOGIND, path, PROPERTIES, "Get", "ss", (SESSION, "LockedHint"))
-        if hint and hint[0][1] is True:
+            bus.subscribe_signal(self._queue, interface=SESSION, member=member, path=path)
+        bus.subscribe_signal(
+            self._queue, interface=PROPERTIES, member="PropertiesChanged", path=path
+        )
+        hint = bus.get(Interface(LOGIND, path, SESSION), "LockedHint")
+        if hint is True:
             self._report_lock(True)
         return [suspend, Signal("lock", True, f"logind Lock/Unlock and LockedHint of {path}")]
 
-    def _find_session(self, bus: _Bus) -> str | None:
+    def _find_session(self, bus: Bus) -> str | None:
         attempts: list[tuple[str, str, tuple[Any, ...]]] = []
         session_id = self._environ.get("XDG_SESSION_ID")
         if session_id:
@@ -296,7 +205,7 @@ class LinuxWatcher:
         attempts.append(("GetSessionByPID", "u", (os.getpid(),)))
         attempts.append(("GetSession", "s", ("auto",)))
         for method, signature, body in attempts:
-            reply = bus.try_call(LOGIND, LOGIND_PATH, MANAGER, method, signature, body)
+            reply = bus.try_call(Interface(LOGIND, LOGIND_PATH, MANAGER), method, signature, body)
             if reply:
                 return str(reply[0])
         return None
@@ -306,8 +215,8 @@ class LinuxWatcher:
         session = self._session
         if session is not None:
             for member in ("InhibitorAdded", "InhibitorRemoved"):
-                session.subscribe(self._queue, interface=GNOME_SM, member=member)
-            session.subscribe(self._queue, interface=KDE_POLICY, member="InhibitionsChanged")
+                session.subscribe_signal(self._queue, interface=GNOME_SM, member=member)
+            session.subscribe_signal(self._queue, interface=KDE_POLICY, member="InhibitionsChanged")
             if self._check_gnome():
                 heard.append("GNOME session manager")
             if self._check_kde():
@@ -328,7 +237,7 @@ class LinuxWatcher:
         if bus is None or not bus.has_owner(GNOME_SM):
             return False
         reply = bus.try_call(
-            GNOME_SM, GNOME_SM_PATH, GNOME_SM, "IsInhibited", "u", (GNOME_INHIBIT_IDLE,)
+            Interface(GNOME_SM, GNOME_SM_PATH, GNOME_SM), "IsInhibited", "u", (GNOME_INHIBIT_IDLE,)
         )
         if reply is None:
             return False
@@ -340,7 +249,10 @@ class LinuxWatcher:
         if bus is None or not bus.has_owner(KDE_POLICY):
             return False
         reply = bus.try_call(
-            KDE_POLICY, KDE_POLICY_PATH, KDE_POLICY, "HasInhibition", "u", (KDE_INHIBIT_SCREEN,)
+            Interface(KDE_POLICY, KDE_POLICY_PATH, KDE_POLICY),
+            "HasInhibition",
+            "u",
+            (KDE_INHIBIT_SCREEN,),
         )
         if reply is None:
             return False
@@ -351,12 +263,10 @@ class LinuxWatcher:
         bus = self._system
         if bus is None:
             return False
-        reply = bus.try_call(
-            LOGIND, LOGIND_PATH, PROPERTIES, "Get", "ss", (MANAGER, "BlockInhibited")
-        )
-        if reply is None:
+        what = bus.get(Interface(LOGIND, LOGIND_PATH, MANAGER), "BlockInhibited")
+        if what is None:
             return False
-        what = str(reply[0][1])
+        what = str(what)
         self._report_inhibit("logind", "idle" in what.split(":"))
         return True
 
@@ -374,9 +284,7 @@ class LinuxWatcher:
         if self._system is None or self._delay_lock is not None:
             return
         reply = self._system.try_call(
-            LOGIND,
-            LOGIND_PATH,
-            MANAGER,
+            Interface(LOGIND, LOGIND_PATH, MANAGER),
             "Inhibit",
             "ssss",
             ("sleep", "presence-agent", "Report away before the machine sleeps", "delay"),
@@ -410,7 +318,7 @@ class LinuxWatcher:
                 log.exception("handling a session signal failed")
 
     def _handle(self, message: Any) -> None:
-        interface, member, path = _fields(message)
+        interface, member, path, _sender = signal_fields(message)
         body = message.body
         if member == "ActiveChanged" and interface in dict(SCREENSAVERS):
             self._report_lock(bool(body[0]))
