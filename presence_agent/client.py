@@ -153,11 +153,19 @@ def normalize_server_url(
 ) -> str:
     """Check a server URL and return it without a trailing slash.
 
+    A bare host (``desk.example.com``, ``desk.example.com:8443/helpdesk``) means
+    ``https://`` that host: what a person copies from a browser's address bar
+    often has no scheme, and https is the only scheme that needs no opt-in.
     Plain ``http://`` carries the secret in clear text, so it is accepted
     only for loopback hosts unless the person opts in; ``opt_in`` says how
-    (a flag for ``login``, a key for the config file).
+    (a flag for ``login``, a key for the config file, a box in the dialog).
+
+    This is the one check of a server URL: ``login``, the sign-in dialog, the
+    config loader and the installers' presets all use it.
     """
     url = url.strip()
+    if url and "://" not in url and not url.startswith(("/", "\\")):
+        url = "https://" + url
     try:
         parts = urlsplit(url)
         _ = parts.port  # raises on a port that is not a number from 0 to 65535

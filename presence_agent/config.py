@@ -125,8 +125,12 @@ def _schedule_values(path: Path, table: Any) -> dict[str, Any]:
         raise ConfigError(str(exc)) from None
 
 
-def read_file(path: Path) -> dict[str, Any]:
-    """One file's checked values. A missing file is empty."""
+def read_file(path: Path, *, allow_locks: bool = False) -> dict[str, Any]:
+    """One file's checked values. A missing file is empty.
+
+    ``allow_locks``: a system-wide file, which may hold ``locked`` (checked by
+    :func:`load_layers`); in the user's own file that key is an error.
+    """
     raw = _read_bytes(path)
     if raw is None:
         return {}
@@ -138,7 +142,14 @@ def read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     except RecursionError:
         raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
-    return {key: _check(path, key, value) for key, value in data.items()}
+    if LOCKED_KEY in data and not allow_locks:
+        raise ConfigError(
+            f"{path}: key {LOCKED_KEY!r} belongs in a system-wide file only"
+            " (an administrator's preset); remove it from this file"
+        )
+    return {
+        key: value if key == LOCKED_KEY else _check(path, key, value) for key, value in data.items()
+    }
 
 
 def _read_bytes(path: Path) -> bytes | None:
@@ -169,34 +180,125 @@ def _read_bytes(path: Path) -> bytes | None:
     return raw
 
 
-def load(paths: Paths) -> Config:
-    """The admin's files (least important last in ``site_config_dirs``), then the user's."""
+#: The key of a system-wide file that names the keys a user's file may not change.
+LOCKED_KEY = "locked"
+
+
+@dataclass(frozen=True)
+class Layers:
+    """The effective config and where each value came from.
+
+    ``sources`` maps every key that some file set to that file (a key not in
+    it has its default). ``locked`` maps each locked key to the system-wide
+    file that locked it; ``refused`` lists the user's attempts to override one
+    (the key and the user's file), which :func:`load` ignored.
+    """
+
+    config: Config
+    sources: Mapping[str, Path]
+    locked: Mapping[str, Path]
+    refused: tuple[str, ...]
+    user_file: Path
+    #: The system-wide files that exist, most important first.
+    site_files: tuple[Path, ...]
+
+    def source_of(self, key: str) -> Path | None:
+        return self.sources.get(key)
+
+    def refusal(self, key: str) -> str:
+        """The message for a user's file (or ``login``) that tries to change a locked key."""
+        return (
+            f"{self.user_file}: key {key!r} is set by your administrator in"
+            f" {self.locked[key]} and locked there; the value in your file is ignored"
+        )
+
+
+def _read_locks(path: Path, found: dict[str, Any]) -> tuple[str, ...]:
+    raw = found.pop(LOCKED_KEY, None)
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(k, str) for k in raw):
+        raise ConfigError(
+            f'{path}: key {LOCKED_KEY!r} must be a list of key names, e.g. ["server"]'
+        )
+    unknown = [k for k in raw if k not in _FIELDS]
+    if unknown:
+        known = ", ".join(sorted(_FIELDS))
+        raise ConfigError(
+            f"{path}: key {LOCKED_KEY!r} names unknown keys {unknown[:5]!r} (known keys: {known})"
+        )
+    return tuple(raw)
+
+
+def load_layers(paths: Paths, *, user: bool = True) -> Layers:
+    """The admin's files (least important last in ``site_config_dirs``), then the user's.
+
+    A system-wide file may hold ``locked = ["server", ...]``: the user's file
+    then cannot change those keys (its values are ignored and listed in
+    ``refused``). ``user=False`` leaves the user's file out: what login compares
+    against, so that it never copies a preset into the user's file.
+    """
     from presence_agent.client import InsecureURL, normalize_server_url
     from presence_agent.schedule import spec_from
 
     values: dict[str, Any] = {}
     schedule: dict[str, Any] = {}
-    server_from: Path | None = None
-    for path in (*reversed(paths.site_config_files), paths.config_file):
-        found = read_file(path)
-        if "server" in found:
-            server_from = path
+    sources: dict[str, Path] = {}
+    locked: dict[str, Path] = {}
+    site_files: list[Path] = []
+
+    def take(path: Path, found: dict[str, Any]) -> None:
         if "schedule" in found:
+            # Merged key by key over the files (see Config.schedule).
             schedule.update(_schedule_values(path, found.pop("schedule")))
+            sources["schedule"] = path
         values.update(found)
+        sources.update(dict.fromkeys(found, path))
+
+    for path in reversed(paths.site_config_files):
+        found = read_file(path, allow_locks=True)
+        if not found and not path.exists():
+            continue
+        site_files.insert(0, path)
+        for key in _read_locks(path, found):
+            locked.setdefault(key, path)
+        take(path, found)
+    refused: list[str] = []
+    if user:
+        found = read_file(paths.config_file)
+        for key in [k for k in found if k in locked]:
+            value = found.pop(key)
+            if key == "schedule" or values.get(key, getattr(_DEFAULTS, key)) != value:
+                refused.append(key)
+        take(paths.config_file, found)
     if schedule:
         values["schedule"] = spec_from(schedule)
     server = values.get("server")
-    if server is not None and server_from is not None:
+    if server is not None:
         try:
-            normalize_server_url(
+            values["server"] = normalize_server_url(
                 server,
                 allow_insecure_http=bool(values.get("allow_insecure_http", False)),
                 opt_in="set allow_insecure_http = true in the config",
             )
         except InsecureURL as exc:
-            raise ConfigError(f"{server_from}: key 'server': {exc}") from None
-    return Config(**values)
+            raise ConfigError(f"{sources['server']}: key 'server': {exc}") from None
+    return Layers(
+        config=Config(**values),
+        sources=sources,
+        locked=locked,
+        refused=tuple(refused),
+        user_file=paths.config_file,
+        site_files=tuple(site_files),
+    )
+
+
+def load(paths: Paths) -> Config:
+    """The effective config (see :func:`load_layers`)."""
+    return load_layers(paths).config
+
+
+_DEFAULTS = Config()
 
 
 def update_user_file(paths: Paths, changes: Mapping[str, Any]) -> None:

@@ -22,7 +22,14 @@ if TYPE_CHECKING:
     from presence_agent.credentials import Credentials, SecretStore
     from presence_agent.paths import Paths
 
-__all__ = ["AUTH_SCHEMES", "SignInError", "check_input", "sign_in", "sign_out"]
+__all__ = [
+    "AUTH_SCHEMES",
+    "CLI_INSECURE_OPT_IN",
+    "SignInError",
+    "check_input",
+    "sign_in",
+    "sign_out",
+]
 
 AUTH_SCHEMES = ("token", "basic")
 
@@ -40,59 +47,115 @@ class SignInError(Exception):
         self.usage = usage
 
 
+#: How the CLI tells a person to allow plain http:// (the dialog says its checkbox).
+CLI_INSECURE_OPT_IN = "pass --allow-insecure-http"
+
+
 def check_input(
-    paths: Paths, server: str, api_key: str, *, allow_insecure_http: bool = False
+    paths: Paths,
+    server: str | None,
+    api_key: str,
+    *,
+    allow_insecure_http: bool = False,
+    insecure_opt_in: str = CLI_INSECURE_OPT_IN,
 ) -> tuple[str, str]:
     """The normalised server URL and API key, or :class:`SignInError` (usage).
 
-    Cheap and offline, so the CLI runs it before prompting for the secret: a
-    typo in the URL should not cost the person a paste.
+    ``server`` ``None`` (or empty) means the one already configured: an
+    administrator's preset, or the last login's. A server locked by a preset
+    cannot be changed. Cheap and offline, so the CLI runs it before prompting
+    for the secret: a typo in the URL should not cost the person a paste.
     """
     from presence_agent import config
     from presence_agent.client import InsecureURL, normalize_server_url
 
     try:
-        url = normalize_server_url(server, allow_insecure_http=allow_insecure_http)
+        layers = config.load_layers(paths)  # a corrupt config fails here, before anything is stored
+    except config.ConfigError as exc:
+        raise SignInError(str(exc), usage=True) from None
+    current = layers.config
+    # An administrator may allow plain http:// for everyone; a person's own
+    # opt-in lasts one login (sign_in removes it unless given again).
+    preset = config.load_layers(paths, user=False).config
+    insecure = allow_insecure_http or preset.allow_insecure_http
+    if server is None or not server.strip():
+        if not current.server:
+            raise SignInError(
+                "no server to sign in to: add --server https://desk.example.com"
+                " (the address of your Libredesk)",
+                usage=True,
+            )
+        server = current.server
+    try:
+        url = normalize_server_url(server, allow_insecure_http=insecure, opt_in=insecure_opt_in)
     except InsecureURL as exc:
         raise SignInError(str(exc), usage=True) from None
+    if "server" in layers.locked and url != current.server:
+        raise SignInError(
+            f"your administrator set the server to {current.server} in"
+            f" {layers.locked['server']} and locked it; sign in without a server address",
+            usage=True,
+        )
     key = api_key.strip()
     if not key or any(ch.isspace() or ch == ":" for ch in key):
         raise SignInError("the API key must be one word without ':'", usage=True)
-    try:
-        config.load(paths)  # a corrupt config fails here, before anything is stored
-    except config.ConfigError as exc:
-        raise SignInError(str(exc), usage=True) from None
     return url, key
 
 
 def sign_in(
     paths: Paths,
-    server: str,
+    server: str | None,
     api_key: str,
     secret: str,
-    auth: str = "token",
+    auth: str | None = None,
     allow_insecure_http: bool = False,
     ca_bundle: str | None = None,
     *,
     credentials: Credentials | None = None,
+    insecure_opt_in: str = CLI_INSECURE_OPT_IN,
 ) -> str:
     """Verify the credentials with ``GET /agents/me``, then store them; return a summary line.
 
-    The secret goes to the keyring, the rest to the user's config file. A
-    previous login's secret for another server or key is removed afterwards.
-    On any failure nothing is stored (a config write that fails takes the new
-    secret back out) and :class:`SignInError` says why.
+    The secret goes to the keyring, the rest to the user's config file, but
+    only what differs from the administrator's presets: a value equal to a
+    preset is left out of (or removed from) the user's file, so the admin can
+    still change it centrally. ``server``, ``auth`` and ``ca_bundle`` ``None``
+    keep what is configured. A previous login's secret for another server or
+    key is removed afterwards. On any failure nothing is stored (a config write
+    that fails takes the new secret back out) and :class:`SignInError` says why.
     """
     from presence_agent import config
     from presence_agent.client import LibredeskError
     from presence_agent.credentials import Credentials, KeyringUnavailable
 
-    url, key = check_input(paths, server, api_key, allow_insecure_http=allow_insecure_http)
-    if auth not in AUTH_SCHEMES:
-        raise SignInError(f"unknown auth scheme {auth[:20]!r}; use token or basic", usage=True)
+    url, key = check_input(
+        paths,
+        server,
+        api_key,
+        allow_insecure_http=allow_insecure_http,
+        insecure_opt_in=insecure_opt_in,
+    )
+    layers = config.load_layers(paths)
+    previous = layers.config
+    scheme = auth or previous.auth
+    if scheme not in AUTH_SCHEMES:
+        raise SignInError(f"unknown auth scheme {scheme[:20]!r}; use token or basic", usage=True)
     if not secret:
         raise SignInError("no API secret", usage=True)
-    previous = config.load(paths)
+    wanted: dict[str, Any] = {
+        "server": url,
+        "api_key": key,
+        "auth": scheme,
+        "allow_insecure_http": True if allow_insecure_http else None,
+    }
+    if ca_bundle:
+        wanted["ca_bundle"] = ca_bundle
+    for name, value in wanted.items():
+        if name in layers.locked and value is not None and value != getattr(previous, name):
+            raise SignInError(
+                f"your administrator locked {name} in {layers.locked[name]}; leave it out",
+                usage=True,
+            )
     store = credentials if credentials is not None else Credentials()
     try:
         store.backend()  # fail on a missing keyring before asking the server
@@ -100,7 +163,7 @@ def sign_in(
         raise SignInError(str(exc)) from None
     bundle = ca_bundle or previous.ca_bundle
     try:
-        agent, holds_now = _verify(url, key, secret, auth, bundle)
+        agent, holds_now = _verify(url, key, secret, scheme, bundle)
     except LibredeskError as exc:
         raise SignInError(f"login failed, nothing stored: {exc}") from None
     except OSError as exc:  # an unreadable CA bundle
@@ -109,16 +172,8 @@ def sign_in(
         store.set(url, key, secret)
     except KeyringUnavailable as exc:
         raise SignInError(str(exc)) from None
-    changes: dict[str, Any] = {
-        "server": url,
-        "api_key": key,
-        "auth": auth,
-        "allow_insecure_http": True if allow_insecure_http else None,
-    }
-    if ca_bundle:
-        changes["ca_bundle"] = ca_bundle
     try:
-        config.update_user_file(paths, changes)
+        config.update_user_file(paths, _user_changes(paths, wanted))
     except (config.ConfigError, OSError) as exc:
         store.delete(url, key)
         raise SignInError(f"could not save the config: {exc}") from None
@@ -128,6 +183,17 @@ def sign_in(
     holds = holds_now.status.label
     who = agent.name or agent.email or f"agent #{agent.id}"
     return f"Signed in to {url} as {who}. The server holds: {holds}."
+
+
+def _user_changes(paths: Paths, wanted: dict[str, Any]) -> dict[str, Any]:
+    """What to write into the user's file: ``None`` (remove) where a preset already says it."""
+    from presence_agent import config
+
+    inherited = config.load_layers(paths, user=False).config
+    return {
+        name: None if value is None or value == getattr(inherited, name) else value
+        for name, value in wanted.items()
+    }
 
 
 def sign_out(paths: Paths, *, credentials: SecretStore | None = None) -> str:

@@ -706,6 +706,27 @@ def test_accepted_server_urls(url, normalized):
 
 
 @pytest.mark.parametrize(
+    ("url", "normalized"),
+    [
+        ("desk.example.com", "https://desk.example.com"),
+        (" desk.example.com/ ", "https://desk.example.com"),
+        ("desk.example.com:8443/helpdesk", "https://desk.example.com:8443/helpdesk"),
+        ("localhost:9000", "https://localhost:9000"),
+        ("[::1]:8080", "https://[::1]:8080"),
+    ],
+)
+def test_a_bare_host_means_https(url, normalized):
+    assert normalize_server_url(url) == normalized
+
+
+@pytest.mark.parametrize("url", [f"{KEY}:{SECRET}@desk.example.com", f"{SECRET}@desk.example.com"])
+def test_a_bare_host_with_userinfo_is_refused_and_never_quoted(url):
+    with pytest.raises(InsecureURL) as info:
+        normalize_server_url(url)
+    assert_no_secret(info.value)
+
+
+@pytest.mark.parametrize(
     "url",
     [
         "http://desk.example.com",
@@ -725,7 +746,7 @@ def test_plain_http_only_for_loopback(url):
 
 @pytest.mark.parametrize(
     "url",
-    ["", "desk.example.com", "ftp://desk.example.com", "https://", "https:///path", "file:///etc"],
+    ["", "ftp://desk.example.com", "https://", "https:///path", "file:///etc", "/etc/passwd"],
 )
 def test_not_server_urls(url):
     with pytest.raises(InsecureURL, match="not a server URL"):

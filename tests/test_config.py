@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from presence_agent.config import Config, ConfigError, load, read_file, update_user_file
+from presence_agent.config import (
+    Config,
+    ConfigError,
+    load,
+    load_layers,
+    read_file,
+    update_user_file,
+)
 from presence_agent.paths import Paths
 
 
@@ -214,7 +221,84 @@ def test_update_removes_keys_set_to_none(paths):
 def test_update_quotes_odd_values_correctly(paths):
     odd = 'https://desk.example.com/a "quoted" \\ path\n'
     update_user_file(paths, {"server": odd})
-    assert load(paths).server == odd
+    assert read_file(paths.config_file)["server"] == odd
+    assert load(paths).server == odd.strip()  # the loader normalises the URL
+
+
+def test_a_bare_host_in_a_file_means_https(paths):
+    write(paths.config_file, 'server = "desk.example.com/"\n')
+    assert load(paths).server == "https://desk.example.com"
+
+
+# -- presets that stay central: provenance and locked keys --------------------------------------
+
+
+def test_every_value_knows_its_file(paths):
+    write(site(paths, 1), 'server = "https://b.example"\nauth = "basic"\n')
+    write(site(paths, 0), 'server = "https://a.example"\n')
+    write(paths.config_file, "away_after = 60\n")
+    layers = load_layers(paths)
+    assert layers.source_of("server") == site(paths, 0)
+    assert layers.source_of("auth") == site(paths, 1)
+    assert layers.source_of("away_after") == paths.config_file
+    assert layers.source_of("keepalive_interval") is None  # the default
+    assert layers.site_files == (site(paths, 0), site(paths, 1))
+
+
+def test_a_locked_key_cannot_be_overridden_by_the_user(paths):
+    write(site(paths, 0), 'server = "https://desk.example"\nlocked = ["server", "away_after"]\n')
+    write(
+        paths.config_file, 'server = "https://elsewhere.example"\naway_after = 10\nauth = "basic"\n'
+    )
+    layers = load_layers(paths)
+    assert layers.config.server == "https://desk.example"
+    assert layers.config.away_after == 300.0  # locked at its default
+    assert layers.config.auth == "basic"  # not locked: the user's choice
+    assert layers.refused == ("server", "away_after")
+    assert layers.locked == {"server": site(paths, 0), "away_after": site(paths, 0)}
+    message = layers.refusal("server")
+    assert str(paths.config_file) in message
+    assert str(site(paths, 0)) in message
+    assert "administrator" in message
+
+
+def test_a_user_value_equal_to_the_locked_one_is_no_refusal(paths):
+    write(site(paths, 0), 'server = "https://desk.example"\nlocked = ["server"]\n')
+    write(paths.config_file, 'server = "https://desk.example"\n')
+    assert load_layers(paths).refused == ()
+
+
+def test_system_files_layer_over_each_other_even_for_locked_keys(paths):
+    write(site(paths, 1), 'server = "https://b.example"\nlocked = ["server"]\n')
+    write(site(paths, 0), 'server = "https://a.example"\n')
+    assert load(paths).server == "https://a.example"
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('locked = "server"\n', "must be a list"),
+        ("locked = [1]\n", "must be a list"),
+        ('locked = ["servr"]\n', "unknown keys"),
+    ],
+)
+def test_bad_locks_name_the_file(paths, text, words):
+    write(site(paths, 0), text)
+    with pytest.raises(ConfigError, match=words) as info:
+        load(paths)
+    assert str(site(paths, 0)) in str(info.value)
+
+
+def test_the_user_file_cannot_lock(paths):
+    write(paths.config_file, 'locked = ["server"]\n')
+    with pytest.raises(ConfigError, match="system-wide file only"):
+        load(paths)
+
+
+def test_without_the_user_file(paths):
+    write(site(paths, 0), "away_after = 90\n")
+    write(paths.config_file, "away_after = 10\n")
+    assert load_layers(paths, user=False).config.away_after == 90.0
 
 
 def test_update_does_not_copy_site_values(paths):

@@ -293,3 +293,68 @@ def test_dialog_prefills_the_stored_server_and_key(
     )
     form.cancel()
     assert form.summary is None
+
+
+# -- presets that stay central -------------------------------------------------------------------
+
+
+@pytest.fixture
+def preset_paths(tmp_path: Path) -> Paths:
+    return Paths(
+        config_dir=tmp_path / "config",
+        state_dir=tmp_path / "state",
+        log_dir=tmp_path / "log",
+        runtime_dir=tmp_path / "run",
+        site_config_dirs=(tmp_path / "etc-xdg",),
+    )
+
+
+def _preset(paths: Paths, text: str) -> Path:
+    path = paths.site_config_files[0]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_sign_in_without_a_server_takes_the_preset_and_copies_nothing(
+    preset_paths: Paths, credentials: Credentials, server: LibredeskServer
+) -> None:
+    _preset(preset_paths, f'server = "{server.url}"\nauth = "token"\n')
+    summary = sign_in(preset_paths, None, KEY, SECRET, credentials=credentials)
+    assert summary.startswith(f"Signed in to {server.url} as ")
+    assert config.read_file(preset_paths.config_file) == {"api_key": KEY}
+    assert credentials.get(server.url, KEY) == SECRET
+    # The admin moves the server: the user's file does not pin the old one.
+    _preset(preset_paths, 'server = "https://moved.example.com"\n')
+    assert config.load(preset_paths).server == "https://moved.example.com"
+
+
+def test_a_server_equal_to_the_preset_is_not_copied_either(
+    preset_paths: Paths, credentials: Credentials, server: LibredeskServer
+) -> None:
+    _preset(preset_paths, f'server = "{server.url}"\n')
+    sign_in(preset_paths, server.url + "/", KEY, SECRET, "basic", credentials=credentials)
+    assert config.read_file(preset_paths.config_file) == {"api_key": KEY, "auth": "basic"}
+
+
+def test_a_locked_server_cannot_be_changed_by_login(
+    preset_paths: Paths, keyring: MemoryKeyring, credentials: Credentials
+) -> None:
+    preset = _preset(preset_paths, 'server = "https://desk.example.com"\nlocked = ["server"]\n')
+    with pytest.raises(SignInError) as caught:
+        sign_in(preset_paths, "https://other.example.com", KEY, SECRET, credentials=credentials)
+    assert caught.value.usage
+    assert str(preset) in str(caught.value)
+    assert "locked" in str(caught.value)
+    assert keyring.secrets == {}
+    assert not preset_paths.config_file.exists()
+
+
+def test_no_server_anywhere_is_a_usage_error_that_says_what_to_add(paths: Paths) -> None:
+    with pytest.raises(SignInError, match="--server https://") as caught:
+        check_input(paths, None, KEY)
+    assert caught.value.usage
+
+
+def test_a_bare_host_signs_in_over_https(paths: Paths) -> None:
+    assert check_input(paths, "desk.example.com", KEY)[0] == "https://desk.example.com"
