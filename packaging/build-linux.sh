@@ -179,7 +179,7 @@ EOF
     wrap=("$(command -v dbus-run-session)" "--dbus-daemon=$(command -v dbus-daemon)" --
         "$scratch/with-keyring")
     if frozen "doctor (with a Secret Service)" "0 1" -- doctor \
-        && ! grep -q "SecretService" "$scratch/out"; then
+        && ! grep -q "keyring: Secret Service" "$scratch/out"; then
         echo "FAIL the frozen app did not use the Secret Service keyring"
         failed=1
     fi

@@ -29,6 +29,7 @@ from presence_agent.engine import (
     Snapshot,
     Stop,
 )
+from presence_agent.exitcodes import Exit
 from presence_agent.idle import IdleSource, hooks_of
 from presence_agent.logs import Redactor
 from presence_agent.paths import Paths
@@ -107,12 +108,12 @@ class ClientFactory:
         """The config and the secret as they are now, or :class:`CredentialsMissing`."""
         cfg = self.config()
         if not cfg.server or not cfg.api_key:
-            raise CredentialsMissing("not signed in: run `presence-agent login`")
+            # Words without a command: the tray and the terminal each add
+            # how to sign in there (the menu's Sign in…, or `login`).
+            raise CredentialsMissing("not signed in")
         secret = self._credentials.get(cfg.server, cfg.api_key)
         if not secret:
-            raise CredentialsMissing(
-                "no API secret in the keyring for this server: run `presence-agent login`"
-            )
+            raise CredentialsMissing("no API secret stored for this server")
         self._redactor.add(secret)
         return cfg, secret
 
@@ -145,7 +146,7 @@ class ClientFactory:
 
         current = self._current
         if current is None:
-            raise CredentialsMissing("not signed in: run `presence-agent login`")
+            raise CredentialsMissing("not signed in")
         return ws_params_for(*current)
 
 
@@ -180,10 +181,13 @@ def handle_control(services: Services, request: dict[str, Any]) -> dict[str, Any
     """The running agent's side of ``presence-agent set/status/...``."""
     cmd = request.get("cmd")
     if cmd == "status":
+        from presence_agent import __version__
+
         return {
             "ok": True,
             **snapshot_dict(services.engine.snapshot()),
             "hooks": hooks_of(services.source),
+            "version": __version__,
         }
     if cmd == "set":
         try:
@@ -197,15 +201,16 @@ def handle_control(services: Services, request: dict[str, Any]) -> dict[str, Any
             result.append(outcome)
             done.set()
 
+        before = services.engine.snapshot()
         services.choose(status, reply)
-        if not done.wait(12.0):
-            return {"ok": False, "message": "the server has not answered yet; still trying"}
-        outcome = result[0]
-        return {
-            "ok": outcome.ok,
-            "status": outcome.status.value if outcome.status else None,
-            "message": outcome.message,
-        }
+        return _set_answer(services, status, before, done, result)
+    if cmd == "sign_out":
+        from presence_agent.signin import SignInError
+
+        try:
+            return {"ok": True, "message": sign_out(services)}
+        except SignInError as exc:
+            return {"ok": False, "code": "usage" if exc.usage else "", "message": str(exc)}
     if cmd == "reload":
         services.reporter.credentials_changed()
         return {"ok": True}
@@ -222,11 +227,101 @@ def handle_control(services: Services, request: dict[str, Any]) -> dict[str, Any
     return {"ok": False, "message": f"unknown command {str(cmd)[:40]!r}"}
 
 
+#: How long ``set`` waits for the server's answer before it says "queued".
+SET_ANSWER_WAIT = 12.0
+#: ... and how long when the server has already failed once (the first retries,
+#: with backoff, usually get through in that time when the fault was brief).
+SET_QUEUED_AFTER = 5.0
+#: How often it looks whether the request is stuck behind an unreachable server.
+_SET_CHECK_EVERY = 0.5
+#: How long Sign out (tray or ``logout``) waits for the ``offline`` it sends first.
+SIGN_OUT_OFFLINE_WAIT = 2.0
+
+
+def _set_answer(
+    services: Services,
+    status: Status,
+    before: Snapshot,
+    done: threading.Event,
+    result: list[Outcome],
+) -> dict[str, Any]:
+    """The answer to ``set``: the server's, or "queued" once the agent is retrying it.
+
+    The reporter keeps the newest desired status and retries it until the
+    server answers, so a ``set`` while the server is down is accepted, not
+    failed: the person is told it is queued (exit 0), and it is sent when the
+    server is back. Control thread.
+    """
+    waited = 0.0
+    while not done.wait(_SET_CHECK_EVERY):
+        waited += _SET_CHECK_EVERY
+        snap = services.engine.snapshot()
+        if snap.signed_out:
+            return {
+                "ok": False,
+                "code": "signed_out",
+                "message": _signed_out_text(services.paths, snap),
+            }
+        retrying = bool(snap.problem) and waited >= SET_QUEUED_AFTER
+        if snap.pending is status and (retrying or waited >= SET_ANSWER_WAIT):
+            why = f" ({snap.problem})" if snap.problem else ""
+            return {
+                "ok": True,
+                "queued": True,
+                "status": status.value,
+                "message": f"queued, will be sent when the server answers{why}",
+            }
+        if waited >= SET_ANSWER_WAIT:
+            return {"ok": False, "message": "the running agent did not take the change"}
+    outcome = result[0]
+    answer: dict[str, Any] = {
+        "ok": outcome.ok,
+        "status": outcome.status.value if outcome.status else None,
+        "message": outcome.message,
+    }
+    if not outcome.ok:
+        snap = services.engine.snapshot()
+        if snap.signed_out or before.signed_out:
+            answer.update(code="signed_out", message=_signed_out_text(services.paths, snap))
+        elif status not in snap.choices:
+            answer["code"] = "usage"
+    return answer
+
+
+def _signed_out_text(paths: Paths, snap: Snapshot) -> str:
+    from presence_agent.cli import login_hint
+
+    why = snap.problem or "not signed in"
+    return f"{why}: run `{login_hint(paths)}`"
+
+
+def sign_out(services: Services) -> str:
+    """Go offline (briefly bounded), then remove the secret: the tray's Sign out and ``logout``.
+
+    Offline first, while the credentials still work, so nobody is left shown
+    as answering. Any thread but the engine's (it waits for the engine).
+    Raises :class:`~presence_agent.signin.SignInError`.
+    """
+    from presence_agent.signin import sign_out as remove_secret
+
+    snap = services.engine.snapshot()
+    went_offline = False
+    if snap.connected and snap.status not in (None, Status.OFFLINE):
+        done = threading.Event()
+        services.choose(Status.OFFLINE, lambda _outcome: done.set())
+        went_offline = done.wait(SIGN_OUT_OFFLINE_WAIT)
+    summary = remove_secret(services.paths, credentials=services.credentials)
+    services.reporter.credentials_changed()
+    return f"Set offline. {summary}" if went_offline else summary
+
+
 class StatusPrinter:
     """Prints each change of status, for ``run --no-tray`` and ``demo``. Engine thread."""
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, sign_in_hint: str = "") -> None:
         self._out = out
+        #: What to do when signed out, for the terminal (``run `presence-agent login ...```).
+        self._sign_in_hint = sign_in_hint
         self._last: tuple[object, ...] | None = None
 
     def __call__(self, snap: Snapshot) -> None:
@@ -237,6 +332,8 @@ class StatusPrinter:
         line = describe(snap)
         if snap.problem:
             line += f" - {snap.problem}"
+        if snap.signed_out and self._sign_in_hint:
+            line += f"; {self._sign_in_hint}"
         print(f"{time.strftime('%H:%M:%S')} {line}", file=self._out, flush=True)
 
 
@@ -345,7 +442,7 @@ def run(
         cfg = config_mod.load(paths).with_overrides(**overrides)
     except config_mod.ConfigError as exc:
         print(f"presence-agent: {exc}", file=err)
-        return 2
+        return Exit.USAGE
     redactor = Redactor()
     logs.setup(paths.log_file, cfg.log_level, stderr=not tray, redactor=redactor)
     try:
@@ -354,16 +451,15 @@ def run(
         lock.acquire()
     except AlreadyRunning as exc:
         print(f"presence-agent: {exc}", file=err)
-        return 3
+        return Exit.ALREADY_RUNNING
     except OSError as exc:
         print(f"presence-agent: {exc}", file=err)
-        return 1
+        return Exit.FAILED
     if not tray and (not cfg.server or not cfg.api_key):
-        print(
-            "presence-agent: not signed in: run `presence-agent login --server URL --api-key KEY`",
-            file=err,
-        )
-        return 2
+        from presence_agent.cli import login_hint
+
+        print(f"presence-agent: not signed in: run `{login_hint(paths)}`", file=err)
+        return Exit.SIGNED_OUT
     # Not Credentials(): the keyring's own libraries would then stay in this
     # long-running process for good (see KeyringHelper).
     credentials = credentials or KeyringHelper()
@@ -376,14 +472,16 @@ def run(
     except IdleSourceError as exc:
         print(f"presence-agent: {exc}", file=err)
         log.error("cannot watch input: %s", exc, extra={"shown": True})
-        return 1
+        return Exit.FAILED
     log.info("started (idle source %s, away after %.0f s)", source.name, cfg.away_after)
     control = ControlServer(runtime, lambda request: handle_control(services, request))
     control.start()
     services.extra_stops.append(control.stop)
     try:
         if not tray or not _run_tray(services, err):
-            printer = StatusPrinter(out)
+            from presence_agent.cli import login_hint
+
+            printer = StatusPrinter(out, f"run `{login_hint(paths)}`")
             services.engine.subscribe(printer)
 
             def print_current() -> None:

@@ -1,7 +1,7 @@
 """The command line: ``presence-agent login|logout|run|set|status|autostart|doctor|demo``.
 
-Every failure is one line on stderr and a non-zero exit: 1 for a failure of
-the world (server, keyring, display), 2 for bad input, 3 for "already running".
+Every failure is one line on stderr (with what to do next, runnable as
+written) and an exit code from the one table in :mod:`presence_agent.exitcodes`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from presence_agent import __version__
+from presence_agent.exitcodes import MEANINGS, Exit
 
-EXIT_FAIL = 1
-EXIT_USAGE = 2
+# Kept for callers that used the old names.
+EXIT_FAIL = Exit.FAILED
+EXIT_USAGE = Exit.USAGE
 
 _STATUS_WORDS = {
     "available": "available",
@@ -29,6 +31,16 @@ _STATUS_WORDS = {
     "offline": "offline",
 }
 
+#: What ``set`` offers, and on which servers (``busy`` only where the server has it).
+SET_CHOICES = (
+    "available | away | offline on every server; reassign (away, and your conversations go"
+    " back to the team) on a real Libredesk; busy only on servers that have it (the"
+    " documented API)"
+)
+
+#: The hidden command the tray starts the sign-in window with (not for people).
+SIGNIN_DIALOG_COMMAND = "_signin-dialog"
+
 
 def _positive(text: str) -> float:
     try:
@@ -40,55 +52,98 @@ def _positive(text: str) -> float:
     return value
 
 
+def _epilog() -> str:
+    rows = "\n".join(f"  {code.value}  {MEANINGS[code]}" for code in Exit)
+    return f"exit codes:\n{rows}"
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from presence_agent.config import Config
+
+    defaults = Config()
     parser = argparse.ArgumentParser(
         prog="presence-agent",
         description="Keep your Libredesk availability true to whether you are at your desk.",
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"presence-agent {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    login = sub.add_parser("login", help="check credentials with the server and store them")
+    login = sub.add_parser(
+        "login",
+        help="check your API key and secret with the server, then store them",
+        description="Check the API key and secret with the server, then store the secret in"
+        " the OS keyring and the server and key in your config file.",
+    )
     login.add_argument(
-        "--server", required=True, help="Libredesk URL, e.g. https://desk.example.com"
+        "--server",
+        metavar="URL",
+        help="your Libredesk address, e.g. https://desk.example.com (a bare host means"
+        " https://); default: the server your administrator preset, or your last login's",
     )
     login.add_argument("--api-key", required=True, help="API key from your Libredesk profile")
     login.add_argument(
         "--api-secret-stdin",
         action="store_true",
-        help="read the API secret from standard input instead of a hidden prompt",
+        help="read the API secret from standard input instead of a hidden prompt (for scripts)",
     )
-    login.add_argument("--auth", choices=("token", "basic"), default="token")
+    login.add_argument(
+        "--auth",
+        choices=("token", "basic"),
+        help="how the key and secret are sent: token (Libredesk's own) or basic (HTTP Basic"
+        f" auth, for proxies that need it); default: {defaults.auth}, or the preset",
+    )
     login.add_argument(
         "--allow-insecure-http",
         action="store_true",
         help="allow plain http:// to a host that is not this machine (the secret travels in clear)",
     )
-    login.add_argument("--ca-bundle", help="PEM file of CA certificates to trust for this server")
+    login.add_argument(
+        "--ca-bundle",
+        metavar="FILE",
+        help="PEM file of CA certificates to trust for this server (a company CA);"
+        " default: the system's certificates",
+    )
 
-    sub.add_parser("logout", help="remove the API secret from the keyring")
+    sub.add_parser(
+        "logout",
+        help="set yourself offline, then remove the API secret (like Sign out in the tray)",
+    )
 
     run = sub.add_parser("run", help="run the agent (the tray app unless --no-tray)")
     run.add_argument("--no-tray", action="store_true", help="run headless, printing each change")
-    run.add_argument("--away-after", type=_positive, metavar="SECONDS", help="idle threshold")
     run.add_argument(
-        "--keepalive-interval", type=_positive, metavar="SECONDS", help="/ws ping interval"
+        "--away-after",
+        type=_positive,
+        metavar="SECONDS",
+        help=f"seconds without input before away (default: away_after in the config,"
+        f" {defaults.away_after:g})",
+    )
+    run.add_argument(
+        "--keepalive-interval",
+        type=_positive,
+        metavar="SECONDS",
+        help="seconds between /ws pings on a real Libredesk (default: keepalive_interval in"
+        f" the config, {defaults.keepalive_interval:g})",
     )
     run.add_argument(
         "--start-delay",
         type=float,
         default=0.0,
         metavar="SECONDS",
-        help="wait before starting (used at login, so the tray host exists first)",
+        help="wait at most this long for the desktop's tray before starting (start at login"
+        " uses it; default: %(default)g)",
     )
 
     setp = sub.add_parser(
         "set",
-        help="set your status by hand (source user), for a while if you like",
-        description="Set your status by hand. With --for or --until it ends by itself:"
-        " back to Available if you are at your desk then, else idle Away.",
+        help="set your status by hand (idle detection never overrides it), for a while if"
+        " you like",
+        description=f"Set your status by hand. STATUS: {SET_CHOICES}. With --for or --until"
+        " it ends by itself: back to Available if you are at your desk then, else idle Away.",
     )
-    setp.add_argument("status", help="available | busy | away | reassign | offline")
+    setp.add_argument("status", metavar="STATUS", help="available, away, reassign, offline, busy")
     timed = setp.add_mutually_exclusive_group()
     timed.add_argument(
         "--for", dest="for_", metavar="DURATION", help="for this long: 90s, 45m, 1h30m, 2h"
@@ -100,16 +155,40 @@ def build_parser() -> argparse.ArgumentParser:
         " 2026-12-24 9:00",
     )
 
-    sub.add_parser("status", help="show the status the server holds now")
+    sub.add_parser("status", help="show your status on the server and in the running agent")
 
     auto = sub.add_parser("autostart", help="start the agent at login")
     auto.add_argument("action", choices=("enable", "disable", "status"))
 
-    sub.add_parser("doctor", help="diagnose idle sources, keyring, tray and server")
+    doctor = sub.add_parser(
+        "doctor", help="check idle detection, keyring, tray, settings and server; say how to fix"
+    )
+    doctor.add_argument(
+        "--json", action="store_true", help="print everything as one JSON object (for fleets)"
+    )
 
-    demo = sub.add_parser("demo", help="see it work against a local stand-in server")
-    demo.add_argument("--away-after", type=_positive, default=5.0, metavar="SECONDS")
-    demo.add_argument("--duration", type=_positive, metavar="SECONDS", help="stop after this long")
+    demo = sub.add_parser(
+        "demo",
+        help="see it work against a stand-in server on this machine (nothing of yours is used)",
+    )
+    demo.add_argument(
+        "--away-after",
+        type=_positive,
+        default=5.0,
+        metavar="SECONDS",
+        help="seconds without input before the demo sets you away (default: %(default)g)",
+    )
+    demo.add_argument(
+        "--duration",
+        type=_positive,
+        metavar="SECONDS",
+        help="stop after this long (default: until Ctrl-C; the simulated day ends by itself)",
+    )
+    demo.add_argument(
+        "--simulate",
+        action="store_true",
+        help="play the simulated day even where a display exists (it is what runs without one)",
+    )
 
     pause = sub.add_parser("pause", help="pause idle detection in the running agent")
     pause.add_argument(
@@ -120,20 +199,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from presence_agent import credentials
+    args_list = sys.argv[1:] if argv is None else list(argv)
+    from presence_agent import credentials, quiet
 
-    if (sys.argv[1:] if argv is None else list(argv))[:1] == [credentials.HELPER_COMMAND]:
+    quiet.install()  # library warnings go to the log, not the terminal
+    if args_list[:1] == [credentials.HELPER_COMMAND]:
         # The running agent's keyring calls (credentials.KeyringHelper): not for
         # people, so not in the help.
         return credentials.helper_main(sys.stdin, sys.stdout)
+    if args_list[:1] == [SIGNIN_DIALOG_COMMAND]:
+        from presence_agent import signin_dialog
+
+        return signin_dialog.main(args_list[1:])
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(args_list)
     command = args.command or "run"
     if args.command is None:
         args = parser.parse_args(["run"])
     handler = _COMMANDS[command]
     try:
-        return handler(args)
+        return int(handler(args))
     except KeyboardInterrupt:
         return 130
 
@@ -141,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 # -- commands ---------------------------------------------------------------------
 
 
-def _fail(message: str, code: int = EXIT_FAIL, out: TextIO | None = None) -> int:
+def _fail(message: str, code: int = Exit.FAILED, out: TextIO | None = None) -> int:
     print(f"presence-agent: {message}", file=out or sys.stderr)
     return code
 
@@ -150,6 +235,19 @@ def _paths() -> Any:
     from presence_agent.paths import Paths
 
     return Paths.default()
+
+
+def login_hint(paths: Any) -> str:
+    """The login command to run, as written: without ``--server`` when one is configured."""
+    from presence_agent import config
+
+    try:
+        server = config.load(paths).server
+    except config.ConfigError:
+        server = None
+    if server:
+        return "presence-agent login --api-key KEY"
+    return "presence-agent login --server https://desk.example.com --api-key KEY"
 
 
 def cmd_login(args: argparse.Namespace) -> int:
@@ -163,8 +261,8 @@ def cmd_login(args: argparse.Namespace) -> int:
         secret = _read_secret(args.api_secret_stdin)
         if secret is None:
             return _fail(
-                "no API secret: type it at the prompt, or pipe it with --api-secret-stdin",
-                EXIT_USAGE,
+                "no API secret: type it at the prompt, or pipe it in with --api-secret-stdin",
+                Exit.USAGE,
             )
         summary = sign_in(
             paths,
@@ -176,11 +274,11 @@ def cmd_login(args: argparse.Namespace) -> int:
             args.ca_bundle,
         )
     except SignInError as exc:
-        return _fail(str(exc), EXIT_USAGE if exc.usage else EXIT_FAIL)
+        return _fail(str(exc), Exit.USAGE if exc.usage else Exit.FAILED)
     with contextlib.suppress(control.NotRunning):
         control.request(paths.runtime_dir, {"cmd": "reload"}, timeout=3)
     print(summary)
-    return 0
+    return Exit.OK
 
 
 def _read_secret(from_stdin: bool) -> str | None:
@@ -196,58 +294,118 @@ def _read_secret(from_stdin: bool) -> str | None:
     return secret or None
 
 
-def _configured_client() -> Any:
-    """A client from the stored config and keyring, or an error string."""
+class _CommandError(Exception):
+    """A command cannot go on; the text is for a person, ``code`` from the table."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _configured_client(paths: Any) -> Any:
+    """A client from the stored config and keyring, and the config."""
     from presence_agent import config
     from presence_agent.client import LibredeskClient, make_ssl_context
-    from presence_agent.credentials import Credentials
+    from presence_agent.credentials import Credentials, KeyringUnavailable
 
-    cfg = config.load(_paths())
+    try:
+        cfg = config.load(paths)
+    except config.ConfigError as exc:
+        raise _CommandError(str(exc), Exit.USAGE) from None
     if not cfg.server or not cfg.api_key:
-        raise _UserError("not signed in: run `presence-agent login --server URL --api-key KEY`")
-    secret = Credentials().get(cfg.server, cfg.api_key)
+        raise _CommandError(f"not signed in: run `{login_hint(paths)}`", Exit.SIGNED_OUT)
+    try:
+        secret = Credentials().get(cfg.server, cfg.api_key)
+    except KeyringUnavailable as exc:
+        raise _CommandError(str(exc), Exit.FAILED) from None
     if not secret:
-        raise _UserError("no API secret in the keyring: run `presence-agent login` again")
+        raise _CommandError(
+            f"signed out (no API secret stored for {cfg.server}): run `{login_hint(paths)}`",
+            Exit.SIGNED_OUT,
+        )
     client = LibredeskClient(
         cfg.server, cfg.api_key, secret, auth=cfg.auth, verify=make_ssl_context(cfg.ca_bundle)
     )
     return client, cfg
 
 
-class _UserError(Exception):
-    pass
-
-
-def _with_client(action: Any) -> int:
+def _with_client(paths: Any, action: Any) -> int:
     from presence_agent.client import LibredeskError
-    from presence_agent.config import ConfigError
-    from presence_agent.credentials import KeyringUnavailable
 
     try:
-        client, cfg = _configured_client()
-    except (ConfigError, _UserError, KeyringUnavailable) as exc:
-        return _fail(str(exc), EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_FAIL)
+        client, cfg = _configured_client(paths)
+    except _CommandError as exc:
+        return _fail(str(exc), exc.code)
     try:
         with client:
             result: int = action(client, cfg)
             return result
     except LibredeskError as exc:
         return _fail(str(exc))
+    except OSError as exc:  # an unreadable CA bundle
+        return _fail(f"{cfg.server}: {exc.strerror or exc}")
+
+
+def _running(paths: Any, payload: dict[str, Any], timeout: float = 3) -> dict[str, Any] | None:
+    """The running agent's answer, or ``None`` when no agent runs."""
+    from presence_agent import control
+
+    try:
+        return control.request(paths.runtime_dir, payload, timeout=timeout)
+    except control.NotRunning:
+        return None
 
 
 def cmd_logout(args: argparse.Namespace) -> int:
-    from presence_agent import control
+    """Like the tray's Sign out: offline first (briefly bounded), then remove the secret."""
     from presence_agent.signin import SignInError, sign_out
 
     paths = _paths()
+    answer = _running(paths, {"cmd": "sign_out"}, timeout=15)
+    if answer is not None:
+        if not answer.get("ok"):
+            return _fail(str(answer.get("message", "sign out failed")), _answer_code(answer))
+        print(answer.get("message") or "Signed out.")
+        return Exit.OK
+    went_offline = _offline_directly(paths)
     try:
         summary = sign_out(paths)
     except SignInError as exc:
-        return _fail(str(exc), EXIT_USAGE if exc.usage else EXIT_FAIL)
-    with contextlib.suppress(control.NotRunning):
-        control.request(paths.runtime_dir, {"cmd": "reload"}, timeout=3)
+        return _fail(str(exc), Exit.USAGE if exc.usage else Exit.FAILED)
+    if went_offline is not None:
+        print(went_offline)
     print(summary)
-    return 0
+    return Exit.OK
+
+
+def _offline_directly(paths: Any) -> str | None:
+    """With no agent running: tell the server ``offline`` before the secret goes.
+
+    Best effort, bounded: a server that cannot be reached must not keep the
+    person from signing out. Returns a line to print, or ``None`` when there
+    was nothing to do (not signed in, already offline).
+    """
+    from presence_agent.client import LibredeskError
+    from presence_agent.policy import Desired
+    from presence_agent.vocab import Source, Status
+
+    try:
+        client, cfg = _configured_client(paths)
+    except _CommandError:
+        return None
+    try:
+        with client:
+            agent = _learn_dialect(client, cfg, timeout=5)
+            if client.read_status(agent.status_word).status is Status.OFFLINE:
+                return None
+            client.set_status(Desired(Status.OFFLINE, Source.USER), timeout=5)
+    except (LibredeskError, OSError, ValueError) as exc:
+        print(
+            f"presence-agent: could not set you offline first ({exc}); signing out anyway",
+            file=sys.stderr,
+        )
+        return None
+    return "Set offline."
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -263,33 +421,33 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_set(args: argparse.Namespace) -> int:
-    from presence_agent import control
     from presence_agent.vocab import Status
 
     word = _STATUS_WORDS.get(args.status.strip().lower())
     if word is None:
-        return _fail(
-            f"unknown status {args.status[:40]!r}; use one of: available, busy, away,"
-            " reassign (real Libredesk), offline",
-            EXIT_USAGE,
-        )
+        return _fail(f"unknown status {args.status[:40]!r}; use one of: {SET_CHOICES}", Exit.USAGE)
     status = Status(word)
     try:
         until = _timer_end(args, status)
     except ValueError as exc:
-        return _fail(str(exc), EXIT_USAGE)
+        return _fail(str(exc), Exit.USAGE)
     paths = _paths()
     if until is not None:
         return _set_timed(paths, status, until)
-    try:
-        answer = control.request(paths.runtime_dir, {"cmd": "set", "status": status.value})
-    except control.NotRunning:
-        return _set_directly(status)
+    answer = _running(paths, {"cmd": "set", "status": status.value}, timeout=20)
+    if answer is None:
+        return _set_directly(paths, status)
     if not answer.get("ok"):
-        return _fail(str(answer.get("message", "failed")))
+        return _fail(str(answer.get("message", "failed")), _answer_code(answer))
     message = str(answer.get("message") or "done")
     print(f"{message[:1].upper()}{message[1:]}.")
-    return 0
+    return Exit.OK
+
+
+def _answer_code(answer: dict[str, Any]) -> int:
+    """The exit code for a refusal from the running agent."""
+    codes = {"signed_out": Exit.SIGNED_OUT, "usage": Exit.USAGE}
+    return codes.get(str(answer.get("code")), Exit.FAILED)
 
 
 def _timer_end(args: argparse.Namespace, status: Any) -> float | None:
@@ -331,23 +489,20 @@ def _until_text(until: float) -> str:
 
 
 def _set_timed(paths: Any, status: Any, until: float) -> int:
-    from presence_agent import control
-
     request = {"cmd": "set_timed", "status": status.value, "until": until, "set_by": "cli"}
-    try:
-        answer = control.request(paths.runtime_dir, request)
-    except control.NotRunning:
-        return _set_directly(status, until)
+    answer = _running(paths, request, timeout=20)
+    if answer is None:
+        return _set_directly(paths, status, until)
     if not answer.get("ok"):
         message = str(answer.get("message", "failed"))
         if message.startswith("unknown command"):
             message = "the running agent cannot time a status: restart it (it is older)"
-        return _fail(message)
+        return _fail(message, _answer_code(answer))
     print(f"{status.label} until {_until_text(until)}.")
-    return 0
+    return Exit.OK
 
 
-def _set_directly(status: Any, until: float | None = None) -> int:
+def _set_directly(paths: Any, status: Any, until: float | None = None) -> int:
     from presence_agent.policy import Desired
     from presence_agent.timers import TimedStatus, TimerStore
     from presence_agent.vocab import Source, UnsupportedStatusError
@@ -357,61 +512,83 @@ def _set_directly(status: Any, until: float | None = None) -> int:
         try:
             server = client.set_status(Desired(status, Source.USER))
         except UnsupportedStatusError as exc:
-            return _fail(str(exc), EXIT_USAGE)
+            return _fail(str(exc), Exit.USAGE)
         if server.status is not status:
             print(f"Asked for {status.label}; the server keeps {server.status.label}.")
-            return EXIT_FAIL
-        store = TimerStore(_paths().state_dir)
+            return Exit.FAILED
+        store = TimerStore(paths.state_dir)
         if until is None:
             store.save(None)  # a plain choice replaces any timed one
             print(f"Now {server.status.label}.")
-            return 0
+            return Exit.OK
         # Kept for the agent, which ends it when it next runs (at once if already due).
         store.save(TimedStatus(status, until, time.time(), "cli"))
         print(
             f"Now {server.status.label}, until {_until_text(until)}. The agent is not"
             " running: start it to have the status end by itself."
         )
-        return 0
+        return Exit.OK
 
-    return _with_client(action)
+    return _with_client(paths, action)
 
 
-def _learn_dialect(client: Any, cfg: Any) -> Any:
+def _learn_dialect(client: Any, cfg: Any, timeout: float | None = None) -> Any:
     from presence_agent.vocab import Dialect
 
-    agent = client.me()
+    agent = client.me(timeout=timeout)
     if cfg.dialect == "auto":
-        client.detect_dialect(agent)
+        client.detect_dialect(agent, timeout=timeout)
     else:
         client.dialect = Dialect(cfg.dialect)
     return agent
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from presence_agent import control
+    from presence_agent.client import LibredeskError
 
-    def action(client: Any, cfg: Any) -> int:
-        agent = _learn_dialect(client, cfg)
-        server = client.read_status(agent.status_word)
-        kind = ""
-        if server.by_idle is True:
-            kind = " (idle)"
-        elif server.by_idle is False:
-            kind = " (manual)"
-        print(f"{server.status.label}{kind}")
-        who = agent.name or agent.email or f"agent #{agent.id}"
-        print(f"  server: {cfg.server} ({client.dialect.value} dialect), agent: {who}")
-        try:
-            running = control.request(_paths().runtime_dir, {"cmd": "status"}, timeout=3)
-        except control.NotRunning:
-            print("  agent: not running")
-        else:
-            extra = " - idle detection paused" if running.get("paused") else ""
-            print(f"  agent: running, shows {running.get('label')}{extra}")
-        return 0
+    paths = _paths()
+    running = _running(paths, {"cmd": "status"})
+    try:
+        client, cfg = _configured_client(paths)
+    except _CommandError as exc:
+        if running is not None:
+            _print_running(running)
+        return _fail(str(exc), exc.code)
+    try:
+        with client:
+            agent = _learn_dialect(client, cfg)
+            server = client.read_status(agent.status_word)
+    except (LibredeskError, OSError) as exc:
+        # The running agent's view on stdout; the one line of what went wrong on stderr.
+        from presence_agent.client import Unreachable
 
-    return _with_client(action)
+        what = "unreachable" if isinstance(exc, Unreachable) else "not answering usably"
+        if running is not None:
+            print(f"{running.get('label')} (the running agent's view; the server is {what})")
+            _print_running(running)
+            print(f"  version: presence-agent {__version__}")
+        problem = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return _fail(problem if cfg.server in problem else f"{cfg.server}: {problem}")
+    kind = ""
+    if server.by_idle is True:
+        kind = " (idle)"
+    elif server.by_idle is False:
+        kind = " (manual)"
+    print(f"{server.status.label}{kind}")
+    who = agent.name or agent.email or f"agent #{agent.id}"
+    print(f"  server: {cfg.server} ({client.dialect.value} dialect), agent: {who}")
+    if running is None:
+        print("  agent: not running (start it with `presence-agent run`)")
+    else:
+        _print_running(running)
+    print(f"  version: presence-agent {__version__}")
+    return Exit.OK
+
+
+def _print_running(running: dict[str, Any]) -> None:
+    extra = " - idle detection paused" if running.get("paused") else ""
+    problem = f" - {running['problem']}" if running.get("problem") else ""
+    print(f"  agent: running, shows {running.get('label')}{extra}{problem}")
 
 
 def cmd_autostart(args: argparse.Namespace) -> int:
@@ -423,31 +600,37 @@ def cmd_autostart(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from presence_agent import doctor
 
-    return doctor.run(_paths(), sys.stdout)
+    return doctor.run(_paths(), sys.stdout, as_json=args.json)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from presence_agent import demo
 
-    return demo.run(away_after=args.away_after, duration=args.duration, out=sys.stdout)
+    return demo.run(
+        away_after=args.away_after,
+        duration=args.duration,
+        out=sys.stdout,
+        simulate=True if args.simulate else None,
+    )
 
 
 def _control_simple(payload: dict[str, Any], done: str) -> int:
-    from presence_agent import control
-
-    try:
-        answer = control.request(_paths().runtime_dir, payload, timeout=5)
-    except control.NotRunning as exc:
-        return _fail(str(exc))
+    paths = _paths()
+    answer = _running(paths, payload, timeout=5)
+    if answer is None:
+        return _fail(
+            "presence-agent is not running: start it with `presence-agent run`",
+            Exit.NOT_RUNNING,
+        )
     if not answer.get("ok"):
-        return _fail(str(answer.get("message")))
+        return _fail(str(answer.get("message")), _answer_code(answer))
     print(done)
-    return 0
+    return Exit.OK
 
 
 def cmd_pause(args: argparse.Namespace) -> int:
-    if args.minutes is not None and args.minutes <= 0:
-        return _fail("minutes must be positive", EXIT_USAGE)
+    if args.minutes is not None and not 0 < args.minutes <= 7 * 24 * 60:
+        return _fail("minutes must be more than 0 and at most a week (10080)", Exit.USAGE)
     seconds = None if args.minutes is None else args.minutes * 60
     until = "until `presence-agent resume`" if seconds is None else f"for {args.minutes:g} min"
     return _control_simple({"cmd": "pause", "seconds": seconds}, f"Idle detection paused {until}.")

@@ -13,10 +13,43 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 SERVICE = "presence-agent"
-_FIX = (
-    "install and start a Secret Service such as gnome-keyring or KWallet"
-    " (on a desktop session it is usually there; `presence-agent doctor` checks it)"
-)
+
+
+def keyring_fix(platform: str = sys.platform, environ: Any = None) -> str:
+    """What a person can do about a missing or failing keyring here, as written."""
+    env = os.environ if environ is None else environ
+    if platform == "darwin":
+        return "open Keychain Access and unlock your login keychain, then try again"
+    if platform in ("win32", "cygwin"):
+        return "sign in to Windows as yourself (Credential Manager needs your own session)"
+    if not env.get("DBUS_SESSION_BUS_ADDRESS") and not env.get("XDG_RUNTIME_DIR"):
+        return (
+            "run it in a terminal inside your desktop session, where your keyring runs"
+            " (GNOME Keyring, package gnome-keyring, or KWallet); over ssh, su or cron"
+            " there is none"
+        )
+    return (
+        "start your desktop's keyring and unlock it: GNOME Keyring (Debian/Ubuntu:"
+        " sudo apt install gnome-keyring, then log out and in) or KWallet with its"
+        " Secret Service turned on; then try again"
+    )
+
+
+#: keyring's backend modules, in words a person knows.
+_BACKEND_NAMES = {
+    "keyring.backends.SecretService": "Secret Service (GNOME Keyring, KWallet or another)",
+    "keyring.backends.libsecret": "Secret Service (through libsecret)",
+    "keyring.backends.kwallet": "KWallet",
+    "keyring.backends.macOS": "macOS Keychain",
+    "keyring.backends.Windows": "Windows Credential Manager",
+    "keyring.backends.chainer": "the OS keyrings, tried in turn",
+}
+
+
+def backend_label(backend: Any) -> str:
+    """The keyring in use, as a person would call it (never a library class name)."""
+    module = type(backend).__module__
+    return _BACKEND_NAMES.get(module, f"a keyring plug-in ({type(backend).__name__})")
 
 
 class KeyringUnavailable(Exception):
@@ -110,16 +143,17 @@ class Credentials:
             if isinstance(backend, chainer.ChainerBackend):
                 usable = [b for b in backend.backends if not _is_insecure(b)]
                 if not usable:
-                    raise KeyringUnavailable(f"no usable OS keyring was found: {_FIX}")
+                    raise KeyringUnavailable(f"no usable OS keyring was found: {keyring_fix()}")
                 return backend
         if _is_insecure(backend):
-            name = type(backend).__module__
-            raise KeyringUnavailable(f"no usable OS keyring ({name} keeps no secret safe): {_FIX}")
+            raise KeyringUnavailable(
+                f"no usable OS keyring (the one configured keeps no secret safe): {keyring_fix()}"
+            )
         return backend
 
     def describe(self) -> str:
-        backend = self.backend()
-        return f"{type(backend).__module__}.{type(backend).__name__}"
+        """The keyring in use, in words (see :func:`backend_label`)."""
+        return backend_label(self.backend())
 
     def get(self, server: str, api_key: str) -> str | None:
         def read(backend: Any) -> Any:
@@ -168,7 +202,8 @@ class Credentials:
             text = str(exc).replace(secret, "<redacted>") if secret else str(exc)
             detail = text.splitlines()[0][:200] if text else type(exc).__name__
             raise KeyringUnavailable(
-                f"the OS keyring could not {what} the secret ({detail}); is it unlocked? {_FIX}"
+                f"the OS keyring could not {what} the secret ({detail}); is it unlocked?"
+                f" {keyring_fix()}"
             ) from None
 
 
@@ -198,7 +233,7 @@ def _bounded(call: Any, timeout: float, what: str) -> Any:
 def _no_answer(timeout: float, what: str) -> KeyringUnavailable:
     return KeyringUnavailable(
         f"the OS keyring did not answer within {timeout:g} s when asked to {what} the secret;"
-        f" is a keyring prompt waiting, or is the service stuck? {_FIX}"
+        f" is a keyring prompt waiting, or is the service stuck? {keyring_fix()}"
     )
 
 
@@ -269,7 +304,7 @@ class KeyringHelper:
         except (ValueError, IndexError, KeyError, TypeError):
             raise KeyringUnavailable(
                 f"the keyring helper failed (exit {done.returncode}) without an answer;"
-                " `presence-agent doctor` checks the keyring"
+                " run `presence-agent doctor` to check the keyring"
             ) from None
         if ok is not True:
             raise KeyringUnavailable(str(answer.get("error", "the keyring helper failed"))[:500])
@@ -297,8 +332,8 @@ def helper_main(stdin: TextIO, stdout: TextIO, store: Credentials | None = None)
     except KeyringUnavailable as exc:
         answer(ok=False, error=str(exc))
         return 0
-    except Exception as exc:  # noqa: BLE001 - the parent gets a line, never a traceback
-        answer(ok=False, error=f"the OS keyring failed ({type(exc).__name__}): {_FIX}")
+    except Exception:  # noqa: BLE001 - the parent gets a line, never a traceback
+        answer(ok=False, error=f"the OS keyring failed: {keyring_fix()}")
         return 0
     answer(ok=True, value=value)
     return 0

@@ -14,9 +14,14 @@ import signal
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TextIO
+
+from presence_agent import __version__
+from presence_agent.exitcodes import Exit
 
 DEMO_KEY = "demo"
 DEMO_SECRET = "demo-secret"  # noqa: S105 - a throwaway for the local stand-in
@@ -31,9 +36,12 @@ class StandIn:
 
     def __init__(self, out: TextIO) -> None:
         self._out = out
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self.status = "offline"
         self._manual_away = False
+        #: The last change, and how many there were (for the simulated day's checks).
+        self.last: tuple[str, str] = ("offline", "")
+        self._changes = 0
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
@@ -64,8 +72,20 @@ class StandIn:
             if status != self.status:
                 self.status = status
                 self._manual_away = status == "away" and source == "user"
+                self.last = (status, source)
+                self._changes += 1
+                self._lock.notify_all()
                 stamp = time.strftime("%H:%M:%S")
                 print(f"{stamp} server: {status} ({source})", file=self._out, flush=True)
+
+    def changes(self) -> int:
+        with self._lock:
+            return self._changes
+
+    def wait_for(self, expect: tuple[str, str], timeout: float) -> bool:
+        """Wait until the server holds ``expect`` (status, source of the change that set it)."""
+        with self._lock:
+            return self._lock.wait_for(lambda: self.last == expect, timeout)
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         standin = self
@@ -124,50 +144,244 @@ def _error(message: str) -> dict[str, Any]:
     return {"status": "error", "message": message, "data": None, "error_type": "DemoException"}
 
 
-def run(away_after: float, duration: float | None, out: TextIO) -> int:
+class ScriptedInput:
+    """The simulated person: an idle source whose input comes from the demo's script.
+
+    It stands in for the keyboard and mouse where there are none (a server, a
+    container, CI), so the real engine, policy and reporter run exactly as they
+    do on a desktop. Thread use: ``touch`` from the script's thread; the rest
+    from the engine's, as for any idle source.
+    """
+
+    name = "simulated"
+    what = "the demo's scripted keyboard and mouse"
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._last_input = clock()
+        self._armed = False
+        self._on_activity: Callable[[], None] | None = None
+
+    def start(self, on_activity: Callable[[], None]) -> None:
+        self._on_activity = on_activity
+        self._last_input = self._clock()
+
+    def stop(self) -> None:
+        self._on_activity = None
+
+    def idle_seconds(self) -> float:
+        return max(0.0, self._clock() - self._last_input)
+
+    def arm(self) -> None:
+        self._armed = True
+
+    def disarm(self) -> None:
+        self._armed = False
+
+    def touch(self) -> None:
+        """The person moves the mouse."""
+        self._last_input = self._clock()
+        callback = self._on_activity
+        if self._armed and callback is not None:
+            self._armed = False
+            callback()
+
+
+@dataclass(frozen=True)
+class Step:
+    """One moment of the simulated day.
+
+    ``action``: ``type`` (input for ``seconds``), ``rest`` (no input for
+    ``seconds``, in multiples of the away threshold when ``times_away_after``),
+    ``touch`` (one input), ``choose`` (a manual status, as from the tray),
+    ``quit``. ``expect``: the server's status after it, as ``(status, source)``,
+    checked before the day goes on; ``None`` checks that nothing was sent.
+    """
+
+    action: str
+    narration: str
+    seconds: float = 0.0
+    times_away_after: float = 0.0
+    status: str = ""
+    expect: tuple[str, str] | None = None
+
+
+#: The simulated day. A step is one line: escalation (a manual away that turns
+#: into "stop assigning" after a while, where the server has it) is added here.
+DAY: tuple[Step, ...] = (
+    Step("type", "09:00 You sit down and start typing.", seconds=1.0, expect=("available", "user")),
+    Step(
+        "rest",
+        "10:30 You step away for a coffee and leave the keyboard alone.",
+        times_away_after=1.4,
+        expect=("away", "idle"),
+    ),
+    Step("touch", "10:45 You are back and move the mouse.", expect=("available", "idle")),
+    Step(
+        "choose",
+        "12:00 Lunch: you choose Away in the tray menu.",
+        status="away",
+        expect=("away", "user"),
+    ),
+    Step(
+        "rest",
+        "12:20 Still at lunch; idle detection never overrides your choice.",
+        times_away_after=1.4,
+        expect=None,
+    ),
+    Step(
+        "quit",
+        "17:30 You quit the agent for the day; it tells the server first.",
+        expect=("offline", "user"),
+    ),
+)
+
+
+def run(
+    away_after: float,
+    duration: float | None,
+    out: TextIO,
+    *,
+    simulate: bool | None = None,
+    day: tuple[Step, ...] = DAY,
+) -> int:
+    """``presence-agent demo``. ``simulate`` ``None``: real input if a display allows it."""
     from presence_agent import app, config
     from presence_agent.credentials import Credentials
-    from presence_agent.idle import IdleSourceError, create
+    from presence_agent.idle import IdleSource, IdleSourceError, create
     from presence_agent.logs import Redactor
     from presence_agent.paths import Paths
 
     standin = StandIn(out)
     standin.start()
-    with tempfile.TemporaryDirectory(prefix="presence-agent-demo-") as tmp:
-        root = Path(tmp)
-        paths = Paths(
-            config_dir=root / "config",
-            state_dir=root / "state",
-            log_dir=root / "log",
-            runtime_dir=root / "run",
-        )
-        config.update_user_file(
-            paths, {"server": standin.url, "api_key": DEMO_KEY, "away_after": away_after}
-        )
-        credentials = Credentials(backend=MemoryKeyring())
-        credentials.set(standin.url, DEMO_KEY, DEMO_SECRET)
-        print(
-            f"presence-agent demo: a stand-in Libredesk server runs at {standin.url}.\n"
-            f"Leave the keyboard and mouse alone for {away_after:g} s to go away; touch them to"
-            " come back. Ctrl-C quits.",
-            file=out,
-            flush=True,
-        )
-        try:
-            source = create()
+    try:
+        with tempfile.TemporaryDirectory(prefix="presence-agent-demo-") as tmp:
+            root = Path(tmp)
+            paths = Paths(
+                config_dir=root / "config",
+                state_dir=root / "state",
+                log_dir=root / "log",
+                runtime_dir=root / "run",
+            )
+            config.update_user_file(
+                paths, {"server": standin.url, "api_key": DEMO_KEY, "away_after": away_after}
+            )
+            credentials = Credentials(backend=MemoryKeyring())
+            credentials.set(standin.url, DEMO_KEY, DEMO_SECRET)
             cfg = config.load(paths)
-            services = app.start_services(paths, cfg, {}, credentials, source, Redactor())
-        except IdleSourceError as exc:
-            print(f"presence-agent: {exc}", file=out)
-            standin.stop()
-            return 1
-        app.install_signal_handlers(services.quit)
-        services.stop_event.wait(duration)
-        app.shutdown(services)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    standin.stop()
+            scripted: ScriptedInput | None = None
+            quit_played = False
+            source: IdleSource
+            why_simulated = "as asked (--simulate)"
+            if simulate:
+                source = scripted = ScriptedInput()
+            else:
+                try:
+                    source = create()
+                    services = app.start_services(paths, cfg, {}, credentials, source, Redactor())
+                except IdleSourceError as exc:
+                    if simulate is False:
+                        print(f"presence-agent: {exc}", file=out)
+                        return Exit.FAILED
+                    why_simulated = _why_no_input(str(exc))
+                    source = scripted = ScriptedInput()
+            if scripted is not None:
+                services = app.start_services(paths, cfg, {}, credentials, scripted, Redactor())
+            print(
+                f"presence-agent demo {__version__}: a stand-in Libredesk server runs at"
+                f" {standin.url}; nothing of yours is used.",
+                file=out,
+                flush=True,
+            )
+            app.install_signal_handlers(services.quit)
+            try:
+                if scripted is not None:
+                    print(
+                        f"SIMULATED DAY - {why_simulated}. A scripted person plays a day"
+                        f" (away after {away_after:g} s without input); the agent and the"
+                        " server's answers below are real.",
+                        file=out,
+                        flush=True,
+                    )
+                    ok = _play(day, scripted, services, standin, away_after, out)
+                    quit_played = any(step.action == "quit" for step in day)
+                else:
+                    print(
+                        f"Leave the keyboard and mouse alone for {away_after:g} s to go away;"
+                        " touch them to come back. Ctrl-C quits.",
+                        file=out,
+                        flush=True,
+                    )
+                    services.stop_event.wait(duration)
+                    ok = True
+            finally:
+                if not quit_played:
+                    app.shutdown(services)
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+    finally:
+        standin.stop()
+    if scripted is not None:
+        verdict = "simulated day over." if ok else "simulated day FAILED (see above)."
+        print(verdict, file=out, flush=True)
+        return Exit.OK if ok else Exit.FAILED
     print("demo over.", file=out)
-    return 0
+    return Exit.OK
+
+
+def _why_no_input(problem: str) -> str:
+    import os
+
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return "there is no display here, so no keyboard or mouse to watch"
+    return f"no keyboard or mouse can be watched here ({problem[:200]})"
+
+
+def _play(
+    day: tuple[Step, ...],
+    person: ScriptedInput,
+    services: Any,
+    standin: StandIn,
+    away_after: float,
+    out: TextIO,
+) -> bool:
+    """Play the day; ``False`` (and a line saying what) if the server ended up elsewhere."""
+    from presence_agent import app
+    from presence_agent.vocab import Status
+
+    ok = True
+    for step in day:
+        print(f"  [simulated] {step.narration}", file=out, flush=True)
+        seen = standin.changes()
+        if step.action == "type":
+            deadline = time.monotonic() + step.seconds
+            while time.monotonic() < deadline:
+                person.touch()
+                if services.stop_event.wait(0.2):
+                    return ok
+        elif step.action == "rest":
+            if services.stop_event.wait(step.seconds + step.times_away_after * away_after):
+                return ok
+        elif step.action == "touch":
+            person.touch()
+        elif step.action == "choose":
+            services.choose(Status(step.status))
+        elif step.action == "quit":
+            # The tray's Quit: stop input, then the bounded offline report.
+            app.shutdown(services)
+        if step.expect is None:
+            if standin.changes() != seen:
+                print(f"  !! the server changed: {standin.last}", file=out, flush=True)
+                ok = False
+            continue
+        if not standin.wait_for(step.expect, timeout=away_after + 10):
+            print(
+                f"  !! expected the server to hold {step.expect[0]} ({step.expect[1]}),"
+                f" it holds {standin.last[0]} ({standin.last[1]})",
+                file=out,
+                flush=True,
+            )
+            ok = False
+    return ok
 
 
 class MemoryKeyring:

@@ -5,19 +5,25 @@ exit code non-zero, the others are warnings (the agent runs without them,
 with less). Checks only look: nothing is stored or sent but a read of the
 server (``GET /api/v1/agents/me``) and a ``/ws`` handshake.
 
-The lines, in order: config, keyring, idle source (the one chosen, and why
-each other was skipped), lock / sleep / idle-inhibitor signals, tray, server,
-credentials, ``/ws``.
+The lines, in order: the version, config (and any key the administrator
+locked that the user's file tries to change), keyring, idle source (the one
+chosen, and why each other was skipped), lock / sleep / idle-inhibitor signals,
+tray, start at login, server, credentials, ``/ws``; then every effective
+setting with the file it came from, and where the files are. ``--json`` gives
+all of it as one object, for checking a fleet.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import platform as platform_mod
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
+from presence_agent import __version__
 from presence_agent.paths import Paths
 
 if TYPE_CHECKING:
@@ -27,10 +33,6 @@ if TYPE_CHECKING:
 INPUT_MONITORING_FIX = (
     "allow Input Monitoring for presence-agent in System Settings > Privacy & Security"
     " > Input Monitoring, then start it again"
-)
-KEYRING_DAEMON_FIX = (
-    "start a Secret Service on the session bus: gnome-keyring-daemon (GNOME, most"
-    " desktops) or KWallet with its Secret Service enabled (KDE); then log in again"
 )
 
 
@@ -64,12 +66,15 @@ class Context:
 
     paths: Paths
     cfg: Any = None
+    #: Where each value came from (:class:`presence_agent.config.Layers`), once loaded.
+    layers: Any = None
     secret: str | None = None
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
     platform: str = sys.platform
     choose_idle: Callable[[str], Choice] = _choose_idle
     probe_session: Callable[[], list[Signal]] = _probe_session
     credentials: Any = None
+    autostart: Any = None
 
 
 # -- config and keyring ------------------------------------------------------------------
@@ -80,24 +85,40 @@ def check_config(ctx: Context) -> list[Line]:
     from presence_agent.idle import KNOWN
 
     try:
-        ctx.cfg = config.load(ctx.paths)
+        ctx.layers = config.load_layers(ctx.paths)
     except config.ConfigError as exc:
-        return [Line("config", False, str(exc), "fix or remove that key")]
-    where = ctx.paths.config_file if ctx.paths.config_file.exists() else "defaults"
+        return [Line("config", False, str(exc), "correct or remove that key in that file")]
+    ctx.cfg = ctx.layers.config
+    files = [str(p) for p in ctx.layers.site_files]
+    if ctx.paths.config_file.exists():
+        files.append(str(ctx.paths.config_file))
+    where = ", ".join(files) if files else "no config file, all defaults"
     if ctx.cfg.idle_source not in ("auto", *KNOWN):
+        source = ctx.layers.source_of("idle_source")
         return [
             Line(
                 "config",
                 False,
-                f"{where}: idle_source {ctx.cfg.idle_source!r} is not a source",
+                f"{source}: idle_source {ctx.cfg.idle_source!r} is not a source",
                 f'use "auto" or one of: {", ".join(KNOWN)}',
             )
         ]
-    return [Line("config", True, f"valid ({where})")]
+    lines = [Line("config", True, f"valid ({where})")]
+    for key in ctx.layers.refused:
+        lines.append(
+            Line(
+                "config",
+                False,
+                ctx.layers.refusal(key),
+                f"remove {key!r} from {ctx.paths.config_file}; your administrator decides it",
+                needed=False,
+            )
+        )
+    return lines
 
 
 def check_keyring(ctx: Context) -> list[Line]:
-    from presence_agent.credentials import Credentials, KeyringUnavailable
+    from presence_agent.credentials import Credentials, KeyringUnavailable, keyring_fix
 
     credentials = ctx.credentials if ctx.credentials is not None else Credentials()
     try:
@@ -105,18 +126,9 @@ def check_keyring(ctx: Context) -> list[Line]:
         if ctx.cfg is not None and ctx.cfg.server and ctx.cfg.api_key:
             ctx.secret = credentials.get(ctx.cfg.server, ctx.cfg.api_key)
     except KeyringUnavailable as exc:
-        return [Line("keyring", False, str(exc), _keyring_fix(ctx))]
+        text = str(exc).split(": ", 1)[0] if ": " in str(exc) else str(exc)
+        return [Line("keyring", False, text, keyring_fix(ctx.platform, ctx.environ))]
     return [Line("keyring", True, name)]
-
-
-def _keyring_fix(ctx: Context) -> str:
-    if ctx.platform == "darwin":
-        return "unlock the login keychain (Keychain Access), then log in again"
-    if ctx.platform == "win32":
-        return "the Windows Credential Manager must be available to this user"
-    if not ctx.environ.get("DBUS_SESSION_BUS_ADDRESS") and not ctx.environ.get("XDG_RUNTIME_DIR"):
-        return "no D-Bus session bus: run inside a desktop session, or under dbus-run-session"
-    return KEYRING_DAEMON_FIX
 
 
 # -- idle source and session signals -----------------------------------------------------
@@ -233,6 +245,42 @@ def check_tray(ctx: Context) -> list[Line]:
     return [Line("tray", True, f"pystray {backend_name(pystray)} backend, a tray host is there")]
 
 
+# -- start at login ----------------------------------------------------------------------
+
+
+def check_autostart(ctx: Context) -> list[Line]:
+    from presence_agent import autostart
+
+    try:
+        state = autostart.status(env=ctx.environ)
+    except (OSError, ValueError) as exc:
+        return [Line("start at login", False, f"cannot be read: {exc}", needed=False)]
+    ctx.autostart = state
+    if not state.enabled:
+        return [
+            Line(
+                "start at login",
+                False,
+                f"off ({state.where})",
+                "presence-agent autostart enable (or Start at login in the tray menu)",
+                needed=False,
+            )
+        ]
+    problem = autostart.entry_problem(state)
+    if problem:
+        return [
+            Line(
+                "start at login",
+                False,
+                f"on, but {problem}",
+                "presence-agent autostart enable, from the installed app",
+                needed=False,
+            )
+        ]
+    command = " ".join(state.command or ())
+    return [Line("start at login", True, f"on ({state.where}: {command})")]
+
+
 # -- server ------------------------------------------------------------------------------
 
 
@@ -242,14 +290,19 @@ def check_server(ctx: Context) -> list[Line]:
     cfg = ctx.cfg
     if cfg is None:
         return []
+    from presence_agent.cli import login_hint
+
     if not cfg.server or not cfg.api_key:
+        return [Line("server", False, "not signed in", login_hint(ctx.paths))]
+    if not ctx.secret:
         return [
             Line(
-                "server", False, "not signed in", "presence-agent login --server URL --api-key KEY"
+                "credentials",
+                False,
+                f"signed out: no API secret stored for {cfg.server}",
+                login_hint(ctx.paths),
             )
         ]
-    if not ctx.secret:
-        return [Line("credentials", False, "no API secret in the keyring", "presence-agent login")]
     lines: list[Line] = []
     try:
         with LibredeskClient(
@@ -262,9 +315,25 @@ def check_server(ctx: Context) -> list[Line]:
             agent = client.me()
             dialect = client.detect_dialect(agent) if cfg.dialect == "auto" else cfg.dialect
     except LibredeskError as exc:
-        return [Line("server", False, f"{cfg.server}: {exc}", "check the URL and credentials")]
+        return [
+            Line(
+                "server",
+                False,
+                f"{cfg.server}: {exc}",
+                "check the server address and your API key and secret, then sign in again:"
+                f" {login_hint(ctx.paths)}",
+            )
+        ]
     except OSError as exc:
-        return [Line("server", False, f"{cfg.server}: {exc}", "check ca_bundle in the config")]
+        source = ctx.layers.source_of("ca_bundle") if ctx.layers is not None else None
+        return [
+            Line(
+                "server",
+                False,
+                f"{cfg.server}: {exc.strerror or exc}",
+                f"check the file named by ca_bundle in {source or 'the config'}",
+            )
+        ]
     dialect_name = getattr(dialect, "value", dialect)
     lines.append(Line("server", True, f"{cfg.server} reachable, {dialect_name} dialect"))
     lines.append(Line("credentials", True, f"valid (agent #{agent.id} {agent.name})".rstrip()))
@@ -295,8 +364,37 @@ CHECKS: list[Check] = [
     check_idle,
     check_session,
     check_tray,
+    check_autostart,
     check_server,
 ]
+
+
+def settings(ctx: Context) -> dict[str, dict[str, Any]]:
+    """Every effective setting, the file it came from (``None``: the default), and its lock."""
+    from presence_agent.config import Config
+
+    if ctx.layers is None:
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for name in Config.__dataclass_fields__:
+        source = ctx.layers.source_of(name)
+        locked = ctx.layers.locked.get(name)
+        out[name] = {
+            "value": getattr(ctx.cfg, name),
+            "from": str(source) if source is not None else None,
+            "locked_by": str(locked) if locked is not None else None,
+        }
+    return out
+
+
+def files(ctx: Context) -> dict[str, Any]:
+    paths = ctx.paths
+    return {
+        "config": str(paths.config_file),
+        "presets": [str(p) for p in paths.site_config_files],
+        "log": str(paths.log_file),
+        "runtime": str(paths.runtime_dir),
+    }
 
 
 def run(
@@ -305,18 +403,59 @@ def run(
     checks: list[Check] | None = None,
     *,
     context: Context | None = None,
+    as_json: bool = False,
 ) -> int:
-    """Print every line; 1 if a needed part is broken, else 0."""
+    """Print every line (or one JSON object); 1 if a needed part is broken, else 0."""
     ctx = context if context is not None else Context(paths)
-    failed = False
-    for check in checks or CHECKS:
-        for line in check(ctx):
-            mark = "ok  " if line.ok else ("FAIL" if line.needed else "warn")
-            print(f"{mark} {line.part}: {line.text}", file=out)
-            if not line.ok and line.fix:
-                print(f"     fix: {line.fix}", file=out)
-            failed = failed or (line.needed and not line.ok)
+    lines = [line for check in checks or CHECKS for line in check(ctx)]
+    failed = any(line.needed and not line.ok for line in lines)
+    if as_json:
+        report = {
+            "version": __version__,
+            "python": platform_mod.python_version(),
+            "platform": ctx.platform,
+            "ok": not failed,
+            "checks": [asdict(line) for line in lines],
+            "settings": settings(ctx),
+            "files": files(ctx),
+        }
+        json.dump(report, out, indent=2, default=str)
+        out.write("\n")
+        return 1 if failed else 0
+    print(
+        f"presence-agent {__version__} (Python {platform_mod.python_version()}, {ctx.platform})",
+        file=out,
+    )
+    for line in lines:
+        mark = "ok  " if line.ok else ("FAIL" if line.needed else "warn")
+        print(f"{mark} {line.part}: {line.text}", file=out)
+        if not line.ok and line.fix:
+            print(f"     fix: {line.fix}", file=out)
+    shown = settings(ctx)
+    if shown:
+        print("settings:", file=out)
+        for name, item in shown.items():
+            where = item["from"] or "default"
+            if item["locked_by"]:
+                where += ", locked by your administrator"
+            print(f"     {name} = {_toml_value(item['value'])}  ({where})", file=out)
+    print("files:", file=out)
+    for name, value in files(ctx).items():
+        shown_value = ", ".join(value) if isinstance(value, list) else value
+        print(f"     {name}: {shown_value or '-'}", file=out)
     return 1 if failed else 0
+
+
+def _toml_value(value: Any) -> str:
+    if value is None:
+        return "(not set)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, str):
+        return json.dumps(value)
+    return str(value)
 
 
 def _nothing() -> None:

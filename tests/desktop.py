@@ -64,6 +64,7 @@ __all__ = [
     "move_mouse",
     "open_menus",
     "popup_windows",
+    "private_dirs",
     "require_module",
     "require_tools",
     "running_secret_service",
@@ -432,7 +433,7 @@ _KEYRING_PROBE = textwrap.dedent(
 )
 
 
-def _private_dirs(root: Path) -> dict[str, str]:
+def private_dirs(root: Path) -> dict[str, str]:
     """HOME and the XDG base directories, all under ``root`` (created; runtime dir 0700)."""
     dirs = {
         "HOME": root / "home",
@@ -441,6 +442,8 @@ def _private_dirs(root: Path) -> dict[str, str]:
         "XDG_DATA_HOME": root / "data",
         "XDG_CACHE_HOME": root / "cache",
         "XDG_RUNTIME_DIR": root / "run",
+        # The admin's presets: private too, so a preset on the host never leaks in.
+        "XDG_CONFIG_DIRS": root / "etc-xdg",
     }
     for path in dirs.values():
         path.mkdir(parents=True, exist_ok=True)
@@ -464,7 +467,7 @@ def running_secret_service(
     env = dict(os.environ)
     for name in ("DISPLAY", "WAYLAND_DISPLAY", "GNOME_KEYRING_CONTROL", "SSH_AUTH_SOCK"):
         env.pop(name, None)
-    env.update(_private_dirs(workdir))
+    env.update(private_dirs(workdir))
     env["DBUS_SESSION_BUS_ADDRESS"] = bus_address
     daemon = _Daemon(
         [
@@ -528,7 +531,7 @@ def make_desktop_env(display: str, bus_address: str, root: Path) -> dict[str, st
         "PYTEST_CURRENT_TEST",
     ):
         env.pop(name, None)
-    env.update(_private_dirs(root))
+    env.update(private_dirs(root))
     env.update(
         {
             "DISPLAY": display,

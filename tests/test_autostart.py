@@ -562,9 +562,17 @@ def run_cli(action: str, dirs: Dirs) -> tuple[int, str, str]:
 
 def test_cli_enable_status_disable(dirs: Dirs) -> None:
     assert run_cli("status", dirs) == (0, f"disabled: {dirs.user_entry} (no entry)\n", "")
-    assert run_cli("enable", dirs) == (0, f"enabled: {dirs.user_entry}\n", "")
+    # Run from a source checkout's venv (as here, usually), enable says it will not last.
+    tree = autostart.source_tree(autostart.launch_command()[0])
+    code, out, err = run_cli("enable", dirs)
+    assert (code, out) == (0, f"enabled: {dirs.user_entry}\n")
+    if tree is None:
+        assert err == ""
+    else:
+        assert f"inside the source tree {tree}: deleting or moving that folder breaks it" in err
+        assert "pipx install presence-agent" in err
     assert dirs.user_entry.exists()
-    assert run_cli("status", dirs) == (0, f"enabled: {dirs.user_entry}\n", "")
+    assert run_cli("status", dirs)[:2] == (0, f"enabled: {dirs.user_entry}\n")
     assert run_cli("disable", dirs) == (0, f"disabled: {dirs.user_entry} (no entry)\n", "")
     assert not dirs.user_entry.exists()
 
@@ -587,7 +595,65 @@ def test_cli_warns_when_the_entry_points_at_a_missing_program(dirs: Dirs, tmp_pa
     dirs.enable([str(gone), "run"])
     code, out, err = run_cli("status", dirs)
     assert (code, out) == (0, f"enabled: {dirs.user_entry}\n")
-    assert f"warning: {gone} no longer exists" in err
+    assert f"warning: start at login runs {gone}, which no longer exists" in err
+    assert "`presence-agent autostart enable` from the installed app" in err
+
+
+def test_an_installed_app_is_not_a_source_tree(tmp_path: Path) -> None:
+    venv_script = tmp_path / "pipx" / "venvs" / "presence-agent" / "bin" / "presence-agent"
+    venv_script.parent.mkdir(parents=True)
+    venv_script.touch()
+    assert autostart.source_tree(str(venv_script)) is None
+    checkout = tmp_path / "clone"
+    (checkout / "presence_agent").mkdir(parents=True)
+    (checkout / "presence_agent" / "__init__.py").touch()
+    (checkout / "pyproject.toml").touch()
+    (checkout / ".venv" / "bin").mkdir(parents=True)
+    assert autostart.source_tree(str(checkout / ".venv" / "bin" / "presence-agent")) == checkout
+
+
+def test_a_link_on_path_is_the_stable_launcher(tmp_path: Path) -> None:
+    # The .deb: /usr/bin/presence-agent -> ../lib/presence-agent/presence-agent (frozen).
+    lib = tmp_path / "usr" / "lib" / "presence-agent"
+    usr_bin = tmp_path / "usr" / "bin"
+    lib.mkdir(parents=True)
+    usr_bin.mkdir(parents=True)
+    (lib / "presence-agent").touch()
+    (usr_bin / "presence-agent").symlink_to("../lib/presence-agent/presence-agent")
+    command = autostart.launch_command(
+        executable=str(lib / "presence-agent"),
+        frozen=True,
+        platform="linux",
+        search_path=f"relative/bin{os.pathsep}{tmp_path / 'nothing'}{os.pathsep}{usr_bin}",
+    )
+    assert command == [str(usr_bin / "presence-agent"), "run"]
+
+
+def test_pipx_shim_is_the_stable_launcher(tmp_path: Path) -> None:
+    venv_bin = tmp_path / "pipx" / "venvs" / "presence-agent" / "bin"
+    local_bin = tmp_path / ".local" / "bin"
+    venv_bin.mkdir(parents=True)
+    local_bin.mkdir(parents=True)
+    (venv_bin / "python").touch()
+    (venv_bin / "presence-agent").touch()
+    (local_bin / "presence-agent").symlink_to(venv_bin / "presence-agent")
+    command = autostart.launch_command(
+        executable=str(venv_bin / "python"),
+        frozen=False,
+        platform="linux",
+        search_path=str(local_bin),
+    )
+    assert command == [str(local_bin / "presence-agent"), "run"]
+    # Another program of the same name on PATH is not ours.
+    (local_bin / "presence-agent").unlink()
+    (local_bin / "presence-agent").symlink_to(tmp_path / "elsewhere")
+    command = autostart.launch_command(
+        executable=str(venv_bin / "python"),
+        frozen=False,
+        platform="linux",
+        search_path=str(local_bin),
+    )
+    assert command == [str(venv_bin / "presence-agent"), "run"]
 
 
 def test_cli_disabled_with_a_note(dirs: Dirs) -> None:

@@ -30,9 +30,9 @@ from tests import agent_process, secret_scan, test_e2e_headless
 from tests.agent_process import AgentProcess, login, run_cli
 from tests.desktop import (
     _Daemon,
-    _private_dirs,
     make_desktop_env,
     name_has_owner,
+    private_dirs,
     require_tools,
     running_secret_service,
     running_session_bus,
@@ -198,7 +198,7 @@ def keyring_without_collection(tmp_path: Path) -> Iterator[str]:
         env = dict(os.environ)
         for name in ("DISPLAY", "WAYLAND_DISPLAY", "GNOME_KEYRING_CONTROL", "SSH_AUTH_SOCK"):
             env.pop(name, None)
-        env.update(_private_dirs(keyring_dir))
+        env.update(private_dirs(keyring_dir))
         env["DBUS_SESSION_BUS_ADDRESS"] = address
         daemon = _Daemon(
             ["gnome-keyring-daemon", "--foreground", "--components=secrets"],

@@ -330,8 +330,8 @@ def test_logout_removes_the_secret(env: dict[str, str], server: LibredeskServer)
     signed_in(env, server)
     assert run_cli(["logout"], env).returncode == 0
     result = run_cli(["status"], env)
-    assert result.returncode == 1
-    assert "login" in result.stderr
+    assert result.returncode == 4  # not signed in (presence_agent/exitcodes.py)
+    assert "run `presence-agent login --api-key KEY`" in result.stderr
 
 
 def test_env_is_isolated(env: dict[str, str]) -> None:

@@ -158,9 +158,12 @@ def test_open_libredesk_uses_the_configured_server() -> None:
 
 def test_signed_out_offers_sign_in_in_place_of_sign_out() -> None:
     menu = build_menu(snapshot(Status.AVAILABLE, signed_out=True, connected=False), CTX)
-    assert labels(menu)[7] == "Sign in…"
+    assert labels(menu)[1] == "Sign in…"
     assert item(menu, "Sign in").action == SignIn()
     assert "Sign out" not in labels(menu)
+    # Nothing to choose or pause without a server: no Busy, no Available, no Pause.
+    for gone in ("Busy", "Available", "Away", "Offline", "Pause idle detection"):
+        assert gone not in labels(menu)
     assert item(build_menu(snapshot(), CTX), "Sign out").action == SignOut()
 
 
@@ -225,7 +228,12 @@ def test_tooltip_adds_a_pause_and_a_problem_on_their_own_lines() -> None:
 
 def test_tooltip_when_signed_out_or_not_connected() -> None:
     out = snapshot(None, signed_out=True, problem="401: bad API key")
-    assert tooltip(out, NOW) == "presence-agent: signed out\n401: bad API key"
+    assert tooltip(out, NOW) == (
+        "presence-agent: signed out\n401: bad API key\nSign in from this icon's menu"
+    )
+    plain = snapshot(None, signed_out=True, problem="not signed in")
+    assert tooltip(plain, NOW) == "presence-agent: signed out\nSign in from this icon's menu"
+    assert "presence-agent login" not in tooltip(out, NOW)  # the GUI points at the GUI
     assert tooltip(snapshot(None), NOW) == "presence-agent: not connected\nconnecting…"
 
 

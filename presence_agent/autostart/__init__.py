@@ -40,7 +40,9 @@ __all__ = [
     "cli",
     "disable",
     "enable",
+    "entry_problem",
     "launch_command",
+    "source_tree",
     "start_delay",
     "status",
     "tray_host_present",
@@ -140,16 +142,49 @@ def cli(
         print(f"autostart {action} failed: {exc}", file=err)
         return 1
     print(state.describe(), file=out)
-    stale = _missing_program(state)
-    if stale is not None:
+    problem = entry_problem(state)
+    if problem is not None:
         # A moved app or a deleted venv leaves an entry that fails silently at
         # every login; say so here rather than let the person wonder.
-        print(
-            f"warning: {stale} no longer exists; run `presence-agent autostart enable`"
-            " from the installed app to fix the login item",
-            file=err,
-        )
+        print(f"warning: start at login {problem}; {REINSTALL_HINT}", file=err)
     return 0
+
+
+#: How to get a login item that lasts, in words and commands a person can follow.
+REINSTALL_HINT = (
+    "for a login item that lasts, install the app (pipx install presence-agent, or the"
+    " .deb) and run `presence-agent autostart enable` from the installed app"
+)
+
+
+def entry_problem(state: AutostartState) -> str | None:
+    """Why this login item will not (or may not) start the agent later, or ``None``."""
+    if not state.enabled or not state.command:
+        return None
+    program = state.command[0]
+    # Only absolute paths can be checked; a bare name is looked up on PATH at login.
+    if not os.path.isabs(program):
+        return None
+    if not os.path.exists(program):
+        return f"runs {program}, which no longer exists"
+    tree = source_tree(program)
+    if tree is not None:
+        return (
+            f"runs {program}, inside the source tree {tree}: deleting or moving that"
+            " folder breaks it"
+        )
+    return None
+
+
+def source_tree(program: str) -> Path | None:
+    """The presence-agent source checkout that ``program`` lives in (its dev venv), if any."""
+    here = Path(os.path.abspath(program)).parent
+    for directory in (here, *here.parents):
+        if (directory / "pyproject.toml").is_file() and (
+            directory / "presence_agent" / "__init__.py"
+        ).is_file():
+            return directory
+    return None
 
 
 def launch_command(
@@ -157,6 +192,7 @@ def launch_command(
     executable: str | None = None,
     frozen: bool | None = None,
     platform: str | None = None,
+    search_path: str | None = None,
 ) -> list[str]:
     """The absolute argv that starts the tray app as it is installed right now.
 
@@ -165,10 +201,14 @@ def launch_command(
       the ``presence-agent.exe`` launcher is a console program and would open a
       console window at every login (and closing it would quit the app).
     * A venv or pipx install: the ``presence-agent`` console script beside the
-      interpreter. Not ``~/.local/bin/presence-agent``: pipx's symlink there can
-      be repointed, the venv's own script cannot.
+      interpreter.
     * Anything else (``pip install --user``, a source checkout):
       ``[<python>, "-m", "presence_agent", "run"]``, which needs nothing on PATH.
+
+    Where a launcher on ``PATH`` (``search_path``, default ``$PATH``) is a link
+    to that same program, the link is used instead: the .deb's
+    ``/usr/bin/presence-agent`` (not the folder behind it, which an upgrade may
+    move) and pipx's shim in ``~/.local/bin`` (which ``pipx reinstall`` keeps).
 
     ``sys.executable`` is used as it is, not resolved: in a venv it is a symlink
     to the base interpreter, and resolving it would lose the venv.
@@ -178,7 +218,7 @@ def launch_command(
     plat = sys.platform if platform is None else platform
     windows = plat in ("win32", "cygwin", "windows")
     if is_frozen:
-        return [os.path.abspath(exe), "run"]
+        return [_stable_launcher(os.path.abspath(exe), search_path), "run"]
     bin_dir = Path(os.path.abspath(exe)).parent
     if windows:
         pythonw = bin_dir / "pythonw.exe"
@@ -186,8 +226,26 @@ def launch_command(
             return [str(pythonw), "-m", "presence_agent", "run"]
     script = bin_dir / ("presence-agent.exe" if windows else "presence-agent")
     if script.is_file():
-        return [str(script), "run"]
+        return [_stable_launcher(str(script), search_path), "run"]
     return [os.path.abspath(exe), "-m", "presence_agent", "run"]
+
+
+def _stable_launcher(program: str, search_path: str | None) -> str:
+    """A link on PATH to ``program`` (``/usr/bin/presence-agent``, pipx's shim), else itself."""
+    name = os.path.basename(program)
+    target = os.path.realpath(program)
+    path = os.environ.get("PATH", "") if search_path is None else search_path
+    for directory in path.split(os.pathsep):
+        if not os.path.isabs(directory):
+            continue  # a relative PATH entry means nothing at login
+        candidate = os.path.join(directory, name)
+        if (
+            candidate != program
+            and os.path.islink(candidate)
+            and os.path.realpath(candidate) == target
+        ):
+            return candidate
+    return program
 
 
 def start_delay(
@@ -302,13 +360,3 @@ def _icon() -> str:
             if icon.is_file():
                 return str(icon)
     return "presence-agent"
-
-
-def _missing_program(state: AutostartState) -> str | None:
-    if not state.enabled or not state.command:
-        return None
-    program = state.command[0]
-    # Only absolute paths can be checked; a bare name is looked up on PATH at login.
-    if os.path.isabs(program) and not os.path.exists(program):
-        return program
-    return None

@@ -55,7 +55,6 @@ from presence_agent.tray._model import (
     idle_notice,
     tooltip,
 )
-from presence_agent.vocab import Status
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +63,6 @@ TITLE = "presence-agent"
 #: file themselves; larger artwork scales down more cleanly than it scales up).
 DEFAULT_SIZES = {"win32": 32, "darwin": 44}
 DEFAULT_SIZE = 64
-#: How long Sign out waits for the ``offline`` it sends first.
-SIGN_OUT_OFFLINE_WAIT = 2.0
 
 
 class _Ui:
@@ -432,21 +429,16 @@ class TrayApp:
 
     def _sign_out(self) -> None:
         """Go offline (briefly bounded), then remove the secret: nobody is left answering."""
-        from presence_agent.signin import SignInError, sign_out
+        from presence_agent.app import sign_out
+        from presence_agent.signin import SignInError
 
-        snap = self._services.engine.snapshot()
-        if snap.connected and snap.status not in (None, Status.OFFLINE):
-            done = threading.Event()
-            self._services.choose(Status.OFFLINE, lambda _outcome: done.set())
-            done.wait(SIGN_OUT_OFFLINE_WAIT)
         try:
-            summary = sign_out(self._services.paths, credentials=self._services.credentials)
+            summary = sign_out(self._services)
         except SignInError as exc:
             log.error("sign out failed: %s", exc)
             self._notify(f"Sign out failed: {exc}")
             return
         log.info("%s", summary)
-        self._services.reporter.credentials_changed()
 
     def _set_autostart(self, enable: bool) -> None:
         from presence_agent import autostart
@@ -457,6 +449,10 @@ class TrayApp:
             log.error("could not change Start at login: %s", exc)
             self._notify(f"Could not change Start at login: {exc}")
             state = None
+        problem = autostart.entry_problem(state) if state is not None else None
+        if problem:
+            log.warning("start at login %s", problem)
+            self._notify(f"Start at login {problem}. Install the app for one that lasts.")
         self._context = MenuContext(
             server_url=self._context.server_url,
             autostart=_read_autostart() if state is None else state.enabled,

@@ -43,7 +43,9 @@ PAUSE_CHOICES: tuple[tuple[str, float | None], ...] = (
     ("Until I resume", None),
 )
 #: The command to sign in with when no dialog can be shown.
-LOGIN_COMMAND = "presence-agent login --server URL --api-key KEY"
+LOGIN_COMMAND = "presence-agent login --server https://desk.example.com --api-key KEY"
+#: What the tooltip says while signed out: the menu has the way in (Sign in…, or the command).
+SIGN_IN_HINT = "Sign in from this icon's menu"
 #: Windows cuts tray tooltips at 127 characters; other trays at about that too.
 TOOLTIP_LIMIT = 127
 
@@ -142,12 +144,17 @@ def build_menu(
     inactive while there is no server to ask.
     """
     live = snap.connected and not snap.signed_out
-    entries: list[Entry] = [
-        Item(status.label, Choose(status), "radio", snap.status is status, live)
-        for status in snap.choices
-    ]
-    entries.append(SEPARATOR)
-    if snap.paused:
+    entries: list[Entry] = []
+    if not snap.signed_out:
+        # Signed out there is nothing to choose or pause: no server to tell.
+        entries = [
+            Item(status.label, Choose(status), "radio", snap.status is status, live)
+            for status in snap.choices
+        ]
+        entries.append(SEPARATOR)
+    if snap.signed_out:
+        pass  # no Pause either: there is no idle detection to pause while signed out
+    elif snap.paused:
         until = (
             f" (paused until {_clock(snap.paused_until_wall, now_wall)})"
             if snap.paused_until_wall is not None
@@ -210,7 +217,8 @@ def reason(snap: Snapshot) -> str:
 def tooltip(snap: Snapshot, now_wall: float | None = None) -> str:
     """``presence-agent: Away (idle) since 14:02``, then any pause or problem on its own line."""
     if snap.signed_out:
-        lines = ["presence-agent: signed out", snap.problem or "choose Sign in… from the menu"]
+        why = snap.problem if snap.problem and snap.problem != "not signed in" else ""
+        lines = ["presence-agent: signed out", why, SIGN_IN_HINT]
     elif not snap.connected or snap.status is None:
         lines = ["presence-agent: not connected", snap.problem or "connecting…"]
     else:

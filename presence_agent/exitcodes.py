@@ -1,0 +1,38 @@
+"""The exit codes of every ``presence-agent`` command: one table, here and in the README.
+
+Scripts and fleet tools rely on these, so each one means one thing for every
+command (``tests/test_exit_codes.py`` asserts each code for each command that
+can produce it, and that the README's table is this one).
+"""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = ["Exit"]
+
+
+class Exit(enum.IntEnum):
+    #: It worked (for ``set`` with the server down: the running agent queued it).
+    OK = 0
+    #: The world failed: the server, the keyring, the display, a file that cannot be written.
+    FAILED = 1
+    #: Bad input: an unknown command or flag, a bad value, a broken config file.
+    USAGE = 2
+    #: ``run``: an agent is already running for this user.
+    ALREADY_RUNNING = 3
+    #: Not signed in (no server, API key or secret): ``presence-agent login`` first.
+    SIGNED_OUT = 4
+    #: ``pause``/``resume``: no agent is running to ask.
+    NOT_RUNNING = 5
+
+
+#: For the README and ``--help``: the code and what it means, in a support agent's words.
+MEANINGS: dict[Exit, str] = {
+    Exit.OK: "it worked (for `set` while the server is down: queued by the running agent)",
+    Exit.FAILED: "something outside failed: the server, the keyring, the display, a file",
+    Exit.USAGE: "bad input: an unknown command or flag, a bad value, a broken config file",
+    Exit.ALREADY_RUNNING: "`run`: the agent is already running for this user",
+    Exit.SIGNED_OUT: "not signed in: run `presence-agent login` (or Sign in… in the tray menu)",
+    Exit.NOT_RUNNING: "`pause`, `resume`: the agent is not running",
+}
