@@ -58,6 +58,7 @@ __all__ = [
     "click",
     "desktop_env",
     "key",
+    "kill_xvfb",
     "make_desktop_env",
     "mouse_jiggle",
     "mouse_location",
@@ -316,6 +317,40 @@ def running_xvfb(workdir: Path, size: tuple[int, int] = SCREEN) -> Iterator[str]
             daemon.stop()
         return
     raise RuntimeError(f"no free X display number in :{start}..:{start + 59}")
+
+
+def kill_xvfb(display: str) -> None:
+    """Kill the Xvfb serving ``display`` at once (SIGKILL: a crash, not a goodbye).
+
+    Only for an Xvfb the test started itself (:func:`running_xvfb`), never the
+    session's shared one.
+    """
+    pid = _xvfb_pid(display)
+    os.kill(pid, signal.SIGKILL)
+
+    def gone() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        # A zombie until running_xvfb reaps it: dead all the same.
+        status = Path(f"/proc/{pid}/status")
+        return not status.exists() or "\tZ" in status.read_text()
+
+    wait_until(gone, timeout=10, what=f"Xvfb {display} to die")
+
+
+def _xvfb_pid(display: str) -> int:
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if len(argv) > 1 and argv[0].endswith(b"Xvfb") and argv[1] == display.encode():
+            return int(proc.name)
+    raise LookupError(f"no Xvfb serves {display}")
 
 
 @pytest.fixture(scope="session")

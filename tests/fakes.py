@@ -57,3 +57,60 @@ class FakeSource:
 
     def disarm(self) -> None:
         self.armed = False
+
+
+class LosableSource:
+    """An idle source that can be lost, as a display or a compositor is; records its life.
+
+    ``lose(why)`` is what the real source's thread does when its display goes away.
+    """
+
+    def __init__(self, name: str, clock: Clock, *, works: bool = True) -> None:
+        self.name = name
+        self._clock = clock
+        self.works = works
+        self.last_input = clock.now().mono
+        self.events: list[str] = []
+        self.armed = False
+        self._on_activity: Callable[[], None] = lambda: None
+        self._on_lost: Callable[[str], None] | None = None
+
+    def probe(self) -> None:
+        from presence_agent.idle.base import IdleSourceError
+
+        if not self.works:
+            raise IdleSourceError(f"{self.name} does not work here")
+
+    def start(
+        self, on_activity: Callable[[], None], on_lost: Callable[[str], None] | None = None
+    ) -> None:
+        self.events.append("start")
+        self._on_activity = on_activity
+        self._on_lost = on_lost
+
+    def stop(self) -> None:
+        self.events.append("stop")
+
+    def idle_seconds(self) -> float:
+        return max(0.0, self._clock.now().mono - self.last_input)
+
+    def arm(self) -> None:
+        self.armed = True
+        self.events.append("arm")
+
+    def disarm(self) -> None:
+        self.armed = False
+        self.events.append("disarm")
+
+    def hooks(self) -> tuple[str, ...]:
+        return (f"{self.name} hook",) if self.armed else ()
+
+    def touch(self) -> None:
+        self.last_input = self._clock.now().mono
+        if self.armed:
+            self.armed = False
+            self._on_activity()
+
+    def lose(self, why: str) -> None:
+        assert self._on_lost is not None, "started without on_lost"
+        self._on_lost(why)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -12,7 +13,7 @@ from presence_agent import idle
 from presence_agent.idle import _x11
 from presence_agent.idle._native import NativeSource
 from presence_agent.idle.base import IdleSourceError
-from tests.desktop import key, move_mouse, wait_until
+from tests.desktop import key, kill_xvfb, move_mouse, running_xvfb, wait_until
 
 pytestmark = pytest.mark.desktop
 
@@ -110,7 +111,7 @@ def test_falls_back_to_polling_without_xsync(display: str) -> None:
 class NoXSync(_x11.XSyncWatch):
     """What the watch does on a server without SYNC."""
 
-    def open(self, on_activity: object) -> None:
+    def open(self, on_activity: object, on_broken: object = None) -> None:
         raise IdleSourceError("the X server has no SYNC extension")
 
 
@@ -128,3 +129,44 @@ def test_no_display_is_a_clear_error() -> None:
     # that socket, which this suite's warnings-as-errors would report.)
     with pytest.raises(IdleSourceError, match="cannot open the X display: Bad display name"):
         _x11.source("not-a-display").probe()
+
+
+def test_an_x_error_is_reported_and_the_counter_is_polled_instead(
+    display: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A negative transition with a positive delta: the X server answers BadMatch for
+    # real. libX11's default handler would print it and exit() the whole agent.
+    src = _x11.X11Source(display, watch=_x11.XSyncWatch(display, alarm_delta=1))
+    seen: list[float] = []
+    try:
+        src.start(lambda: seen.append(time.monotonic()))
+        move_mouse(display, 600, 300)
+        wait_until(lambda: src.idle_seconds() >= 0.2, timeout=10, what="some idle time")
+        with caplog.at_level("WARNING", logger="presence_agent.idle._x11"):
+            src.arm()
+            wait_until(
+                lambda: src.hooks() == ("poll XScreenSaver idle time every 50 ms",),
+                timeout=5,
+                what="the source to give way to polling",
+            )
+        assert "refused the XSync alarm (BadMatch" in caplog.text
+        move_mouse(display, 610, 300)
+        wait_until(lambda: seen, timeout=5, interval=0.005, what="the first input")
+    finally:
+        src.stop()
+
+
+def test_a_lost_display_is_reported_once_and_nothing_exits(tmp_path: Path) -> None:
+    lost: list[str] = []
+    with running_xvfb(tmp_path, size=(640, 480)) as own:
+        src = _x11.X11Source(own)
+        src.start(lambda: None, lost.append)
+        src.arm()
+        assert src.hooks() == ("XSync IDLETIME alarm",)
+        kill_xvfb(own)
+        wait_until(lambda: lost, timeout=10, what="the loss to be reported")
+    # The XSync thread saw it first, or the counter did: either way, one report.
+    assert src.idle_seconds() >= 0.0
+    assert len(lost) == 1
+    assert "closed the connection" in lost[0]
+    src.stop()

@@ -160,11 +160,14 @@ def choose(
 
 
 def create(preference: str = "auto") -> IdleSource:
-    """The idle source to use.
+    """The idle source to use: the choice, and the rest of its chain should it be lost later.
 
     ``preference`` comes from the config; ``PRESENCE_AGENT_IDLE_SOURCE`` overrides it.
     """
-    return choose(preference).source
+    from presence_agent.idle._fallback import FallbackSource
+
+    choice = choose(preference)
+    return FallbackSource(choice.source, _build, choice.not_tried)
 
 
 def hooks_of(source: Any) -> list[str]:

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from presence_agent.idle.base import IdleSourceError
+from presence_agent.idle.base import IdleSourceError, LossHandler, SourceLost
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,8 @@ class NativeSource:
         self._good: tuple[float, float] | None = None  # (clock, reading) of the last good read
         self._complained = False
         self._on_activity: Callable[[], None] = _nothing
+        self._on_lost: LossHandler | None = None
+        self._lost = False
         self._thread: threading.Thread | None = None
 
     @property
@@ -101,10 +103,13 @@ class NativeSource:
             finally:
                 self._counter.close()
 
-    def start(self, on_activity: Callable[[], None]) -> None:
+    def start(self, on_activity: Callable[[], None], on_lost: LossHandler | None = None) -> None:
+        """Open the counter. ``on_lost`` hears (once) when it can never be read again."""
         with self._io:
             self._counter.open()
             self._open = True
+            self._lost = False
+            self._on_lost = on_lost
         with self._cond:
             self._stopping = False
             self._on_activity = on_activity
@@ -206,6 +211,9 @@ class NativeSource:
                 return None
             try:
                 value = max(0.0, float(self._counter.read()))
+            except SourceLost as exc:
+                self._report_lost(str(exc))
+                return None
             except (IdleSourceError, OSError) as exc:
                 if not self._complained:
                     self._complained = True
@@ -223,6 +231,16 @@ class NativeSource:
                 self._complained = False
                 log.info("the %s can be read again", self._counter.what)
             return value
+
+    def _report_lost(self, why: str) -> None:
+        """Under ``_io``: tell the chain once; every later read fails at once."""
+        self._open = False
+        if self._lost:
+            return
+        self._lost = True
+        log.warning("the %s is lost: %s", self._counter.what, why)
+        if self._on_lost is not None:
+            self._on_lost(why)
 
 
 def _nothing() -> None:

@@ -11,13 +11,14 @@ factory does not pick this source there.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
 from presence_agent.errortext import first_line
 from presence_agent.idle._native import NativeSource
 from presence_agent.idle._xsync import XSyncWatch
-from presence_agent.idle.base import IdleSourceError
+from presence_agent.idle.base import IdleSourceError, LossHandler, SourceLost
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +51,14 @@ class XScreenSaverCounter:
         self._root = connection.screen().root
 
     def read(self) -> float:
+        from Xlib.error import ConnectionClosedError
+
         if self._root is None:
             raise IdleSourceError("the X display is not open")
-        info = self._root.screensaver_query_info()
+        try:
+            info = self._root.screensaver_query_info()
+        except (ConnectionClosedError, BrokenPipeError, ConnectionResetError) as exc:
+            raise SourceLost(f"the X display closed the connection ({first_line(exc)})") from None
         return float(info.idle) / 1000.0
 
     def close(self) -> None:
@@ -76,11 +82,15 @@ class X11Source(NativeSource):
         super().__init__("x11", XScreenSaverCounter(display))
         self._watch = watch or XSyncWatch(display)
         self._use_watch = False
+        self._on_display_lost: LossHandler | None = None
 
-    def start(self, on_activity: Callable[[], None]) -> None:
-        super().start(on_activity)
+    def start(self, on_activity: Callable[[], None], on_lost: LossHandler | None = None) -> None:
+        # The counter's connection and the watch's both see a lost display: report it once.
+        once = _once(on_lost) if on_lost is not None else None
+        super().start(on_activity, once)
+        self._on_display_lost = once
         try:
-            self._watch.open(on_activity)
+            self._watch.open(on_activity, self._watch_broken)
         except IdleSourceError as exc:
             log.info("no XSync idle alarm (%s): polling the idle counter while away", exc)
         else:
@@ -90,6 +100,19 @@ class X11Source(NativeSource):
         if self._use_watch:
             self._watch.arm()
         else:
+            super().arm()
+
+    def _watch_broken(self, why: str, lost: bool) -> None:
+        """The XSync watch's thread: it stopped, and said why."""
+        armed = self._use_watch and self._watch.armed()
+        self._use_watch = False
+        if lost:
+            log.warning("XSync idle alarm: %s", why)
+            if self._on_display_lost is not None:
+                self._on_display_lost(why)
+            return
+        log.warning("%s: polling the idle counter while away instead", why)
+        if armed:
             super().arm()
 
     def disarm(self) -> None:
@@ -107,6 +130,20 @@ class X11Source(NativeSource):
         self._watch.close()
         self._use_watch = False
         super().stop()
+
+
+def _once(handler: LossHandler) -> LossHandler:
+    lock = threading.Lock()
+    told: list[bool] = []
+
+    def report(why: str) -> None:
+        with lock:
+            if told:
+                return
+            told.append(True)
+        handler(why)
+
+    return report
 
 
 def source(display: str | None = None) -> NativeSource:

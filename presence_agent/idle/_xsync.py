@@ -10,6 +10,17 @@ nothing until then. (Polling the XScreenSaver counter every 50 ms costs about
 python-xlib does not speak the SYNC extension, so this is libX11/libXext
 through ctypes, on a display connection of its own that only this module's
 thread touches (Xlib is not thread-safe without XInitThreads).
+
+libX11's default handlers end the process: an X error (a BadMatch from an
+alarm the server refuses) prints and calls ``exit(1)``, and so does a lost
+display (the X server quit or crashed). So the watch installs handlers of its
+own (:class:`_Handlers`) before its first request: an error on our display
+is noted and reported, and the watch gives way to polling the counter; a lost
+display is reported through ``on_lost``, and the fallback chain moves on to
+the next idle source. Errors on displays that are not ours go to whichever
+handler was installed before. Recovering from a lost display needs
+``XSetIOErrorExitHandler`` (libX11 1.7, 2020); without it the watch does not
+run at all, and the counter is polled instead.
 """
 
 from __future__ import annotations
@@ -58,6 +69,23 @@ class _Trigger(ctypes.Structure):
     )
 
 
+class _XErrorEvent(ctypes.Structure):
+    _fields_ = (
+        ("type", ctypes.c_int),
+        ("display", ctypes.c_void_p),
+        ("resourceid", ctypes.c_ulong),
+        ("serial", ctypes.c_ulong),
+        ("error_code", ctypes.c_ubyte),
+        ("request_code", ctypes.c_ubyte),
+        ("minor_code", ctypes.c_ubyte),
+    )
+
+
+_ERROR_HANDLER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(_XErrorEvent))
+_IO_ERROR_HANDLER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
+_IO_EXIT_HANDLER = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
+
+
 class _AlarmAttributes(ctypes.Structure):
     _fields_ = (
         ("trigger", _Trigger),
@@ -87,6 +115,17 @@ def _bind(x11: Any, xext: Any) -> None:
     x11.XNextEvent.argtypes = [p, p]
     x11.XFlush.argtypes = [p]
     x11.XFree.argtypes = [p]
+    x11.XSync.argtypes = [p, ctypes.c_int]
+    x11.XGetErrorText.argtypes = [p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
+    x11.XSetErrorHandler.restype, x11.XSetErrorHandler.argtypes = p, [p]
+    x11.XSetIOErrorHandler.restype, x11.XSetIOErrorHandler.argtypes = p, [p]
+    if not hasattr(x11, "XSetIOErrorExitHandler"):
+        raise IdleSourceError(
+            "libX11 is older than 1.7 (no XSetIOErrorExitHandler): a lost display would end"
+            " the agent"
+        )
+    x11.XSetIOErrorExitHandler.restype = None
+    x11.XSetIOErrorExitHandler.argtypes = [p, p, p]
     xext.XSyncQueryExtension.argtypes = [p, ip, ip]
     xext.XSyncInitialize.argtypes = [p, ip, ip]
     xext.XSyncListSystemCounters.argtypes = [p, ip]
@@ -97,16 +136,91 @@ def _bind(x11: Any, xext: Any) -> None:
     xext.XSyncDestroyAlarm.argtypes = [p, ul]
 
 
+class _Handlers:
+    """libX11's error and I/O-error handlers, while one display of ours is open.
+
+    libX11 keeps one error handler and one I/O-error handler per process, so
+    these chain: whatever happens on a display that is not ours goes to the
+    handler installed before (GTK's, in the tray). Thread use: the handlers
+    run on the thread that made the X call (the watch's thread, for our
+    display); ``install``/``remove`` from that thread too.
+    """
+
+    def __init__(self, x11: Any, dpy: int) -> None:
+        self._x11 = x11
+        self._dpy = dpy
+        #: ``(error name, request code, minor code)`` of each error on our display, oldest first.
+        self.errors: list[tuple[str, int, int]] = []
+        self.lost = False
+        # The ctypes thunks must live as long as libX11 may call them.
+        self._on_error = _ERROR_HANDLER(self._error)
+        self._on_io_error = _IO_ERROR_HANDLER(self._io_error)
+        self._on_io_exit = _IO_EXIT_HANDLER(self._io_exit)
+        self._previous_error: Any = None
+        self._previous_io: Any = None
+
+    def install(self) -> None:
+        x11 = self._x11
+        self._previous_error = _chained(_ERROR_HANDLER, x11.XSetErrorHandler(self._on_error))
+        self._previous_io = _chained(_IO_ERROR_HANDLER, x11.XSetIOErrorHandler(self._on_io_error))
+        x11.XSetIOErrorExitHandler(self._dpy, self._on_io_exit, None)
+
+    def remove(self) -> None:
+        """Put back the handlers from before, unless someone replaced ours meanwhile."""
+        x11 = self._x11
+        for setter, ours, previous in (
+            (x11.XSetErrorHandler, self._on_error, self._previous_error),
+            (x11.XSetIOErrorHandler, self._on_io_error, self._previous_io),
+        ):
+            current = setter(previous)
+            if current != ctypes.cast(ours, ctypes.c_void_p).value:
+                setter(current)  # not ours any more: leave the newer one in place
+
+    def _error(self, dpy: int, event: Any) -> int:
+        if dpy != self._dpy:
+            return int(self._previous_error(dpy, event)) if self._previous_error else 0
+        error = event.contents
+        text = ctypes.create_string_buffer(128)
+        self._x11.XGetErrorText(dpy, error.error_code, text, len(text))
+        name = text.value.decode(errors="replace") or f"X error {error.error_code}"
+        self.errors.append((name, int(error.request_code), int(error.minor_code)))
+        return 0
+
+    def _io_error(self, dpy: int) -> int:
+        if dpy != self._dpy:
+            # Theirs, or libX11's default (whose exit handler then ends the process, as before).
+            return int(self._previous_io(dpy)) if self._previous_io else 0
+        self.lost = True
+        return 0
+
+    def _io_exit(self, _dpy: int, _data: int) -> None:
+        # Returning (instead of exit()) leaves the display marked dead: every
+        # later call on it fails at once, and the watch's thread ends.
+        self.lost = True
+
+
+def _chained(kind: Any, address: int | None) -> Any:
+    """The handler at ``address`` as a callable, or ``None`` for libX11's default."""
+    return kind(address) if address else None
+
+
 class XSyncWatch:
     """Calls ``on_activity`` once at the first input after :meth:`arm`.
 
     Thread use: ``open``/``arm``/``disarm``/``close`` from the engine thread;
     every X call happens on the watch's own thread, which alone calls
-    ``on_activity``.
+    ``on_activity`` and ``on_broken``.
+
+    ``alarm_delta`` is the alarm's delta, in milliseconds. Only 0 works with a
+    negative transition; a test passes 1 to make the X server refuse the alarm
+    with a real BadMatch.
     """
 
-    def __init__(self, display: str | None = None) -> None:
+    def __init__(self, display: str | None = None, *, alarm_delta: int = 0) -> None:
         self._display_name = display
+        self._alarm_delta = alarm_delta
+        self._handlers: _Handlers | None = None
+        self._on_broken: Callable[[str, bool], None] = lambda _why, _lost: None
         self._x11: Any = None
         self._xext: Any = None
         self._dpy: Any = None
@@ -120,22 +234,37 @@ class XSyncWatch:
         self._on_activity: Callable[[], None] = lambda: None
         self._thread: threading.Thread | None = None
 
-    def open(self, on_activity: Callable[[], None]) -> None:
-        """Connect and find IDLETIME. Raises :class:`IdleSourceError` where it cannot work."""
+    def open(
+        self,
+        on_activity: Callable[[], None],
+        on_broken: Callable[[str, bool], None] | None = None,
+    ) -> None:
+        """Connect and find IDLETIME. Raises :class:`IdleSourceError` where it cannot work.
+
+        ``on_broken(why, lost)`` hears, once, that the watch stopped working:
+        the X server refused a request (``lost`` false: the counter still
+        works), or the display is gone (``lost`` true).
+        """
         x11, xext = _load("X11"), _load("Xext")
         _bind(x11, xext)
         name = self._display_name.encode() if self._display_name else None
         dpy = x11.XOpenDisplay(name)
         if not dpy:
             raise IdleSourceError("cannot open the X display for XSync")
+        handlers = _Handlers(x11, dpy)
+        handlers.install()
         try:
             counter, event_base = self._find_idletime(xext, dpy)
         except IdleSourceError:
             x11.XCloseDisplay(dpy)
+            handlers.remove()
             raise
         self._x11, self._xext, self._dpy = x11, xext, dpy
+        self._handlers = handlers
         self._idle_counter, self._event_base = counter, event_base
         self._on_activity = on_activity
+        if on_broken is not None:
+            self._on_broken = on_broken
         self._wake_r, self._wake_w = os.pipe()
         self._thread = threading.Thread(target=self._run, name="idle-xsync", daemon=True)
         self._thread.start()
@@ -199,10 +328,12 @@ class XSyncWatch:
     # -- the watch's thread --------------------------------------------------------------
 
     def _run(self) -> None:
-        x11, dpy = self._x11, self._dpy
+        x11, dpy, handlers = self._x11, self._dpy, self._handlers
+        assert handlers is not None
         fd = x11.XConnectionNumber(dpy)
         event = ctypes.create_string_buffer(_XEVENT_SIZE)
         alarm = 0
+        broken: tuple[str, bool] | None = None
         try:
             while True:
                 with self._lock:
@@ -215,15 +346,21 @@ class XSyncWatch:
                     self._xext.XSyncDestroyAlarm(dpy, alarm)
                     x11.XFlush(dpy)
                     alarm = 0
+                broken = self._broken(handlers)
+                if broken:
+                    return
                 ready, _, _ = select.select([fd, self._wake_r], [], [])
                 if self._wake_r in ready:
                     with contextlib.suppress(OSError):
                         os.read(self._wake_r, 512)
                 fired = False
-                while x11.XPending(dpy):
+                while not handlers.lost and x11.XPending(dpy):
                     x11.XNextEvent(dpy, event)
                     kind = ctypes.cast(event, ctypes.POINTER(ctypes.c_int))[0]
                     fired = fired or kind == self._event_base + _XSYNC_ALARM_NOTIFY
+                broken = self._broken(handlers)
+                if broken:
+                    return
                 if fired and alarm:
                     with self._lock:
                         report = self._want_armed
@@ -232,10 +369,28 @@ class XSyncWatch:
                         self._on_activity()
         except Exception:
             log.exception("the XSync idle watch failed")
+            broken = ("the XSync idle watch failed", False)
         finally:
+            # On a lost display libX11 only frees its memory here: it knows
+            # the connection is dead and sends nothing.
             with contextlib.suppress(Exception):
                 x11.XCloseDisplay(dpy)
+            handlers.remove()
             self._dpy = None
+            if broken is not None:
+                self._on_broken(*broken)
+
+    def _broken(self, handlers: _Handlers) -> tuple[str, bool] | None:
+        """Why the watch cannot go on, if it cannot: ``(one line, display lost)``."""
+        if handlers.lost:
+            return ("the X display closed the connection", True)
+        if handlers.errors:
+            name, request, minor = handlers.errors[0]
+            return (
+                f"the X server refused the XSync alarm ({name}, request {request}.{minor})",
+                False,
+            )
+        return None
 
     def _create_alarm(self) -> int:
         attributes = _AlarmAttributes()
@@ -244,7 +399,8 @@ class XSyncWatch:
         # The counter falls through 1 ms only when input resets it.
         attributes.trigger.wait_value = _Value(0, 1)
         attributes.trigger.test_type = _XSYNC_NEGATIVE_TRANSITION
-        attributes.delta = _Value(0, 0)  # a negative test with a positive delta is BadMatch
+        # A negative test with a positive delta is BadMatch.
+        attributes.delta = _Value(0, self._alarm_delta)
         attributes.events = 1
         mask = (
             _XSYNC_CA_COUNTER
@@ -255,5 +411,7 @@ class XSyncWatch:
             | _XSYNC_CA_EVENTS
         )
         alarm = int(self._xext.XSyncCreateAlarm(self._dpy, mask, ctypes.byref(attributes)))
-        self._x11.XFlush(self._dpy)
+        # Wait for the server's verdict here, so a refusal is seen now, not
+        # at some later event. Once per away: not on any hot path.
+        self._x11.XSync(self._dpy, 0)
         return alarm

@@ -13,6 +13,20 @@ class IdleSourceError(Exception):
     """
 
 
+class SourceLost(IdleSourceError):
+    """A running source can no longer see input, for good (its display or compositor is gone).
+
+    Raised by a counter's ``read``; a source that learns it on a thread of its
+    own calls the ``on_lost`` it was started with instead. Either way, the
+    fallback chain (presence_agent/idle/_fallback.py) moves on to the next
+    source that works.
+    """
+
+
+#: Called once, from any thread, with one line saying why the source is lost.
+LossHandler = Callable[[str], None]
+
+
 class IdleSource(Protocol):
     """Tells the time since the last keyboard or mouse input.
 
@@ -20,8 +34,12 @@ class IdleSource(Protocol):
     from the source's own thread and must only post to the engine.
     """
 
-    #: Short name shown by ``doctor`` and in the log (``pynput``, ``x11``, ...).
-    name: str
+    @property
+    def name(self) -> str:
+        """Short name shown by ``doctor`` and in the log (``pynput``, ``x11``, ...).
+
+        It may change while the agent runs (a lost source replaced by the next).
+        """
 
     def start(self, on_activity: Callable[[], None]) -> None:
         """Begin watching. Raises :class:`IdleSourceError` if the source cannot run."""
