@@ -138,8 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     setp = sub.add_parser(
         "set",
-        help="set your status by hand (idle detection never overrides it), for a while if"
-        " you like",
+        help="set your status by hand (idle detection never overrides it), for a while if you like",
         description=f"Set your status by hand. STATUS: {SET_CHOICES}. With --for or --until"
         " it ends by itself: back to Available if you are at your desk then, else idle Away.",
     )

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     import PIL.Image
 
 __all__ = [
+    "Locker",
     "SecretServiceInfo",
     "TrayHost",
     "Window",
@@ -68,6 +69,7 @@ __all__ = [
     "private_dirs",
     "require_module",
     "require_tools",
+    "running_locker",
     "running_secret_service",
     "running_session_bus",
     "running_trayer",
@@ -98,6 +100,10 @@ _PACKAGES = {
     "gnome-keyring-daemon": "gnome-keyring",
     "trayer": "trayer",
     "import": "imagemagick",
+    "mate-screensaver": "mate-screensaver",
+    "mate-screensaver-command": "mate-screensaver",
+    "gnome-screensaver": "gnome-screensaver",
+    "gnome-screensaver-command": "gnome-screensaver",
 }
 
 T = TypeVar("T")
@@ -870,3 +876,59 @@ class Input:
         before = time.monotonic()
         move_mouse(self.display, self._x, 200)
         return before
+
+
+# --------------------------------------------------------------------------- screen lockers
+
+
+@dataclass(frozen=True)
+class Locker:
+    """A running screen locker: its bus name, and its own command-line tool."""
+
+    name: str
+    command: str
+    env: Mapping[str, str]
+    daemon: _Daemon
+
+    def run(self, *args: str) -> str:
+        """``mate-screensaver-command --lock`` and the like; returns its output."""
+        result = _run([self.command, *args], self.env)
+        if result.returncode != 0:
+            raise RuntimeError(f"{self.command} {' '.join(args)}: {result.stderr.strip()}")
+        return result.stdout
+
+    def alive(self) -> bool:
+        return self.daemon.proc.poll() is None
+
+
+@contextlib.contextmanager
+def running_locker(
+    program: str, bus_name: str, display: str, bus_address: str, workdir: Path
+) -> Iterator[Locker]:
+    """Start ``program --no-daemon`` (mate-screensaver, gnome-screensaver) on our display and bus.
+
+    It gets private HOME and XDG dirs and GSettings in memory, so it reads and
+    writes nothing of the real user's. Ready means it owns ``bus_name``.
+    """
+    command = f"{program}-command"
+    require_tools(program, command)
+    env = _display_env(display)
+    env.update(private_dirs(workdir / program))
+    env.update(
+        {
+            "DBUS_SESSION_BUS_ADDRESS": bus_address,
+            "GSETTINGS_BACKEND": "memory",
+            "NO_AT_BRIDGE": "1",
+        }
+    )
+    daemon = _Daemon([program, "--no-daemon"], workdir / f"{program}.log", env=env)
+    try:
+
+        def owned() -> bool:
+            daemon.check_alive()
+            return name_has_owner(bus_address, bus_name)
+
+        wait_until(owned, what=f"{program} to own {bus_name}")
+        yield Locker(bus_name, command, env, daemon)
+    finally:
+        daemon.stop()

@@ -114,3 +114,36 @@ class LosableSource:
     def lose(self, why: str) -> None:
         assert self._on_lost is not None, "started without on_lost"
         self._on_lost(why)
+
+
+class SessionRecorder:
+    """SessionEvents that records, for any thread; ``sleeping`` can be made to dawdle."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, object]] = []
+        self.cond = threading.Condition()
+        self.sleep_hook: Callable[[], None] | None = None
+
+    def _add(self, event: tuple[str, object]) -> None:
+        with self.cond:
+            self.events.append(event)
+            self.cond.notify_all()
+
+    def locked(self, locked: bool) -> None:
+        self._add(("locked", locked))
+
+    def sleeping(self) -> None:
+        if self.sleep_hook is not None:
+            self.sleep_hook()
+        self._add(("sleeping", None))
+
+    def woke(self) -> None:
+        self._add(("woke", None))
+
+    def inhibited(self, holder: str, active: bool) -> None:
+        self._add(("inhibited", (holder, active)))
+
+    def wait_for(self, event: tuple[str, object], timeout: float = 10.0) -> None:
+        with self.cond:
+            if not self.cond.wait_for(lambda: event in self.events, timeout):
+                raise AssertionError(f"{event} not seen; got {self.events}")

@@ -278,9 +278,7 @@ def test_set_while_the_server_is_down_is_queued_then_sent(
         assert "  agent: running, shows " in out
         assert len(err.splitlines()) == 1
         # Back up: the queued choice is delivered, as a person's choice.
-        assert server.wait_for(lambda: server.status == "away_manual", timeout=60), (
-            agent.output()
-        )
+        assert server.wait_for(lambda: server.status == "away_manual", timeout=60), agent.output()
         assert server.puts()[-1] == ("away_manual", "user")
         assert agent.terminate() == Exit.OK
 

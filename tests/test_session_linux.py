@@ -33,6 +33,7 @@ from presence_agent.session._linux import (
 )
 from presence_agent.session.base import Signal, WatcherUnavailable
 from tests.desktop import running_session_bus, wait_until
+from tests.fakes import SessionRecorder as Recorder
 
 pytestmark = pytest.mark.desktop
 
@@ -133,39 +134,6 @@ class FakeService:
                     item.close()
 
 
-class Recorder:
-    """SessionEvents that records, for any thread; ``sleeping`` can be made to dawdle."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[str, object]] = []
-        self.cond = threading.Condition()
-        self.sleep_hook: Callable[[], None] | None = None
-
-    def _add(self, event: tuple[str, object]) -> None:
-        with self.cond:
-            self.events.append(event)
-            self.cond.notify_all()
-
-    def locked(self, locked: bool) -> None:
-        self._add(("locked", locked))
-
-    def sleeping(self) -> None:
-        if self.sleep_hook is not None:
-            self.sleep_hook()
-        self._add(("sleeping", None))
-
-    def woke(self) -> None:
-        self._add(("woke", None))
-
-    def inhibited(self, holder: str, active: bool) -> None:
-        self._add(("inhibited", (holder, active)))
-
-    def wait_for(self, event: tuple[str, object], timeout: float = 10.0) -> None:
-        with self.cond:
-            if not self.cond.wait_for(lambda: event in self.events, timeout):
-                raise AssertionError(f"{event} not seen; got {self.events}")
-
-
 def send_signal(bus: str, path: str, member: str, *args: str) -> None:
     subprocess.run(
         ["dbus-send", f"--bus={bus}", "--type=signal", path, member, *args],
@@ -214,7 +182,9 @@ def test_screensaver_active_changed_is_lock_and_unlock(
     with watching(session_bus, no_system_bus) as (recorder, signals):
         kinds = by_kind(signals)
         assert kinds["lock"][0].available
-        assert "org.freedesktop.ScreenSaver and org.gnome.ScreenSaver" in kinds["lock"][0].text
+        text = kinds["lock"][0].text
+        for locker in ("org.freedesktop", "org.gnome", "org.mate", "org.cinnamon", "org.xfce"):
+            assert locker in text
         send_signal(
             session_bus,
             "/org/freedesktop/ScreenSaver",
@@ -418,3 +388,17 @@ def test_logind_idle_block_is_polled(session_bus: str, system_bus: str, logind: 
         assert ("inhibited", ("logind", True)) in recorder.events
         logind.block_inhibited = "sleep:shutdown"
         recorder.wait_for(("inhibited", ("logind", False)))
+
+
+@pytest.mark.parametrize(
+    "locker", ["org.mate.ScreenSaver", "org.cinnamon.ScreenSaver", "org.xfce.ScreenSaver"]
+)
+def test_every_lockers_own_active_changed_is_heard(
+    session_bus: str, no_system_bus: str, locker: str
+) -> None:
+    path = "/" + locker.replace(".", "/")
+    with watching(session_bus, no_system_bus) as (recorder, _signals):
+        send_signal(session_bus, path, f"{locker}.ActiveChanged", "boolean:true")
+        recorder.wait_for(("locked", True))
+        send_signal(session_bus, path, f"{locker}.ActiveChanged", "boolean:false")
+        recorder.wait_for(("locked", False))

@@ -2,8 +2,18 @@
 
 Session bus:
 
-* ``ActiveChanged(b)`` of ``org.freedesktop.ScreenSaver`` (KDE, Xfce, others)
-  and ``org.gnome.ScreenSaver`` (GNOME): the screen locked or unlocked.
+* ``ActiveChanged(b)`` of every screen locker's own interface: the screen
+  locked or unlocked. ``org.freedesktop.ScreenSaver`` (KDE, light-locker,
+  xscreensaver's and others' bridges), ``org.gnome.ScreenSaver`` (GNOME,
+  gnome-screensaver), ``org.mate.ScreenSaver`` (mate-screensaver, which
+  speaks only that), ``org.cinnamon.ScreenSaver`` and ``org.xfce.ScreenSaver``
+  (xfce4-screensaver). Each locker's bus name is watched too
+  (``NameOwnerChanged``): a locker that dies while locked (gnome-screensaver
+  3.6 segfaults on Xvfb a second after ``--lock``) sends no
+  ``ActiveChanged(false)``, so when its name vanishes, or a new locker
+  appears, the lock state is read again from whatever is left (each running
+  locker's ``GetActive``, logind's ``LockedHint``): the agent is never left
+  "locked" by a locker that is gone, and the screen it locked is gone with it.
 * Idle inhibitors: ``org.gnome.SessionManager.IsInhibited(8)`` (8 is the
   "idle" flag; apps that call ``org.freedesktop.ScreenSaver.Inhibit`` on
   GNOME land there too), re-read on ``InhibitorAdded``/``InhibitorRemoved``;
@@ -47,10 +57,15 @@ log = logging.getLogger(__name__)
 INHIBIT_POLL = 30.0
 _JOIN_TIMEOUT = 5.0
 
+#: Every screen locker's bus name (also its interface) and object path.
 SCREENSAVERS = (
     ("org.freedesktop.ScreenSaver", "/org/freedesktop/ScreenSaver"),
     ("org.gnome.ScreenSaver", "/org/gnome/ScreenSaver"),
+    ("org.mate.ScreenSaver", "/org/mate/ScreenSaver"),
+    ("org.cinnamon.ScreenSaver", "/org/cinnamon/ScreenSaver"),
+    ("org.xfce.ScreenSaver", "/org/xfce/ScreenSaver"),
 )
+DBUS_DAEMON = "org.freedesktop.DBus"
 LOGIND = "org.freedesktop.login1"
 LOGIND_PATH = "/org/freedesktop/login1"
 MANAGER = "org.freedesktop.login1.Manager"
@@ -157,14 +172,39 @@ class LinuxWatcher:
         ]
         if not heard:
             return Signal("lock", False, "cannot subscribe to ActiveChanged on the session bus")
+        for name in heard:
+            bus.watch_owner(self._queue, name)
         running = [name for name in heard if bus.has_owner(name)]
+        if self._read_lockers():
+            self._report_lock(True)
+        owners = f"{', '.join(running)} running" if running else "no screen locker running yet"
+        names = ", ".join(name.removesuffix(".ScreenSaver") for name in heard)
+        return Signal(
+            "lock", True, f"ActiveChanged and the owner of each locker ({names}); {owners}"
+        )
+
+    def _read_lockers(self) -> bool:
+        """Whether any running locker says the screen is locked now (one call each)."""
+        bus = self._session
+        if bus is None:
+            return False
         for name, path in SCREENSAVERS:
-            if name in running:
+            if bus.has_owner(name):
                 reply = bus.try_call(Interface(name, path, name), "GetActive")
                 if reply and reply[0]:
-                    self._report_lock(True)
-        owners = f"{', '.join(running)} running" if running else "no screen locker running yet"
-        return Signal("lock", True, f"ActiveChanged of {' and '.join(heard)} ({owners})")
+                    return True
+        return False
+
+    def _reread_lock(self, why: str) -> None:
+        """A locker came or went: the lock state from what is there now."""
+        locked = self._read_lockers()
+        if not locked and self._system is not None and self._session_path is not None:
+            locked = (
+                self._system.get(Interface(LOGIND, self._session_path, SESSION), "LockedHint")
+                is True
+            )
+        log.info("%s: the screen is %s", why, "locked" if locked else "not locked")
+        self._report_lock(locked)
 
     def _watch_logind(self) -> list[Signal]:
         bus = self._system
@@ -322,6 +362,10 @@ class LinuxWatcher:
         body = message.body
         if member == "ActiveChanged" and interface in dict(SCREENSAVERS):
             self._report_lock(bool(body[0]))
+        elif interface == DBUS_DAEMON and member == "NameOwnerChanged":
+            name, _old, new = (str(part) for part in body[:3])
+            if name in dict(SCREENSAVERS):
+                self._reread_lock(f"{name} {'started' if new else 'vanished'}")
         elif interface == MANAGER and member == "PrepareForSleep":
             self._prepare_for_sleep(bool(body[0]))
         elif interface == SESSION and path == self._session_path:
