@@ -153,7 +153,10 @@ def check_idle(ctx: Context) -> list[Line]:
         return [Line("idle source", False, text, _idle_fix(ctx, text, ENV_VAR))]
     source = choice.source
     what = getattr(source, "what", None)
-    if what:
+    how = getattr(source, "how", None)
+    if how:
+        watch = str(how)
+    elif what:
         watch = f"{what}, no input hook (polls every 50 ms only while away)"
     else:
         watch = ", ".join(hooks) or "input listeners"

@@ -163,7 +163,7 @@ def test_an_unknown_idle_source_in_the_config_is_invalid(paths: Paths) -> None:
     [line] = doctor.check_config(context(paths))
     assert not line.ok
     assert "idle_source 'xscreensaver' is not a source" in line.text
-    assert "x11, mutter, freedesktop, windows, macos, pynput" in line.fix
+    assert "x11, ext-idle-notify, mutter, freedesktop, windows, macos, pynput" in line.fix
 
 
 def test_a_missing_secret_service_says_how_to_start_one(paths: Paths) -> None:

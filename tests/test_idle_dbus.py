@@ -98,5 +98,5 @@ def test_on_wayland_the_factory_skips_to_what_answers(
     with FakeService(session_bus, "org.freedesktop.ScreenSaver", {FDO: counter.answer("u")}):
         choice = idle.choose("auto", environ=wayland, platform="linux")
     assert choice.source.name == "freedesktop"
-    assert [name for name, _why in choice.skipped] == ["mutter"]
+    assert [name for name, _why in choice.skipped] == ["ext-idle-notify", "mutter"]
     assert choice.not_tried == ("pynput",)

@@ -67,8 +67,12 @@ def pick(preference: str = "auto", environ=X11, platform: str = "linux", **broke
     ("platform", "environ", "chain"),
     [
         ("linux", X11, ("x11", "mutter", "freedesktop", "pynput")),
-        ("linux", WAYLAND, ("mutter", "freedesktop", "pynput")),
-        ("linux", {"WAYLAND_DISPLAY": "wayland-1"}, ("mutter", "freedesktop", "pynput")),
+        ("linux", WAYLAND, ("ext-idle-notify", "mutter", "freedesktop", "pynput")),
+        (
+            "linux",
+            {"WAYLAND_DISPLAY": "wayland-1"},
+            ("ext-idle-notify", "mutter", "freedesktop", "pynput"),
+        ),
         ("freebsd14", X11, ("x11", "mutter", "freedesktop", "pynput")),
         ("win32", {}, ("windows", "pynput")),
         ("darwin", {}, ("macos", "pynput")),
@@ -91,9 +95,11 @@ def test_broken_sources_are_skipped_with_their_reason() -> None:
         environ=WAYLAND,
         mutter="org.gnome.Mutter.IdleMonitor is not on the bus",
         freedesktop="org.freedesktop.ScreenSaver answered NotSupported",
+        **{"ext-idle-notify": "this compositor offers no ext_idle_notifier_v1"},
     )
     assert choice.source.name == "pynput"
     assert choice.skipped == (
+        ("ext-idle-notify", "this compositor offers no ext_idle_notifier_v1"),
         ("mutter", "org.gnome.Mutter.IdleMonitor is not on the bus"),
         ("freedesktop", "org.freedesktop.ScreenSaver answered NotSupported"),
     )
@@ -133,7 +139,9 @@ def test_a_named_source_that_fails_is_an_error_not_a_fallback() -> None:
 
 
 def test_an_unknown_name_lists_the_known_ones() -> None:
-    with pytest.raises(IdleSourceError, match=r"unknown idle source 'xscreensaver'.*x11, mutter"):
+    with pytest.raises(
+        IdleSourceError, match=r"unknown idle source 'xscreensaver'.*x11, ext-idle-notify, mutter"
+    ):
         choose("xscreensaver", environ={}, platform="linux")
 
 

@@ -5,10 +5,12 @@ Which hooks run where (the README's table comes from here):
 =================  ===============================  ==========================  =================
 platform           source (first that works)        while active                while away (armed)
 =================  ===============================  ==========================  =================
-Linux, X11         ``x11`` XScreenSaver             nothing: one read at the    poll the counter
-                                                    engine's deadline           every 50 ms
-Linux, Wayland     ``mutter`` (GNOME) or            nothing: one D-Bus call     D-Bus call every
-                   ``freedesktop`` (KDE, others)    at the deadline             50 ms
+Linux, X11         ``x11`` XScreenSaver             nothing: one read at the    nothing: an XSync
+                                                    engine's deadline           IDLETIME alarm
+Linux, Wayland     ``ext-idle-notify`` (KWin,       nothing: the compositor     nothing: its
+                   wlroots compositors)             sends idled/resumed         resumed event
+                   ``mutter`` (GNOME) or            nothing: one D-Bus call     D-Bus call every
+                   ``freedesktop`` (others)         at the deadline             50 ms
 Windows            ``windows`` GetLastInputInfo     nothing                     poll every 50 ms
 macOS              ``macos`` HID idle time          nothing                     poll every 50 ms
 any, fallback      ``pynput``                       keyboard + mouse listeners  the same listeners
@@ -50,7 +52,7 @@ __all__ = [
 
 ENV_VAR = "PRESENCE_AGENT_IDLE_SOURCE"
 #: Every source name, for the config and the error text.
-KNOWN = ("x11", "mutter", "freedesktop", "windows", "macos", "pynput")
+KNOWN = ("x11", "ext-idle-notify", "mutter", "freedesktop", "windows", "macos", "pynput")
 
 
 class Probed(IdleSource, Protocol):
@@ -79,6 +81,10 @@ def _build(name: str) -> Probed:
         from presence_agent.idle import _x11
 
         return _x11.source()
+    if name == "ext-idle-notify":
+        from presence_agent.idle import _wayland
+
+        return _wayland.source()
     if name == "mutter":
         from presence_agent.idle import _dbus
 
@@ -113,8 +119,10 @@ def chain_for(platform: str, environ: Mapping[str, str]) -> tuple[tuple[str, ...
     if platform == "darwin":
         return ("macos", "pynput"), "macOS"
     if is_wayland(environ):
-        # XWayland's XScreenSaver counter sees only input sent to X clients.
-        return ("mutter", "freedesktop", "pynput"), "Wayland session"
+        # XWayland's XScreenSaver counter sees only input sent to X clients. The
+        # standard protocol first (KWin, wlroots compositors); GNOME answers on D-Bus;
+        # org.freedesktop.ScreenSaver's GetSessionIdleTime is unsupported on KWin 5.27.
+        return ("ext-idle-notify", "mutter", "freedesktop", "pynput"), "Wayland session"
     return ("x11", "mutter", "freedesktop", "pynput"), "X11 session"
 
 

@@ -121,6 +121,15 @@ class X11Source(NativeSource):
         else:
             super().disarm()
 
+    @property
+    def how(self) -> str | None:
+        if not self._use_watch:
+            return None  # the counter, polled while away: the doctor's default words
+        return (
+            "XScreenSaver idle time, read at the deadline; the return from an XSync IDLETIME"
+            " alarm: no input hook, no polling"
+        )
+
     def hooks(self) -> tuple[str, ...]:
         if self._use_watch:
             return ("XSync IDLETIME alarm",) if self._watch.armed() else ()
