@@ -1,25 +1,35 @@
-"""The sign-in dialog: server URL, API key and secret, verified with the server before stored.
+"""The sign-in window: server, API key and secret, verified with the server before stored.
 
-The tray starts it as a child process (``python -m presence_agent.signin_dialog``),
-so tkinter gets a main thread of its own (macOS requires it) and never shares
-a process with pystray's toolkit. It signs in with :func:`presence_agent.signin.sign_in`,
-exactly like ``presence-agent login``; the tray then tells the running agent.
+It looks like the desktop it runs on: GTK 3 on Linux (the tray already needs
+PyGObject there), ttk with the platform's own theme on Windows and macOS (and
+on a Linux without GTK). The auth scheme, a CA bundle and plain-http opt-in sit
+under an "Advanced" expander. A bare host (``desk.example.com``) means
+``https://desk.example.com``, as everywhere else.
+
+The tray starts it as a child process (``presence-agent _signin-dialog``, which
+a frozen build answers too), so the toolkit gets a main thread of its own
+(macOS requires it) and never shares a process with pystray's. It signs in with
+:func:`presence_agent.signin.sign_in`, exactly like ``presence-agent login``;
+the tray then tells the running agent.
 
 Exit codes: 0 signed in (the summary line on stdout), 1 closed without signing
 in, 2 no toolkit or display. The secret is typed into a masked field, passed
 to ``sign_in`` and dropped; it is never printed, logged or put in an error.
 
-Thread use: Tk on the main thread; ``sign_in`` (HTTP, keyring) on one worker
-thread at a time, its result handed back through a queue that Tk polls.
+Thread use: the toolkit on the main thread; ``sign_in`` (HTTP, keyring) on one
+worker thread at a time, its result handed back through a queue (Tk polls it)
+or ``GLib.idle_add`` (GTK).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import queue
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -27,39 +37,145 @@ if TYPE_CHECKING:
 
     from presence_agent.paths import Paths
 
-__all__ = ["TITLE", "available", "command", "main"]
+__all__ = ["TITLE", "Prefill", "available", "command", "main", "toolkit"]
 
 TITLE = "Sign in to Libredesk - presence-agent"
+HEADING = "Sign in to Libredesk"
+INTRO = "Create an API key and secret in your Libredesk profile, then enter them here."
 EXIT_SIGNED_IN = 0
 EXIT_CANCELLED = 1
 EXIT_UNAVAILABLE = 2
 _POLL_MS = 100
+#: The words for the plain-http opt-in, as this window offers it (not a CLI flag).
+INSECURE_LABEL = "Allow plain http:// to another machine (the secret travels unencrypted)"
+INSECURE_OPT_IN = "tick “Allow plain http://” under Advanced"
+AUTH_LABELS = {
+    "token": "Token (Libredesk's own)",
+    "basic": "Basic (for proxies that need it)",
+}
 
 SignInFn = Callable[..., str]
 
 
+def toolkit(platform: str = sys.platform) -> str | None:
+    """``gtk`` or ``tk``: what this install can draw the window with, or ``None``."""
+    if platform.startswith("linux") and _has_gtk():
+        return "gtk"
+    if importlib.util.find_spec("tkinter") and importlib.util.find_spec("_tkinter"):
+        return "tk"
+    return None
+
+
+def _has_gtk() -> bool:
+    if importlib.util.find_spec("gi") is None:
+        return False
+    try:
+        import gi
+
+        gi.require_version("Gtk", "3.0")
+    except (ImportError, ValueError):
+        return False
+    return True
+
+
 def available() -> bool:
-    """Whether tkinter can be imported here (Debian ships it apart: python3-tk)."""
-    return (
-        importlib.util.find_spec("tkinter") is not None
-        and importlib.util.find_spec("_tkinter") is not None
-    )
+    """Whether a toolkit for the window exists here (GTK or tkinter)."""
+    return toolkit() is not None
 
 
 def command() -> list[str] | None:
-    """The argv that opens the dialog, or ``None`` when it cannot be shown from this install.
-
-    A frozen (PyInstaller) build has no ``-m``; it gets the terminal hint instead.
-    """
+    """The argv that opens the window (this install, frozen or not), or ``None`` if it cannot."""
     from presence_agent import selfexec
+    from presence_agent.cli import SIGNIN_DIALOG_COMMAND
 
-    if getattr(sys, "frozen", False) or not available():
+    if not available():
         return None
-    return selfexec.module_argv("presence_agent.signin_dialog")
+    return selfexec.cli_argv(SIGNIN_DIALOG_COMMAND)
+
+
+@dataclass(frozen=True)
+class Prefill:
+    """What the window starts with: the configured server and key, and whether they are fixed."""
+
+    server: str = ""
+    api_key: str = ""
+    auth: str = "token"
+    ca_bundle: str = ""
+    allow_insecure_http: bool = False
+    #: The administrator locked the server (shown, not editable).
+    server_locked: bool = False
+
+    @classmethod
+    def load(cls, paths: Paths) -> Prefill:
+        from presence_agent import config
+
+        try:
+            layers = config.load_layers(paths)
+        except config.ConfigError:
+            return cls()
+        cfg = layers.config
+        return cls(
+            server=cfg.server or "",
+            api_key=cfg.api_key or "",
+            auth=cfg.auth,
+            ca_bundle=cfg.ca_bundle or "",
+            allow_insecure_http=cfg.allow_insecure_http,
+            server_locked="server" in layers.locked and bool(cfg.server),
+        )
+
+
+class _Worker:
+    """Runs one ``sign_in`` at a time off the UI thread and hands back ``(ok, text)``."""
+
+    def __init__(self, sign_in: SignInFn | None, done: Callable[[bool, str], None]) -> None:
+        from presence_agent.signin import sign_in as default_sign_in
+
+        self._sign_in = sign_in or default_sign_in
+        self._done = done
+
+    def start(self, paths: Paths, fields: dict[str, Any]) -> None:
+        threading.Thread(
+            target=self._work, args=(paths, fields), name="sign-in", daemon=True
+        ).start()
+
+    def _work(self, paths: Paths, fields: dict[str, Any]) -> None:
+        from presence_agent.signin import SignInError
+
+        try:
+            summary = self._sign_in(
+                paths,
+                fields["server"],
+                fields["api_key"],
+                fields["secret"],
+                fields["auth"],
+                fields["insecure"],
+                fields["ca_bundle"] or None,
+                insecure_opt_in=INSECURE_OPT_IN,
+            )
+        except SignInError as exc:
+            self._done(False, str(exc))
+        # Whatever else goes wrong, the form must come back to life, and say so.
+        except Exception:  # noqa: BLE001
+            self._done(False, "Sign-in failed unexpectedly; nothing was stored. Try again.")
+        else:
+            self._done(True, summary)
+
+
+def _missing_field(server: str, api_key: str, secret: str) -> str | None:
+    if not server.strip() or server.strip() in ("https://", "http://"):
+        return "Enter your Libredesk address, for example desk.example.com."
+    if not api_key.strip():
+        return "Enter the API key from your Libredesk profile."
+    if not secret:
+        return "Enter the API secret from your Libredesk profile."
+    return None
+
+
+# -- ttk (Windows, macOS, and Linux without GTK) -------------------------------------------------
 
 
 class SignInForm:
-    """The form. Tk thread only, except :meth:`_work`, which runs on the worker thread."""
+    """The ttk window. Tk thread only; sign-in runs on :class:`_Worker`'s thread."""
 
     def __init__(
         self,
@@ -71,42 +187,39 @@ class SignInForm:
         import tkinter as tk
         from tkinter import ttk
 
-        from presence_agent import config
-        from presence_agent.signin import sign_in as default_sign_in
-
         self.root = root
         self.paths = paths
         self.summary: str | None = None
-        self._sign_in = sign_in or default_sign_in
         self._results: queue.SimpleQueue[tuple[bool, str]] = queue.SimpleQueue()
+        self._worker = _Worker(sign_in, lambda ok, text: self._results.put((ok, text)))
         self._busy = False
-        try:
-            previous = config.load(paths)
-        except config.ConfigError:
-            previous = config.Config()
-        self._auth = previous.auth
+        pre = Prefill.load(paths)
 
+        style = ttk.Style(root)
+        if sys.platform.startswith("linux") and "clam" in style.theme_names():
+            # Tk's "default" theme on X11 looks decades old; Windows and macOS keep theirs.
+            style.theme_use("clam")
         root.title(TITLE)
         root.resizable(False, False)
         frame = ttk.Frame(root, padding=16)
         frame.grid(sticky="nsew")
-        ttk.Label(frame, text="Sign in to Libredesk", font=("TkDefaultFont", 12, "bold")).grid(
+        ttk.Label(frame, text=HEADING, font=("TkHeadingFont", 12, "bold")).grid(
             row=0, column=0, columnspan=2, sticky="w"
         )
-        ttk.Label(
-            frame,
-            text="Create an API key and secret in your Libredesk profile.",
-            wraplength=440,
-        ).grid(row=1, column=0, columnspan=2, sticky="w", pady=(2, 10))
+        ttk.Label(frame, text=INTRO, wraplength=440).grid(
+            row=1, column=0, columnspan=2, sticky="w", pady=(2, 10)
+        )
 
-        self.server = tk.StringVar(value=previous.server or "https://")
-        self.api_key = tk.StringVar(value=previous.api_key or "")
+        self.server = tk.StringVar(value=pre.server)
+        self.api_key = tk.StringVar(value=pre.api_key)
         self.secret = tk.StringVar(value="")
-        self.insecure = tk.BooleanVar(value=previous.allow_insecure_http)
+        self.insecure = tk.BooleanVar(value=pre.allow_insecure_http)
+        self.auth = tk.StringVar(value=AUTH_LABELS.get(pre.auth, AUTH_LABELS["token"]))
+        self.ca_bundle = tk.StringVar(value=pre.ca_bundle)
         self.entries: list[ttk.Entry] = []
         for row, (label, var, show) in enumerate(
             (
-                ("Server URL", self.server, ""),
+                ("Server", self.server, ""),
                 ("API key", self.api_key, ""),
                 ("API secret", self.secret, "•"),
             ),
@@ -116,19 +229,51 @@ class SignInForm:
             entry = ttk.Entry(frame, textvariable=var, width=40, show=show)
             entry.grid(row=row, column=1, sticky="ew", pady=3)
             self.entries.append(entry)
-        self.insecure_box = ttk.Checkbutton(
+        if pre.server_locked:
+            self.entries[0].state(["readonly"])
+
+        # "Advanced": a toggle that shows or hides the rarely needed settings.
+        self.advanced_open = tk.BooleanVar(value=False)
+        self.advanced_toggle = ttk.Checkbutton(
             frame,
-            text="Allow plain http:// to another machine (unencrypted)",
-            variable=self.insecure,
+            text="▸ Advanced",
+            variable=self.advanced_open,
+            command=self._toggle_advanced,
+            style="Toolbutton",
         )
-        self.insecure_box.grid(row=5, column=0, columnspan=2, sticky="w", pady=(6, 0))
+        self.advanced_toggle.grid(row=5, column=0, columnspan=2, sticky="w", pady=(8, 0))
+        self.advanced = ttk.Frame(frame)
+        ttk.Label(self.advanced, text="Sign-in scheme").grid(
+            row=0, column=0, sticky="w", padx=(0, 8)
+        )
+        self.auth_box = ttk.Combobox(
+            self.advanced,
+            textvariable=self.auth,
+            values=list(AUTH_LABELS.values()),
+            state="readonly",
+            width=32,
+        )
+        self.auth_box.grid(row=0, column=1, sticky="ew", pady=3)
+        ttk.Label(self.advanced, text="CA bundle").grid(row=1, column=0, sticky="w", padx=(0, 8))
+        ca_row = ttk.Frame(self.advanced)
+        ca_row.grid(row=1, column=1, sticky="ew", pady=3)
+        self.ca_entry = ttk.Entry(ca_row, textvariable=self.ca_bundle, width=28)
+        self.ca_entry.grid(row=0, column=0, sticky="ew")
+        ttk.Button(ca_row, text="Choose…", command=self._choose_ca).grid(
+            row=0, column=1, padx=(6, 0)
+        )
+        self.insecure_box = ttk.Checkbutton(
+            self.advanced, text=INSECURE_LABEL, variable=self.insecure
+        )
+        self.insecure_box.grid(row=2, column=0, columnspan=2, sticky="w", pady=(6, 0))
+
         self.message = tk.StringVar(value="")
         self.message_label = ttk.Label(
             frame, textvariable=self.message, wraplength=440, foreground="#B00020"
         )
-        self.message_label.grid(row=6, column=0, columnspan=2, sticky="w", pady=(8, 0))
+        self.message_label.grid(row=7, column=0, columnspan=2, sticky="w", pady=(8, 0))
         buttons = ttk.Frame(frame)
-        buttons.grid(row=7, column=0, columnspan=2, sticky="e", pady=(12, 0))
+        buttons.grid(row=8, column=0, columnspan=2, sticky="e", pady=(12, 0))
         self.cancel_button = ttk.Button(buttons, text="Cancel", command=self.cancel)
         self.cancel_button.grid(row=0, column=0, padx=(0, 6))
         self.sign_in_button = ttk.Button(
@@ -144,7 +289,7 @@ class SignInForm:
             (
                 e
                 for e, v in zip(self.entries, (self.server, self.api_key, self.secret), strict=True)
-                if not v.get().strip() or v.get() == "https://"
+                if not v.get().strip()
             ),
             self.entries[-1],
         )
@@ -152,24 +297,49 @@ class SignInForm:
 
     # -- Tk thread -----------------------------------------------------------------------
 
+    def _toggle_advanced(self) -> None:
+        if self.advanced_open.get():
+            self.advanced.grid(row=6, column=0, columnspan=2, sticky="ew", pady=(4, 0))
+            self.advanced_toggle.configure(text="▾ Advanced")
+        else:
+            self.advanced.grid_remove()
+            self.advanced_toggle.configure(text="▸ Advanced")
+
+    def _choose_ca(self) -> None:
+        from tkinter import filedialog
+
+        path = filedialog.askopenfilename(
+            parent=self.root,
+            title="CA certificates (PEM)",
+            filetypes=[("PEM certificates", "*.pem *.crt"), ("All files", "*")],
+        )
+        if path:
+            self.ca_bundle.set(path)
+
+    def _auth_scheme(self) -> str:
+        label = self.auth.get()
+        return next((k for k, v in AUTH_LABELS.items() if v == label), "token")
+
     def submit(self) -> None:
         if self._busy:
             return
-        secret = self.secret.get()
-        if not secret:
-            self.message.set("Enter the API secret from your Libredesk profile.")
+        missing = _missing_field(self.server.get(), self.api_key.get(), self.secret.get())
+        if missing:
+            self.message.set(missing)
             return
         self._set_busy(True)
         self.message.set("Checking with the server…")
-        args = (
+        self._worker.start(
             self.paths,
-            self.server.get(),
-            self.api_key.get(),
-            secret,
-            self._auth,
-            bool(self.insecure.get()),
+            {
+                "server": self.server.get(),
+                "api_key": self.api_key.get(),
+                "secret": self.secret.get(),
+                "auth": self._auth_scheme(),
+                "insecure": bool(self.insecure.get()),
+                "ca_bundle": self.ca_bundle.get().strip(),
+            },
         )
-        threading.Thread(target=self._work, args=args, name="sign-in", daemon=True).start()
         self.root.after(_POLL_MS, self._poll)
 
     def cancel(self) -> None:
@@ -192,25 +362,8 @@ class SignInForm:
     def _set_busy(self, busy: bool) -> None:
         self._busy = busy
         state = ["disabled"] if busy else ["!disabled"]
-        for widget in (*self.entries, self.insecure_box, self.sign_in_button):
+        for widget in (*self.entries, self.insecure_box, self.sign_in_button, self.auth_box):
             widget.state(state)
-
-    # -- worker thread ------------------------------------------------------------------------
-
-    def _work(
-        self, paths: Paths, server: str, key: str, secret: str, auth: str, insecure: bool
-    ) -> None:
-        from presence_agent.signin import SignInError
-
-        try:
-            summary = self._sign_in(paths, server, key, secret, auth, insecure)
-        except SignInError as exc:
-            self._results.put((False, str(exc)))
-        # Whatever else goes wrong, the form must come back to life, and say so.
-        except Exception as exc:  # noqa: BLE001
-            self._results.put((False, f"Sign-in failed: {type(exc).__name__}"))
-        else:
-            self._results.put((True, summary))
 
 
 def _take_focus(root: Any, entry: Any) -> None:
@@ -219,32 +372,219 @@ def _take_focus(root: Any, entry: Any) -> None:
     root.lift()
     root.focus_force()
     entry.focus_set()
-    # Selected, so typing replaces a placeholder such as "https://".
     entry.select_range(0, "end")
     entry.icursor("end")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    if not available():
-        print(
-            "presence-agent: tkinter is not installed; run `presence-agent login`", file=sys.stderr
-        )
-        return EXIT_UNAVAILABLE
+def _run_tk(paths: Paths) -> tuple[int, str | None]:
     import tkinter as tk
-
-    from presence_agent.paths import Paths
 
     try:
         root = tk.Tk(className="presence-agent")
     except tk.TclError as exc:
-        print(f"presence-agent: cannot open the sign-in dialog: {exc}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
-    form = SignInForm(root, Paths.default())
+        print(f"presence-agent: cannot open the sign-in window: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE, None
+    form = SignInForm(root, paths)
     root.mainloop()
-    if form.summary is None:
-        return EXIT_CANCELLED
-    print(form.summary, flush=True)
-    return EXIT_SIGNED_IN
+    return (EXIT_CANCELLED, None) if form.summary is None else (EXIT_SIGNED_IN, form.summary)
+
+
+# -- GTK 3 (Linux) -----------------------------------------------------------------------------
+
+
+class GtkSignIn:
+    """The GTK window: a header bar with Cancel and Sign in, the form, an Advanced expander.
+
+    GTK main thread only; :class:`_Worker` reports back through ``GLib.idle_add``.
+    """
+
+    def __init__(
+        self, gtk: Any, glib: Any, paths: Paths, *, sign_in: SignInFn | None = None
+    ) -> None:
+        self._gtk, self._glib = gtk, glib
+        self.paths = paths
+        self.summary: str | None = None
+        self._busy = False
+        self._worker = _Worker(sign_in, lambda ok, text: glib.idle_add(self._finished, ok, text))
+        pre = Prefill.load(paths)
+        Gtk = gtk
+
+        window = Gtk.Window(title=TITLE)
+        window.set_default_size(460, -1)
+        window.set_resizable(False)
+        window.set_position(Gtk.WindowPosition.CENTER)
+        window.set_icon_name("presence-agent")
+        # The header bar's title becomes the window's title too (GTK sets it).
+        header = Gtk.HeaderBar(title=HEADING, subtitle="presence-agent", show_close_button=False)
+        self.cancel_button = Gtk.Button(label="Cancel")
+        self.cancel_button.connect("clicked", lambda _b: self.cancel())
+        header.pack_start(self.cancel_button)
+        self.sign_in_button = Gtk.Button(label="Sign in")
+        self.sign_in_button.get_style_context().add_class("suggested-action")
+        self.sign_in_button.set_can_default(True)
+        self.sign_in_button.connect("clicked", lambda _b: self.submit())
+        header.pack_end(self.sign_in_button)
+        self.spinner = Gtk.Spinner()
+        header.pack_end(self.spinner)
+        window.set_titlebar(header)
+        window.connect("delete-event", self._on_delete)
+        window.connect("key-press-event", self._on_key)
+
+        box = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=12, margin=18)
+        intro = Gtk.Label(label=INTRO, xalign=0, wrap=True, max_width_chars=52)
+        intro.get_style_context().add_class("dim-label")
+        box.pack_start(intro, False, False, 0)
+
+        grid = Gtk.Grid(column_spacing=12, row_spacing=8)
+        self.server = Gtk.Entry(text=pre.server, placeholder_text="desk.example.com", hexpand=True)
+        self.server.set_input_purpose(Gtk.InputPurpose.URL)
+        if pre.server_locked:
+            self.server.set_sensitive(False)
+            self.server.set_tooltip_text("Set by your administrator")
+        self.api_key = Gtk.Entry(text=pre.api_key, placeholder_text="from your Libredesk profile")
+        self.secret = Gtk.Entry(visibility=False, placeholder_text="from your Libredesk profile")
+        self.secret.set_input_purpose(Gtk.InputPurpose.PASSWORD)
+        self.entries = [self.server, self.api_key, self.secret]
+        for row, (label, entry) in enumerate(
+            (("Server", self.server), ("API key", self.api_key), ("API secret", self.secret))
+        ):
+            grid.attach(Gtk.Label(label=label, xalign=1), 0, row, 1, 1)
+            grid.attach(entry, 1, row, 1, 1)
+            entry.set_activates_default(True)
+        box.pack_start(grid, False, False, 0)
+
+        self.advanced = Gtk.Expander(label="Advanced")
+        adv = Gtk.Grid(column_spacing=12, row_spacing=8, margin_top=8)
+        self.auth = Gtk.ComboBoxText()
+        for scheme, text in AUTH_LABELS.items():
+            self.auth.append(scheme, text)
+        self.auth.set_active_id(pre.auth if pre.auth in AUTH_LABELS else "token")
+        adv.attach(Gtk.Label(label="Sign-in scheme", xalign=1), 0, 0, 1, 1)
+        adv.attach(self.auth, 1, 0, 1, 1)
+        self.ca_bundle = Gtk.FileChooserButton(title="CA certificates (PEM)")
+        pem = Gtk.FileFilter()
+        pem.set_name("PEM certificates")
+        for pattern in ("*.pem", "*.crt"):
+            pem.add_pattern(pattern)
+        self.ca_bundle.add_filter(pem)
+        if pre.ca_bundle:
+            self.ca_bundle.set_filename(pre.ca_bundle)
+        self.ca_bundle.set_hexpand(True)
+        adv.attach(Gtk.Label(label="CA bundle", xalign=1), 0, 1, 1, 1)
+        adv.attach(self.ca_bundle, 1, 1, 1, 1)
+        self.insecure = Gtk.CheckButton(label=INSECURE_LABEL, active=pre.allow_insecure_http)
+        adv.attach(self.insecure, 0, 2, 2, 1)
+        self.advanced.add(adv)
+        box.pack_start(self.advanced, False, False, 0)
+
+        self.message = Gtk.Label(xalign=0, wrap=True, max_width_chars=52, selectable=True)
+        self.message.get_style_context().add_class("error")
+        box.pack_start(self.message, False, False, 0)
+        window.add(box)
+        self.window = window
+        window.show_all()
+        self.message.hide()
+        window.set_default(self.sign_in_button)
+        first_empty = next((e for e in self.entries if not e.get_text().strip()), self.secret)
+        first_empty.grab_focus()
+
+    def _on_delete(self, *_args: Any) -> bool:
+        self.cancel()
+        return True
+
+    def _on_key(self, _widget: Any, event: Any) -> bool:
+        from gi.repository import Gdk
+
+        if event.keyval == Gdk.KEY_Escape:
+            self.cancel()
+            return True
+        return False
+
+    def show_message(self, text: str) -> None:
+        self.message.set_text(text)
+        self.message.set_visible(bool(text))
+
+    def submit(self) -> None:
+        if self._busy:
+            return
+        server, key, secret = (e.get_text() for e in self.entries)
+        missing = _missing_field(server, key, secret)
+        if missing:
+            self.show_message(missing)
+            return
+        self._set_busy(True)
+        self.show_message("Checking with the server…")
+        self._worker.start(
+            self.paths,
+            {
+                "server": server,
+                "api_key": key,
+                "secret": secret,
+                "auth": self.auth.get_active_id() or "token",
+                "insecure": self.insecure.get_active(),
+                "ca_bundle": self.ca_bundle.get_filename() or "",
+            },
+        )
+
+    def cancel(self) -> None:
+        self._gtk.main_quit()
+
+    def _finished(self, ok: bool, text: str) -> bool:
+        if ok:
+            self.summary = text
+            self.secret.set_text("")
+            self._gtk.main_quit()
+            return False
+        self._set_busy(False)
+        self.show_message(text)
+        return False  # a one-shot idle callback
+
+    def _set_busy(self, busy: bool) -> None:
+        self._busy = busy
+        for widget in (*self.entries, self.advanced, self.sign_in_button):
+            widget.set_sensitive(not busy)
+        if busy:
+            self.spinner.start()
+        else:
+            self.spinner.stop()
+
+
+def _run_gtk(paths: Paths) -> tuple[int, str | None]:
+    import gi
+
+    gi.require_version("Gtk", "3.0")
+    from gi.repository import GLib, Gtk
+
+    from presence_agent import quiet
+
+    quiet.route_glib_messages(GLib)
+    GLib.set_prgname("presence-agent")
+    ok, _argv = Gtk.init_check(None)
+    if not ok:
+        print("presence-agent: cannot open the sign-in window: no display", file=sys.stderr)
+        return EXIT_UNAVAILABLE, None
+    form = GtkSignIn(Gtk, GLib, paths)
+    Gtk.main()
+    form.window.destroy()
+    return (EXIT_CANCELLED, None) if form.summary is None else (EXIT_SIGNED_IN, form.summary)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from presence_agent.paths import Paths
+
+    choice = os.environ.get("PRESENCE_AGENT_SIGNIN_TOOLKIT") or toolkit()
+    if choice not in ("gtk", "tk"):
+        print(
+            "presence-agent: no window toolkit here; sign in from a terminal:"
+            " presence-agent login --api-key KEY",
+            file=sys.stderr,
+        )
+        return EXIT_UNAVAILABLE
+    paths = Paths.default()
+    code, summary = _run_gtk(paths) if choice == "gtk" else _run_tk(paths)
+    if summary is not None:
+        print(summary, flush=True)
+    return code
 
 
 if __name__ == "__main__":

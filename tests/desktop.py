@@ -55,6 +55,7 @@ __all__ = [
     "SecretServiceInfo",
     "TrayHost",
     "Window",
+    "app_windows",
     "bus_service_dir",
     "click",
     "desktop_env",
@@ -762,6 +763,13 @@ def tray_icons(display: str) -> list[Window]:
                 if described and described.width > 1 and described.height > 1:
                     icons.append(described)
     return icons
+
+
+def app_windows(display: str) -> list[Window]:
+    """Viewable ordinary top-level windows on screen (dialogs, main windows), not popups."""
+    with _x_connection(display) as connection:
+        windows = [_describe(connection, window) for window in _toplevels(connection)]
+    return [w for w in windows if w and not w.override_redirect and w.on_screen]
 
 
 def popup_windows(display: str) -> list[Window]:

@@ -252,15 +252,17 @@ def test_dialog_shows_a_refusal_then_signs_in(
         form = SignInForm(
             tk_root, paths, sign_in=functools.partial(sign_in, credentials=credentials)
         )
-        assert form.server.get() == "https://"  # nothing stored yet
+        assert form.server.get() == ""  # nothing stored yet
         assert [str(e.cget("show")) for e in form.entries] == ["", "", "•"]
 
+        form.submit()  # nothing typed
+        assert "Enter your Libredesk address" in form.message.get()
+        form.server.set(server.url)
+        form.api_key.set(KEY)
         form.submit()  # no secret typed
         assert "Enter the API secret" in form.message.get()
         assert server.requests() == []
 
-        form.server.set(server.url)
-        form.api_key.set(KEY)
         form.secret.set("wrong-secret")
         form.submit()
         assert form.sign_in_button.instate(["disabled"])  # one attempt at a time

@@ -410,7 +410,10 @@ class TrayApp:
             )
         except OSError as exc:
             log.error("cannot open the sign-in dialog: %s", exc)
-            self._notify("Cannot open the sign-in dialog: run `presence-agent login`")
+            from presence_agent.cli import login_hint
+
+            hint = login_hint(self._services.paths)
+            self._notify(f"Cannot open the sign-in window; in a terminal, run: {hint}")
             return
         dialog = self._dialog
         _spawn("sign-in-dialog", lambda: self._wait_for_dialog(dialog))
