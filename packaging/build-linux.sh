@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Build the standalone Linux executable dist/presence-agent with PyInstaller,
-# then prove it works with no Python behind it.
+# Build the standalone Linux executable dist/presence-agent with PyInstaller (and,
+# from the same analysis, the folder dist/onedir/presence-agent/ that the .deb
+# ships), then prove the executable works with no Python behind it.
 #
 #   packaging/build-linux.sh            build, then smoke-test
 #   SKIP_BUILD=1 packaging/build-linux.sh   smoke-test an existing dist/presence-agent
@@ -29,8 +30,13 @@ binary=$root/dist/presence-agent
 
 if [ "${SKIP_BUILD:-}" != 1 ]; then
     echo "== building dist/presence-agent $version with $python"
+    # One analysis, two outputs: dist/presence-agent (this script tests it) and
+    # dist/onedir/presence-agent/ (the .deb's payload; build-deb.sh reuses it).
+    rm -rf dist/onedir/presence-agent dist/presence-agent-onedir dist/presence-agent
     "$python" -m PyInstaller --noconfirm --clean --log-level ERROR \
-        --workpath build/pyinstaller --distpath dist packaging/presence-agent.spec
+        --workpath build/pyinstaller --distpath dist packaging/presence-agent.spec -- --both
+    mkdir -p dist/onedir
+    mv dist/presence-agent-onedir dist/onedir/presence-agent
 fi
 [ -x "$binary" ] || { echo "no executable at $binary" >&2; exit 1; }
 echo "== $(du -h "$binary" | cut -f1) $binary"

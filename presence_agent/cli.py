@@ -189,6 +189,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="play the simulated day even where a display exists (it is what runs without one)",
     )
 
+    preset = sub.add_parser(
+        "preset",
+        help="(administrators) preset settings for every user of this computer",
+        description="Write settings into the system-wide preset file (for every user of this"
+        " computer; needs administrator rights), or with --user into your own file. Installers"
+        " call it (the Windows installer's /SERVER=). See docs/rollout.md.",
+    )
+    preset.add_argument(
+        "--server", metavar="URL", help="the Libredesk address (a bare host means https://)"
+    )
+    preset.add_argument(
+        "--away-after", type=_positive, metavar="SECONDS", help="seconds without input before away"
+    )
+    preset.add_argument(
+        "--lock",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="a key users cannot change in their own file (repeat for more), e.g. server",
+    )
+    preset.add_argument(
+        "--user", action="store_true", help="write your own config file instead of the preset"
+    )
+
     pause = sub.add_parser("pause", help="pause idle detection in the running agent")
     pause.add_argument(
         "minutes", nargs="?", type=float, help="for this many minutes (default: until resume)"
@@ -613,6 +637,52 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_preset(args: argparse.Namespace) -> int:
+    from presence_agent import config
+    from presence_agent.client import InsecureURL, normalize_server_url
+
+    paths = _paths()
+    changes: dict[str, Any] = {}
+    if args.server is not None:
+        try:
+            changes["server"] = normalize_server_url(
+                args.server, opt_in="write allow_insecure_http = true into the file yourself"
+            )
+        except InsecureURL as exc:
+            return _fail(str(exc), Exit.USAGE)
+    if args.away_after is not None:
+        changes["away_after"] = args.away_after
+    if args.lock:
+        if args.user:
+            return _fail("--lock is for the system-wide preset only (leave out --user)", Exit.USAGE)
+        changes[config.LOCKED_KEY] = sorted(set(args.lock))
+    if not changes:
+        return _fail(
+            "nothing to preset: add --server URL, --away-after S or --lock KEY", Exit.USAGE
+        )
+    if args.user:
+        target = paths.config_file
+    elif paths.site_config_files:
+        target = paths.site_config_files[0]
+    else:  # pragma: no cover - platformdirs always names one
+        return _fail("this system has no place for presets", Exit.FAILED)
+    try:
+        config.update_file(target, changes, system=not args.user)
+    except config.ConfigError as exc:
+        return _fail(str(exc), Exit.USAGE)
+    except PermissionError:
+        return _fail(
+            f"cannot write {target}: presets for every user need administrator rights"
+            " (sudo on Linux and macOS, an administrator prompt on Windows), or add --user",
+            Exit.FAILED,
+        )
+    except OSError as exc:
+        return _fail(f"cannot write {target}: {exc.strerror or exc}", Exit.FAILED)
+    shown = ", ".join(f"{key} = {value!r}" for key, value in changes.items())
+    print(f"Wrote {shown} to {target}.")
+    return Exit.OK
+
+
 def _control_simple(payload: dict[str, Any], done: str) -> int:
     paths = _paths()
     answer = _running(paths, payload, timeout=5)
@@ -649,5 +719,6 @@ _COMMANDS = {
     "doctor": cmd_doctor,
     "demo": cmd_demo,
     "pause": cmd_pause,
+    "preset": cmd_preset,
     "resume": cmd_resume,
 }

@@ -303,21 +303,35 @@ _DEFAULTS = Config()
 
 def update_user_file(paths: Paths, changes: Mapping[str, Any]) -> None:
     """Set keys in the user's file, keeping every other key. Atomic; never on a corrupt file."""
+    update_file(paths.config_file, changes)
+
+
+def update_file(path: Path, changes: Mapping[str, Any], *, system: bool = False) -> None:
+    """Set keys in one config file, keeping every other key. Atomic; never on a corrupt file.
+
+    ``system``: an administrator's preset file, which may also hold ``locked``
+    (a list of key names; ``presence-agent preset --lock`` writes it).
+    """
     import tomli_w
 
-    current = read_file(paths.config_file)  # raises on a corrupt file: we don't overwrite it
+    current = read_file(path, allow_locks=system)  # raises on a corrupt file: not overwritten
     for key, value in changes.items():
         if value is None:
             current.pop(key, None)
+        elif key == LOCKED_KEY and system:
+            current[key] = list(_read_locks(path, {LOCKED_KEY: list(value)}))
         else:
-            current[key] = _check(paths.config_file, key, value)
-    paths.config_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=paths.config_dir)
+            current[key] = _check(path, key, value)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(b"# presence-agent settings. See `presence-agent doctor`.\n")
+            header = "presets for every user" if system else "settings"
+            handle.write(f"# presence-agent {header}. See `presence-agent doctor`.\n".encode())
             tomli_w.dump(current, handle)
-        os.replace(tmp, paths.config_file)
+        if system:
+            os.chmod(tmp, 0o644)  # every user reads the presets; mkstemp makes it 0600
+        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -6,6 +6,7 @@ its headers); :class:`Redactor` is the second line of defence.
 
 from __future__ import annotations
 
+import io
 import logging
 import logging.handlers
 import sys
@@ -45,13 +46,40 @@ class Redactor(logging.Filter):
         return True
 
 
+def header_line() -> str:
+    """The first line of every log file: which version wrote it, where."""
+    import platform
+
+    from presence_agent import __version__
+
+    return (
+        f"presence-agent {__version__} (Python {platform.python_version()},"
+        f" {platform.system()} {platform.release()})"
+    )
+
+
+class VersionedFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log whose every file starts with :func:`header_line`.
+
+    So a log a person sends to support always says which version wrote it,
+    also after a rotation. Thread use: logging's own lock, like any handler.
+    """
+
+    def _open(self) -> io.TextIOWrapper:  # type: ignore[type-arg, unused-ignore]
+        stream = super()._open()
+        if stream.tell() == 0:
+            stream.write(f"{header_line()}\n")
+            stream.flush()
+        return stream
+
+
 def setup(log_file: Path, level: str, *, stderr: bool, redactor: Redactor) -> None:
     root = logging.getLogger()
     root.setLevel(level)
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         log_file.parent.mkdir(parents=True, exist_ok=True)
-        handler: logging.Handler = logging.handlers.RotatingFileHandler(
+        handler: logging.Handler = VersionedFileHandler(
             log_file, maxBytes=1_000_000, backupCount=3, encoding="utf-8"
         )
         handler.setFormatter(formatter)

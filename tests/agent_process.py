@@ -30,9 +30,11 @@ def run_cli(
     *,
     stdin: str | None = None,
     timeout: float = 30,
+    program: Sequence[str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
+    """``presence-agent ARGS``; ``program`` runs another install of it (an installed artifact)."""
     return subprocess.run(
-        [*agent_argv(), *args],
+        [*(program or agent_argv()), *args],
         env=dict(env),
         input=stdin,
         capture_output=True,
@@ -43,22 +45,33 @@ def run_cli(
 
 
 def login(
-    env: Mapping[str, str], url: str, key: str, secret: str, *extra: str
+    env: Mapping[str, str],
+    url: str,
+    key: str,
+    secret: str,
+    *extra: str,
+    program: Sequence[str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     return run_cli(
         ["login", "--server", url, "--api-key", key, "--api-secret-stdin", *extra],
         env,
         stdin=secret + "\n",
+        program=program,
     )
 
 
 class AgentProcess:
     """A running ``presence-agent`` with its output collected line by line."""
 
-    def __init__(self, args: Sequence[str], env: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        args: Sequence[str],
+        env: Mapping[str, str],
+        program: Sequence[str] | None = None,
+    ) -> None:
         self.args = list(args)
         self.proc = subprocess.Popen(
-            [*agent_argv(), *args],
+            [*(program or agent_argv()), *args],
             env=dict(env),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

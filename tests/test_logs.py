@@ -171,3 +171,31 @@ def test_setup_puts_the_redactor_on_the_log_file(tmp_path: Path, redactor, capsy
     assert "presence-agent: refused <redacted>" in err
     assert "connected with" not in err  # the console shows warnings and up
     assert "already printed" not in err
+
+
+def test_every_log_file_starts_with_the_version(tmp_path: Path) -> None:
+    import logging
+
+    from presence_agent import __version__
+    from presence_agent.logs import VersionedFileHandler, header_line
+
+    path = tmp_path / "log" / "presence-agent.log"
+    path.parent.mkdir()
+    handler = VersionedFileHandler(path, maxBytes=300, backupCount=2, encoding="utf-8")
+    log = logging.getLogger("test-versioned")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        for i in range(20):
+            log.warning("line %d %s", i, "x" * 40)
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+    files = [path, path.with_name(path.name + ".1"), path.with_name(path.name + ".2")]
+    for file in files:
+        first = file.read_text().splitlines()[0]
+        assert first == header_line()
+        assert first.startswith(f"presence-agent {__version__} (Python ")
+    # Reopening an existing log does not add the line again.
+    VersionedFileHandler(path, encoding="utf-8").close()
+    assert path.read_text().count(header_line()) == 1

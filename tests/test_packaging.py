@@ -1,11 +1,8 @@
 """packaging/: cheap checks that always run, and the real builds when asked for.
 
-The real builds take minutes, so they run only when asked for:
-
-* ``PRESENCE_AGENT_BUILD_BINARY=1``: packaging/build-linux.sh builds the one-file
-  executable with PyInstaller and smoke-tests it with no Python behind it.
-* ``PRESENCE_AGENT_BUILD_DEB=1``: packaging/linux/build-deb.sh builds the .deb,
-  which is unpacked and run.
+The real builds take minutes: packaging/build-all.sh makes them once (CI runs it),
+and with ``PRESENCE_AGENT_ARTIFACTS=1`` tests/test_artifacts.py installs and uses
+each one; the frozen binary's tray icon is checked here.
 """
 
 from __future__ import annotations
@@ -33,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGING = ROOT / "packaging"
 ASSETS = ROOT / "assets"
 SCRIPTS = [
+    PACKAGING / "build-all.sh",
     PACKAGING / "build-linux.sh",
     PACKAGING / "linux" / "build-deb.sh",
     PACKAGING / "make-icons.sh",
@@ -239,55 +237,23 @@ def test_app_icon_svg() -> None:
 
 
 # --------------------------------------------------------------------------- real builds
-
-
-def _run_script(script: Path) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [str(script)],
-        cwd=ROOT,
-        env={**os.environ, "PYTHON": sys.executable},
-        capture_output=True,
-        text=True,
-        timeout=1500,
-        check=False,
-    )
-    print(result.stdout[-20000:])
-    print(result.stderr[-20000:], file=sys.stderr)
-    return result
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(1800)
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="builds the Linux binary")
-def test_build_linux_binary_and_smoke_test_it() -> None:
-    if os.environ.get("PRESENCE_AGENT_BUILD_BINARY") != "1":
-        pytest.skip("set PRESENCE_AGENT_BUILD_BINARY=1 to build with PyInstaller (minutes)")
-    result = _run_script(PACKAGING / "build-linux.sh")
-    assert result.returncode == 0, "packaging/build-linux.sh failed; its output is above"
-    assert "== smoke test passed" in result.stdout
-    version = subprocess.run(
-        [str(ROOT / "dist" / "presence-agent"), "--version"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    assert version.stdout.strip() == f"presence-agent {presence_agent.__version__}"
+# packaging/build-all.sh builds every artifact once (CI: .ci/run) and smoke-tests the
+# binary with no Python behind it; tests/test_artifacts.py installs and uses each one.
 
 
 @pytest.mark.slow
 @pytest.mark.desktop
 @pytest.mark.tray
 @pytest.mark.skipif(
-    os.environ.get("PRESENCE_AGENT_BUILD_BINARY") != "1",
-    reason="set PRESENCE_AGENT_BUILD_BINARY=1 to build with PyInstaller (minutes)",
+    os.environ.get("PRESENCE_AGENT_ARTIFACTS") != "1",
+    reason="build with packaging/build-all.sh, then set PRESENCE_AGENT_ARTIFACTS=1",
 )
 def test_the_frozen_binary_shows_its_tray_icon(
     trayer: TrayHost, desktop_env: dict[str, str]
 ) -> None:
     """The bundled GTK, pystray and Xlib really put an icon in a system tray."""
     binary = ROOT / "dist" / "presence-agent"
-    assert binary.is_file(), "test_build_linux_binary_and_smoke_test_it builds it first"
+    assert binary.is_file(), "packaging/build-all.sh builds it first"
     # Nothing of the build's Python: only the desktop's own variables.
     env = {k: v for k, v in desktop_env.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
     env["PATH"] = "/nonexistent"
@@ -306,28 +272,3 @@ def test_the_frozen_binary_shows_its_tray_icon(
                 output, _ = agent.communicate()
         assert "Traceback" not in output, output
         assert "No module named" not in output, output
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(1800)
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="builds a .deb")
-def test_build_deb(tmp_path: Path) -> None:
-    if os.environ.get("PRESENCE_AGENT_BUILD_DEB") != "1":
-        pytest.skip("set PRESENCE_AGENT_BUILD_DEB=1 to build the .deb (minutes)")
-    if shutil.which("dpkg-deb") is None:
-        pytest.skip("dpkg-deb is missing (Debian: dpkg)")
-    result = _run_script(PACKAGING / "linux" / "build-deb.sh")
-    assert result.returncode == 0, "packaging/linux/build-deb.sh failed; its output is above"
-    debs = sorted((ROOT / "dist").glob(f"presence-agent_{presence_agent.__version__}_*.deb"))
-    assert debs
-    subprocess.run(["dpkg-deb", "-x", str(debs[-1]), str(tmp_path)], check=True)
-    binary = tmp_path / "usr" / "bin" / "presence-agent"
-    assert binary.is_symlink()
-    version = subprocess.run(
-        [str(binary), "--version"], capture_output=True, text=True, timeout=60, check=True
-    )
-    assert version.stdout.strip() == f"presence-agent {presence_agent.__version__}"
-    share = tmp_path / "usr" / "share"
-    validate_desktop_file(share / "applications" / "presence-agent.desktop")
-    validate_desktop_file(share / "presence-agent" / "autostart" / "presence-agent.desktop")
-    assert (share / "icons" / "hicolor" / "256x256" / "apps" / "presence-agent.png").is_file()
