@@ -1,14 +1,20 @@
 """A Libredesk-compatible HTTP + WebSocket server with fault injection, for tests and benchmarks.
 
-It speaks one of the two dialects described in ``/work/shared/LIBREDESK.md``:
+It speaks one of the two dialects described in docs/libredesk.md:
 
 * ``documented``: the OpenAPI page. Statuses ``available | busy | away | offline``; unknown values
   are refused with ``400``; no ``/ws`` (``404``). Idle changes never overwrite an away that was set
   manually (by ``source: user`` or by :meth:`LibredeskServer.set_status` with ``by_idle=False``).
-* ``libredesk``: the real server (``cmd/users.go``, ``cmd/websocket.go``). Statuses
+* ``libredesk``: the real server (v2.7: ``cmd/users.go``, ``cmd/middlewares.go``,
+  ``cmd/websocket.go``, ``internal/ws/client.go``, ``internal/user/queries.sql``). Statuses
   ``online | away | away_manual | away_and_reassigning | offline``; an unknown value fails with a
-  ``500`` envelope; ``GET /ws`` with ``ping``/``pong``, pushes of ``agent_availability_update`` and
-  an optional offline sweep.
+  ``500`` envelope; ``GET /ws`` with ``ping``/``pong``, pushes of ``agent_availability_update``,
+  protocol ping frames every 2 s, an offline sweep, the silent offline->online flip of a ping,
+  the ``kicked`` close on an admin's edit, the refused-origin ``200`` without upgrade, and the
+  real middleware's auth answers (a malformed ``Authorization`` falls back to session auth:
+  ``401`` on GET, ``403`` "CSRF token mismatch" on PUT; a disabled account is ``401``).
+
+Every behaviour the agent relies on is described in docs/libredesk.md.
 
 Threads: the aiohttp application runs on its own asyncio loop in one background daemon thread
 (the *server thread*). Every public method may be called from any other thread (the test thread,
@@ -35,6 +41,7 @@ import dataclasses
 import datetime
 import json
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -43,7 +50,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSMessage, WSMsgType, web
 from aiohttp.typedefs import Handler
 
 __all__ = [
@@ -57,7 +64,6 @@ __all__ = [
 ]
 
 Dialect = Literal["documented", "libredesk"]
-OriginRule = Literal["lenient", "go"]
 
 ME_PATH = "/api/v1/agents/me"
 AVAILABILITY_PATH = "/api/v1/agents/me/availability"
@@ -69,6 +75,11 @@ LIBREDESK_STATUSES = frozenset({"online", "away", "away_manual", "away_and_reass
 _SWEEP_EXEMPT = frozenset({"offline", "away_manual", "away_and_reassigning"})
 #: Statuses an ``idle`` PUT cannot overwrite on the real server.
 _IDLE_PROOF = frozenset({"away_manual", "away_and_reassigning"})
+#: Message types the real hub accepts from a client (``internal/ws/models``); others get
+#: ``unknown message type``.
+_CLIENT_MESSAGE_TYPES = frozenset({"conversation_subscribe", "list_subscribe_replace", "typing"})
+#: The real hub's protocol ping period (``internal/ws/client.go``: a 2 s ticker).
+PROTOCOL_PING_INTERVAL = 2.0
 
 _T = TypeVar("_T")
 _REDACTED = "<redacted>"
@@ -167,11 +178,47 @@ def _parse_credentials(header: str) -> tuple[str, str] | None:
     return key, secret
 
 
-def _host_without_port(host: str) -> str:
-    if host.startswith("["):  # [::1]:8080
+def _parse_go_credentials(header: str) -> tuple[str, str] | None:
+    """fastglue's ``ParseAuthHeader(AuthBasic|AuthToken)`` as Libredesk calls it.
+
+    Prefixes are byte prefixes, case-sensitive and with no space required (``tokenk:s``
+    parses); the rest is trimmed of spaces; Basic is strict standard base64; the pair splits at
+    the first ``:``; both halves must be non-empty (``authenticateUser``).
+    """
+    with contextlib.suppress(UnicodeError):
+        header = header.encode("utf-8", "surrogateescape").decode("utf-8")
+    if header.startswith("Basic"):
+        try:
+            decoded = base64.b64decode(header[len("Basic") :].strip(" "), validate=True)
+            text = decoded.decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            return None
+    elif header.startswith("token"):
+        text = header[len("token") :].strip(" ")
+    else:
+        return None
+    key, sep, secret = text.partition(":")
+    if not sep or not key or not secret:
+        return None
+    return key, secret
+
+
+def _split_host(netloc: str) -> tuple[str, str]:
+    """Go's ``url.URL.Host`` (no userinfo) and ``Hostname()`` (no port, no brackets), with the
+    case kept: Go lower-cases only the scheme."""
+    host = netloc.rpartition("@")[2]
+    if host.startswith("["):
         end = host.find("]")
-        return host[: end + 1] if end != -1 else host
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+        return host, host[1:end] if end != -1 else host[1:]
+    name, _, _ = host.partition(":")
+    return host, name
+
+
+def _check_sweep(period: float | None, threshold: float) -> None:
+    if period is not None and not period > 0:
+        raise ValueError("sweep_period must be positive or None")
+    if not threshold >= 0:
+        raise ValueError("sweep_threshold must be >= 0")
 
 
 class LibredeskServer:
@@ -196,23 +243,39 @@ class LibredeskServer:
         port: int = 0,
         host: str = "127.0.0.1",
         on_change: Callable[[str, str], None] | None = None,
-        ws_origin_rule: OriginRule = "lenient",
+        protocol_ping_interval: float | None = PROTOCOL_PING_INTERVAL,
+        last_active_ago: float | None = 0.0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        """``sweep_period``/``sweep_threshold``: the sweep's period (None: no sweep; the real
+        server's is 60 s) and the age past which ``last_active_at`` counts as inactive (the real
+        one's is 300 s); both can be changed later with :meth:`set_sweep`.
+
+        ``protocol_ping_interval``: protocol ping frames to every socket (None: none).
+
+        ``last_active_ago``: how long before the start the agent was last active (``0``: at
+        the start); None means ``last_active_at`` is null, which the sweep takes as inactive.
+
+        ``ssl_context``: serve HTTPS and ``wss://`` with it (``url`` says ``https://``).
+        """
         if dialect not in ("documented", "libredesk"):
             raise ValueError(f"unknown dialect {dialect!r}")
         self.dialect: Dialect = dialect
         self._vocabulary = DOCUMENTED_STATUSES if dialect == "documented" else LIBREDESK_STATUSES
         if initial_status not in self._vocabulary:
             raise ValueError(f"{initial_status!r} is not a {dialect} status")
-        if sweep_period is not None and sweep_period <= 0:
-            raise ValueError("sweep_period must be positive or None")
+        _check_sweep(sweep_period, sweep_threshold)
+        if protocol_ping_interval is not None and protocol_ping_interval <= 0:
+            raise ValueError("protocol_ping_interval must be positive or None")
         self.agent_id = agent_id
         self._host = host
         self._port = port
         self._sweep_period = sweep_period if dialect == "libredesk" else None
         self._sweep_threshold = sweep_threshold
         self._on_change = on_change
-        self._ws_origin_rule: OriginRule = ws_origin_rule
+        self._protocol_ping_interval = protocol_ping_interval
+        self._ssl_context = ssl_context
+        self._last_active_ago = last_active_ago
 
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
@@ -225,6 +288,7 @@ class LibredeskServer:
         self._status = initial_status
         self._away_by_idle = False  # documented dialect: was the current away set by idle?
         self._history: list[tuple[float, str, str]] = []
+        self._broadcasts: list[tuple[int, str]] = []
         self._last_active_mono: float | None = None
         self._last_active_wall: float | None = None
         self._api_key_last_used_wall: float | None = None
@@ -237,9 +301,15 @@ class LibredeskServer:
 
         # WebSocket controls and counters (under _lock).
         self._ws_muted = False
+        self._rewritten_host: str | None = None
         self._ws_refuse: int | None = None
         self._ws_connections = 0
         self._ws_pings = 0
+        self._ws_refused_origins = 0
+        self._ws_protocol_pings = 0
+        self._ws_protocol_pongs = 0
+        self._ws_kicks = 0
+        self._ws_errors: list[str] = []
         self._clients: dict[web.WebSocketResponse, web.BaseRequest] = {}
 
         # Server thread machinery.
@@ -251,6 +321,7 @@ class LibredeskServer:
         self._site: web.TCPSite | None = None
         self._up = False
         self._background: set[asyncio.Task[None]] = set()
+        self._sweep_changed: asyncio.Event | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -261,6 +332,9 @@ class LibredeskServer:
                 raise RuntimeError("server already started")
             if self._start_mono is None:
                 self._start_mono = time.monotonic()
+                if self._last_active_ago is not None:
+                    self._last_active_mono = self._start_mono - self._last_active_ago
+                    self._last_active_wall = time.time() - self._last_active_ago
         ready: concurrent.futures.Future[None] = concurrent.futures.Future()
         thread = threading.Thread(
             target=self._thread_main, args=(ready,), name="libredesk-server", daemon=True
@@ -317,11 +391,13 @@ class LibredeskServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self._host}:{self._port}"
+        scheme = "https" if self._ssl_context is not None else "http"
+        return f"{scheme}://{self._host}:{self._port}"
 
     @property
     def ws_url(self) -> str:
-        return f"ws://{self._host}:{self._port}{WS_PATH}"
+        scheme = "wss" if self._ssl_context is not None else "ws"
+        return f"{scheme}://{self._host}:{self._port}{WS_PATH}"
 
     def is_up(self) -> bool:
         """Whether it is listening now (False while a restart holds it down)."""
@@ -349,16 +425,24 @@ class LibredeskServer:
         """Every actual change: ``(monotonic time, status, source)``.
 
         Source is the PUT's ``source`` (``user``/``idle``), or ``web`` (:meth:`set_status`),
-        ``sweep`` or ``ping``.
+        ``sweep``, ``ping`` (the silent flip) or ``admin`` (:meth:`admin_edit`).
         """
         with self._lock:
             return list(self._history)
 
     @property
     def last_active_at(self) -> float | None:
-        """Wall-clock time of the last websocket ping, or None."""
+        """Wall-clock time of ``last_active_at``: the last text ``ping`` (or the start, see
+        ``last_active_ago``), or None. Only a text ``ping`` sets it, never a PUT."""
         with self._lock:
             return self._last_active_wall
+
+    def broadcasts(self, agent_id: int | None = None) -> list[str]:
+        """The statuses pushed as ``agent_availability_update`` for ``agent_id`` (default: ours),
+        in order, whether or not a socket was open to receive them."""
+        wanted = self.agent_id if agent_id is None else agent_id
+        with self._lock:
+            return [status for who, status in self._broadcasts if who == wanted]
 
     def set_status(self, word: str, by_idle: bool | None = None) -> bool:
         """A change made elsewhere (the web app): recorded with source ``web`` and broadcast.
@@ -376,13 +460,61 @@ class LibredeskServer:
             self._api_secret = api_secret
 
     def disable_account(self, disabled: bool = True) -> None:
-        """A disabled account gets ``403`` on every authenticated route."""
+        """Disable (or enable) the account.
+
+        Real dialect: the API-key look-up only finds enabled users, so every request with the
+        key is ``401`` "Invalid credential", exactly like a wrong key (``cmd/middlewares.go``;
+        ``403`` "disabled" exists only for browser sessions). Documented dialect, which says
+        nothing about it: ``403``, so the agent's Forbidden path has a real server to meet.
+        """
         with self._lock:
             self._disabled = disabled
 
     def sweep_now(self) -> bool:
         """Run one offline-sweep check at once (any dialect). Returns whether it changed."""
         return self._sweep_once()
+
+    def set_sweep(self, period: float | None, threshold: float | None = None) -> None:
+        """Change the sweep's period (None: stop sweeping) and, if given, its age threshold.
+
+        A new period starts counting now. Real dialect only (the documented one never sweeps).
+        """
+        with self._lock:
+            new_threshold = self._sweep_threshold if threshold is None else threshold
+            _check_sweep(period, new_threshold)
+            if self.dialect != "libredesk":
+                raise RuntimeError("only the libredesk dialect has an offline sweep")
+            self._sweep_period = period
+            self._sweep_threshold = new_threshold
+            loop, event = self._loop, self._sweep_changed
+        if loop is not None and event is not None:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(event.set)
+
+    def admin_edit(self, *, status: str | None = None, enabled: bool | None = None) -> None:
+        """An admin saves the agent in the admin pages (``cmd/users.go``: update agent).
+
+        The status (if given) changes **without** a push, and every one of the agent's sockets
+        is closed with code 1000, reason ``kicked`` (``internal/ws/ws.go``: ``KickUser``);
+        waits until they are gone. ``enabled=False`` disables the account as well.
+        """
+        if status is not None and status not in self._vocabulary:
+            raise ValueError(f"{status!r} is not a {self.dialect} status")
+        changed = False
+        with self._lock:
+            if enabled is not None:
+                self._disabled = not enabled
+            if status is not None:
+                changed = self._change_locked(status, "admin", by_idle=False, broadcast=False)
+        if changed and status is not None:
+            self._notify_change(status, "admin")
+        self.kick()
+
+    def kick(self) -> None:
+        """Close every socket of the agent with (1000, ``kicked``), as the hub's ``KickUser``
+        does after an admin's edit, a delete or a role change; waits until they are gone."""
+        if self.dialect == "libredesk" and self.is_up():
+            self._call(self._kick_all())
 
     # ------------------------------------------------------------------ recording
 
@@ -465,6 +597,35 @@ class LibredeskServer:
         with self._lock:
             return self._ws_pings
 
+    @property
+    def ws_refused_origins(self) -> int:
+        """Upgrades refused for their ``Origin`` (answered ``200``, empty, no upgrade)."""
+        with self._lock:
+            return self._ws_refused_origins
+
+    @property
+    def ws_protocol_pings(self) -> int:
+        """Protocol ping frames sent so far, to all sockets."""
+        with self._lock:
+            return self._ws_protocol_pings
+
+    @property
+    def ws_protocol_pongs(self) -> int:
+        """Protocol pong frames received so far (they never count as activity)."""
+        with self._lock:
+            return self._ws_protocol_pongs
+
+    @property
+    def ws_kicks(self) -> int:
+        """Sockets closed with (1000, ``kicked``) so far."""
+        with self._lock:
+            return self._ws_kicks
+
+    def ws_errors(self) -> list[str]:
+        """The ``data`` of every ``{"type": "error"}`` message sent to a client, in order."""
+        with self._lock:
+            return list(self._ws_errors)
+
     def ws_connected(self) -> int:
         """Websockets open now."""
         with self._lock:
@@ -474,6 +635,12 @@ class LibredeskServer:
         """While muted, pings are still counted and processed but get no ``pong``."""
         with self._lock:
             self._ws_muted = muted
+
+    def rewrite_host(self, host: str | None) -> None:
+        """Act as if a reverse proxy in front rewrote every ``Host`` header to ``host`` (None:
+        pass it through). The Origin check then compares with that, as behind such a proxy."""
+        with self._lock:
+            self._rewritten_host = host
 
     def ws_refuse(self, status_code: int | None) -> None:
         """Make websocket upgrades fail with ``status_code`` (None: accept again)."""
@@ -486,7 +653,9 @@ class LibredeskServer:
 
     def broadcast_other_agent(self, agent_id: int, status: str) -> None:
         """Push an ``agent_availability_update`` for another agent (clients must ignore it)."""
-        self._emit(self._update_message(agent_id, status))
+        with self._lock:
+            self._broadcasts.append((agent_id, status))
+            self._emit(self._update_message(agent_id, status))
 
     def ws_send_raw(self, text: str) -> None:
         """Push an arbitrary text frame to every connected websocket."""
@@ -585,7 +754,9 @@ class LibredeskServer:
             self._notify_change(new, source)
         return changed
 
-    def _change_locked(self, new: str, source: str, *, by_idle: bool) -> bool:
+    def _change_locked(
+        self, new: str, source: str, *, by_idle: bool, broadcast: bool = True
+    ) -> bool:
         """Caller holds the lock, and calls :meth:`_notify_change` after releasing it."""
         if new == self._status:
             if new == "away" and source == "web":
@@ -594,7 +765,9 @@ class LibredeskServer:
         self._status = new
         self._away_by_idle = by_idle
         self._history.append((time.monotonic(), new, source))
-        self._emit(self._update_message(self.agent_id, new))
+        if broadcast:
+            self._broadcasts.append((self.agent_id, new))
+            self._emit(self._update_message(self.agent_id, new))
         self._bump()
         return True
 
@@ -628,10 +801,9 @@ class LibredeskServer:
         with self._lock:
             if self._status in _SWEEP_EXEMPT:
                 return False
+            # queries.sql, update-inactive-offline: a null last_active_at is inactive too.
             last = self._last_active_mono
-            if last is None:
-                last = self._start_mono if self._start_mono is not None else time.monotonic()
-            if time.monotonic() - last <= self._sweep_threshold:
+            if last is not None and time.monotonic() - last <= self._sweep_threshold:
                 return False
             changed = self._change_locked("offline", "sweep", by_idle=False)
         if changed:
@@ -687,8 +859,9 @@ class LibredeskServer:
                 ready.set_exception(exc)
                 return
             self._spawn(self._broadcaster())
-            if self._sweep_period is not None:
-                self._spawn(self._sweeper(self._sweep_period))
+            if self.dialect == "libredesk":
+                self._sweep_changed = asyncio.Event()
+                self._spawn(self._sweeper(self._sweep_changed))
             ready.set_result(None)
             await stop_event.wait()
         finally:
@@ -740,7 +913,9 @@ class LibredeskServer:
             app, handle_signals=False, access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT
         )
         await runner.setup()
-        site = web.TCPSite(runner, self._host, self._port, reuse_address=True)
+        site = web.TCPSite(
+            runner, self._host, self._port, reuse_address=True, ssl_context=self._ssl_context
+        )
         try:
             await site.start()
         except BaseException:
@@ -787,6 +962,41 @@ class LibredeskServer:
         while self.ws_connected() and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
 
+    async def _kick_all(self) -> None:
+        with self._lock:
+            clients = list(self._clients)
+        await asyncio.gather(*(self._kick(ws) for ws in clients))
+        deadline = time.monotonic() + 2.0
+        while self.ws_connected() and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+
+    async def _kick(self, ws: web.WebSocketResponse) -> None:
+        """The hub writes the close frame and drops the connection at once, without waiting
+        for the client's close frame (``KickUser``: ``WriteControl`` then ``Close``)."""
+        with self._lock:
+            request = self._clients.get(ws)
+            self._ws_kicks += 1
+            self._bump()
+        with contextlib.suppress(ConnectionError, RuntimeError, asyncio.TimeoutError):
+            await asyncio.wait_for(ws.close(code=1000, message=b"kicked"), _WS_CLOSE_TIMEOUT)
+        if request is not None and request.transport is not None:
+            request.transport.close()
+
+    async def _protocol_pinger(self, ws: web.WebSocketResponse, period: float) -> None:
+        """Server thread: a ping frame every ``period`` (``Client.Serve``'s heartbeat); a
+        failed write ends the socket, as there."""
+        while True:
+            await asyncio.sleep(period)
+            if ws.closed:
+                return
+            try:
+                await ws.ping()
+            except (ConnectionError, RuntimeError):
+                return
+            with self._lock:
+                self._ws_protocol_pings += 1
+                self._bump()
+
     async def _broadcaster(self) -> None:
         queue = self._queue
         assert queue is not None
@@ -803,9 +1013,18 @@ class LibredeskServer:
         with contextlib.suppress(ConnectionError, RuntimeError):
             await ws.send_str(text)
 
-    async def _sweeper(self, period: float) -> None:
+    async def _sweeper(self, changed: asyncio.Event) -> None:
+        """Server thread: a ticker like ``MonitorUserAvailability``; a new period restarts it."""
         while True:
-            await asyncio.sleep(period)
+            with self._lock:
+                period = self._sweep_period
+            changed.clear()
+            if period is None:
+                await changed.wait()
+                continue
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(changed.wait(), period)
+                continue  # the period changed: start counting again
             if self.is_up():
                 self._sweep_once()
 
@@ -886,6 +1105,11 @@ class LibredeskServer:
         if not guarded or request.match_info.http_exception is not None:
             return await handler(request)
         header = request.headers.get("Authorization")
+        if self.dialect == "libredesk":
+            refused = self._libredesk_auth(request.method, header)
+            if refused is not None:
+                return refused
+            return await handler(request)
         credentials = _parse_credentials(header) if header is not None else None
         with self._lock:
             valid = credentials == (self._api_key, self._api_secret)
@@ -898,6 +1122,29 @@ class LibredeskServer:
         if disabled:
             return _envelope_error(403, "Account is disabled", "PermissionException")
         return await handler(request)
+
+    def _libredesk_auth(self, method: str, header: str | None) -> web.Response | None:
+        """``cmd/middlewares.go`` ``authenticateUser`` + ``auth``: the answer, or None to go on.
+
+        A header that parses as an API key pair is checked against the key (only enabled users
+        are found): ``401`` "Invalid credential", error type GeneralException (``auth`` sends
+        every non-permission error as 401 General). Anything else (no header, another or
+        lower-case scheme, bad base64, no ``:``, an empty half) falls back to session auth,
+        which this client never has: a state-changing method fails the CSRF check first
+        (``403`` PermissionException), a GET fails the session (``401``).
+        """
+        credentials = _parse_go_credentials(header) if header is not None else None
+        if credentials is None:
+            if method in ("POST", "PUT", "DELETE"):
+                return _envelope_error(403, "CSRF token mismatch", "PermissionException")
+            return _envelope_error(401, "Invalid or expired session", "GeneralException")
+        with self._lock:
+            valid = credentials == (self._api_key, self._api_secret) and not self._disabled
+            if valid:
+                self._api_key_last_used_wall = time.time()
+        if not valid:
+            return _envelope_error(401, "Invalid credential", "GeneralException")
+        return None
 
     async def _handle_me(self, request: web.Request) -> web.StreamResponse:
         return web.json_response({"status": "success", "data": self._agent()})
@@ -947,57 +1194,107 @@ class LibredeskServer:
     # ------------------------------------------------------------------ internals: websocket
 
     def _origin_allowed(self, request: web.Request) -> bool:
+        """``cmd/websocket.go`` ``agentUpgrader.CheckOrigin``, rule for rule.
+
+        An ``Origin`` is required and must parse with a host; its host name exactly
+        ``localhost`` lets it in whatever the scheme or port; otherwise the scheme must be
+        ``https`` and its host, port included, equal the request's ``Host`` (case-insensitive).
+        ``127.0.0.1`` is not ``localhost``.
+        """
         origin = request.headers.get("Origin", "")
         if not origin:
             return False
         try:
             parts = urlsplit(origin)
-            origin_hostname = parts.hostname
         except ValueError:
             return False
-        if not parts.netloc:
+        host, hostname = _split_host(parts.netloc)
+        if not host:
             return False
-        if origin_hostname == "localhost":
-            return True
-        host = request.host
-        # The real server (cmd/websocket.go): https, and the origin's host[:port] equal to the
-        # Host header, case-insensitively.
-        if parts.scheme == "https" and parts.netloc.lower() == host.lower():
-            return True
-        if self._ws_origin_rule == "go":
+        is_localhost = hostname == "localhost"
+        if parts.scheme != "https" and not is_localhost:
             return False
-        # LIBREDESK.md: https://<the hostname the client used>, without port.
-        return origin == f"https://{_host_without_port(host)}"
+        with self._lock:
+            seen_host = self._rewritten_host or request.host
+        return host.lower() == seen_host.lower() or is_localhost
 
     async def _handle_ws(self, request: web.Request) -> web.StreamResponse:
         with self._lock:
             refuse = self._ws_refuse
         if refuse is not None:
             return _envelope_error(refuse, "websocket refused (injected)", _error_type_for(refuse))
-        ws = web.WebSocketResponse(autoping=True, heartbeat=None, timeout=_WS_CLOSE_TIMEOUT)
+        # Every failed handshake (not an upgrade, a bad version, a refused origin) goes to the
+        # upgrader's Error hook, which only prints: the answer stays a 200 with no body and
+        # the connection is never upgraded.
+        ws = web.WebSocketResponse(autoping=False, heartbeat=None, timeout=_WS_CLOSE_TIMEOUT)
         if not ws.can_prepare(request).ok:
-            return web.Response(status=400, text="Bad Request")
+            return web.Response(status=200)
         if not self._origin_allowed(request):
-            return web.Response(status=403, text="Forbidden")
+            with self._lock:
+                self._ws_refused_origins += 1
+                self._bump()
+            return web.Response(status=200)
         await ws.prepare(request)
         with self._lock:
             self._clients[ws] = request
             self._ws_connections += 1
+            period = self._protocol_ping_interval
             self._bump()
+        pinger: asyncio.Task[None] | None = None
+        if period is not None:
+            pinger = asyncio.get_running_loop().create_task(self._protocol_pinger(ws, period))
         try:
             async for message in ws:
-                if message.type == WSMsgType.TEXT and message.data == "ping":
-                    if not self._on_ping():
-                        continue
-                    try:
-                        await ws.send_str("pong")
-                    except (ConnectionError, RuntimeError):
-                        break
+                if not await self._on_ws_message(ws, request, message):
+                    break
         finally:
+            if pinger is not None:
+                pinger.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pinger
             with self._lock:
                 self._clients.pop(ws, None)
                 self._bump()
         return ws
+
+    async def _on_ws_message(
+        self, ws: web.WebSocketResponse, request: web.Request, message: WSMessage
+    ) -> bool:
+        """``internal/ws/client.go`` ``Listen``: handle one frame; False ends the socket."""
+        if message.type == WSMsgType.PING:
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await ws.pong(message.data)
+            return True
+        if message.type == WSMsgType.PONG:
+            with self._lock:
+                self._ws_protocol_pongs += 1
+                self._bump()
+            return True
+        if message.type != WSMsgType.TEXT:
+            # A binary frame: the hub removes the client and drops the connection, no close
+            # frame.
+            if request.transport is not None:
+                request.transport.abort()
+            return False
+        if message.data == "ping":
+            if not self._on_ping():
+                return True
+            return await self._send_text(ws, "pong")
+        error = _client_message_error(message.data)
+        if error is None:
+            return True
+        with self._lock:
+            self._ws_errors.append(error)
+            self._bump()
+        return await self._send_text(ws, json.dumps({"type": "error", "data": error}))
+
+    @staticmethod
+    async def _send_text(ws: web.WebSocketResponse, text: str) -> bool:
+        try:
+            await ws.send_str(text)
+        except (ConnectionError, RuntimeError):
+            return False
+        return True
 
     def _on_ping(self) -> bool:
         """Record a ping; returns whether to answer it."""
@@ -1007,8 +1304,10 @@ class LibredeskServer:
             self._last_active_wall = time.time()
             muted = self._ws_muted
             self._bump()
+            # queries.sql, update-last-active-at: offline becomes online in the same UPDATE,
+            # and nothing broadcasts it (the hub only answers pong).
             changed = self._status == "offline" and self._change_locked(
-                "online", "ping", by_idle=False
+                "online", "ping", by_idle=False, broadcast=False
             )
         if changed:
             self._notify_change("online", "ping")
@@ -1018,6 +1317,29 @@ class LibredeskServer:
 
     def __repr__(self) -> str:
         return f"<LibredeskServer {self.dialect} {self.url} status={self.status!r}>"
+
+
+def _client_message_error(text: str) -> str | None:
+    """What the hub answers a text frame other than ``ping`` (None: accepted, no answer).
+
+    Go unmarshals it into ``{type string, data any}``: anything but a JSON object (or
+    ``null``) with a string ``type`` is ``invalid message format``; a type the hub does not
+    handle is ``unknown message type``.
+    """
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return "invalid message format"
+    if data is None:
+        return "unknown message type"
+    if not isinstance(data, dict):
+        return "invalid message format"
+    kind = data.get("type", "")
+    if kind is None:
+        kind = ""
+    if not isinstance(kind, str):
+        return "invalid message format"
+    return None if kind in _CLIENT_MESSAGE_TYPES else "unknown message type"
 
 
 def main(argv: list[str] | None = None) -> int:
