@@ -16,7 +16,7 @@ import json
 import math
 import ssl
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -25,6 +25,7 @@ import httpx
 
 from presence_agent import PROJECT_URL, __version__
 from presence_agent.policy import Desired
+from presence_agent.proxy import Proxy, ProxyError, proxy_for
 from presence_agent.vocab import (
     Dialect,
     ServerStatus,
@@ -251,10 +252,21 @@ class LibredeskClient:
         verify: ssl.SSLContext | bool = True,
         connect_timeout: float = 5.0,
         read_timeout: float = 10.0,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
+        """``environ`` replaces the process environment for the proxy choice (tests)."""
         self.server = server.rstrip("/")
         self.dialect = dialect
         self.agent_id: int | None = None
+        #: The proxy every request goes through (None: direct); the same rule as /ws
+        #: (presence_agent/proxy.py). An injected transport is the whole network: no proxy.
+        self.proxy: Proxy | None = None
+        self._proxy_problem: str | None = None
+        if transport is None:
+            try:
+                self.proxy = proxy_for(self.server, environ)
+            except ProxyError as exc:
+                self._proxy_problem = str(exc)
         self._http = httpx.Client(
             base_url=self.server + "/",
             auth=make_auth(auth, api_key, secret),
@@ -265,7 +277,10 @@ class LibredeskClient:
             follow_redirects=False,
             verify=verify,
             transport=transport,
-            trust_env=True,
+            proxy=self.proxy.url if self.proxy is not None else None,
+            # The proxy is chosen above, by the rule /ws follows too; httpx's own reading
+            # of the environment would send loopback through a proxy.
+            trust_env=False,
         )
 
     def close(self) -> None:
@@ -319,6 +334,8 @@ class LibredeskClient:
 
     def has_ws(self, timeout: float | None = None) -> bool:
         """Whether ``GET /ws`` exists (any answer but 404, without upgrading)."""
+        if self._proxy_problem is not None:
+            raise Unreachable(f"cannot connect to {self.server}: {self._proxy_problem}")
         request = self._http.build_request("GET", "ws", timeout=timeout or httpx.USE_CLIENT_DEFAULT)
         try:
             # Streamed and closed unread: only the status code matters, and
@@ -339,6 +356,8 @@ class LibredeskClient:
         json_body: dict[str, str] | None = None,
         timeout: float | None = None,
     ) -> dict[str, Any]:
+        if self._proxy_problem is not None:
+            raise Unreachable(f"cannot connect to {self.server}: {self._proxy_problem}")
         request = self._http.build_request(
             method,
             path,
@@ -352,7 +371,7 @@ class LibredeskClient:
             finally:
                 response.close()
         except httpx.HTTPError as exc:
-            raise Unreachable(_describe_transport_error(exc, self.server)) from None
+            raise Unreachable(_describe_transport_error(exc, self.server, self.proxy)) from None
         return _interpret(response, body, self.server)
 
 
@@ -370,9 +389,18 @@ def _read_limited(response: httpx.Response) -> bytes:
     return b"".join(chunks)
 
 
-def _describe_transport_error(exc: httpx.HTTPError, server: str) -> str:
+def _describe_transport_error(
+    exc: httpx.HTTPError, server: str, proxy: Proxy | None = None
+) -> str:
     # httpx messages hold URLs at most (credentials go in headers), but keep
-    # our own wording so nothing from a request can leak.
+    # our own wording so nothing from a request can leak; a proxy is named
+    # without its credentials.
+    if isinstance(exc, httpx.ProxyError) and proxy is not None:
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        return f"proxy {proxy.shown} ({proxy.source}) refused the way to {server}: {reason}"
+    if isinstance(exc, httpx.ConnectError) and proxy is not None:
+        reason = str(exc).split("]")[-1].strip() or "connection failed"
+        return f"cannot connect to {server} via proxy {proxy.shown}: {reason[:200]}"
     if isinstance(exc, httpx.TimeoutException):
         return f"{server} did not answer in time"
     if isinstance(exc, httpx.ConnectError):

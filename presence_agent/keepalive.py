@@ -1,10 +1,12 @@
 """The ``/ws`` keepalive that real Libredesk needs, and live sync from its pushes.
 
 The real server marks an agent offline five minutes after the last ``ping``
-on its WebSocket, whatever PUTs it got (LIBREDESK.md). So while the agent
+on its WebSocket, whatever PUTs it got (docs/libredesk.md). So while the agent
 runs and is not offline, this thread keeps ``/ws`` open and pings; and every
 ``agent_availability_update`` for our own agent is fed to the engine as
 server truth, so a change made in the web app shows at once.
+
+Opening the socket (proxy, no redirect, refused origin) is presence_agent/wsconnect.py.
 
 Library: ``websockets`` (its threading client), not httpx-ws. httpx-ws would
 reuse the httpx client, but pulls in anyio and wsproto and an async
@@ -42,7 +44,6 @@ log = logging.getLogger(__name__)
 DEFAULT_INTERVAL = 30.0
 #: Without a /ws, re-read the server's status this often (issue 3: at most every 60 s).
 POLL_INTERVAL = 60.0
-MAX_MESSAGE = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -104,35 +105,10 @@ Connector = Callable[[WsParams, float], Any]
 
 
 def _connect(params: WsParams, timeout: float) -> Any:
-    import socket
+    """Open ``/ws`` directly or through the REST client's proxy (presence_agent/wsconnect.py)."""
+    from presence_agent.wsconnect import connect
 
-    from websockets.sync.client import connect
-    from websockets.typing import Origin
-
-    # Our own TCP socket to the server we were given: websockets then follows
-    # no redirect at all (like the REST client), so a 3xx from /ws can never
-    # take the handshake, or the pushes we believe, to another host.
-    parts = urlsplit(params.url)
-    default_port = 443 if parts.scheme == "wss" else 80
-    sock = socket.create_connection((parts.hostname, parts.port or default_port), timeout)
-    sock.settimeout(None)
-    try:
-        return connect(
-            params.url,
-            sock=sock,
-            additional_headers={"Authorization": params.authorization.decode("latin-1")},
-            origin=Origin(params.origin),
-            ssl=params.ssl if params.url.startswith("wss:") else None,
-            user_agent_header=params.user_agent,
-            open_timeout=timeout,
-            close_timeout=1,
-            ping_interval=None,  # the server wants text "ping", sent below
-            max_size=MAX_MESSAGE,
-            proxy=None,
-        )
-    except BaseException:
-        sock.close()
-        raise
+    return connect(params, timeout)
 
 
 class Keepalive:
