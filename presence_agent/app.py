@@ -61,6 +61,7 @@ def describe(snap: Snapshot) -> str:
 def snapshot_dict(snap: Snapshot) -> dict[str, Any]:
     return {
         "status": snap.status.value if snap.status else None,
+        "pending": snap.pending.value if snap.pending else None,
         "label": describe(snap),
         "why": snap.why.value,
         "by_idle": snap.by_idle,

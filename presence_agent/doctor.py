@@ -5,6 +5,12 @@ exit code non-zero, the others are warnings (the agent runs without them,
 with less). Checks only look: nothing is stored or sent but a read of the
 server (``GET /api/v1/agents/me``) and a ``/ws`` handshake.
 
+Doctor never changes presence. On a real server a text ``ping`` on ``/ws``
+silently turns ``offline`` into ``online`` and holds off the offline sweep
+(docs/libredesk.md), so doctor pings only when the running agent pings anyway:
+it runs, wants a status other than offline, and the server does not hold
+offline. Otherwise the handshake alone is checked, and the line says why.
+
 The lines, in order: the version, config (and any key the administrator
 locked that the user's file tries to change), keyring, idle source (the one
 chosen, and why each other was skipped), lock / sleep / idle-inhibitor signals,
@@ -60,6 +66,22 @@ def _probe_session() -> list[Signal]:
     return session.probe()
 
 
+def _connect_ws(params: Any, timeout: float) -> Any:
+    from presence_agent.wsconnect import connect
+
+    return connect(params, timeout)
+
+
+def _running_agent(paths: Paths) -> dict[str, Any] | None:
+    """The running agent's ``status`` answer over the control channel, or None."""
+    from presence_agent import control
+
+    try:
+        return control.request(paths.runtime_dir, {"cmd": "status"}, timeout=3)
+    except (control.NotRunning, OSError, ValueError):
+        return None
+
+
 @dataclass
 class Context:
     """What the checks share, and the boundaries they cross (tests pass fakes)."""
@@ -75,6 +97,8 @@ class Context:
     probe_session: Callable[[], list[Signal]] = _probe_session
     credentials: Any = None
     autostart: Any = None
+    connect_ws: Callable[[Any, float], Any] = _connect_ws
+    running_agent: Callable[[Paths], dict[str, Any] | None] = _running_agent
 
 
 # -- config and keyring ------------------------------------------------------------------
@@ -338,27 +362,73 @@ def check_server(ctx: Context) -> list[Line]:
             )
         ]
     dialect_name = getattr(dialect, "value", dialect)
-    lines.append(Line("server", True, f"{cfg.server} reachable, {dialect_name} dialect"))
+    route = _route(cfg.server, ctx.environ)
+    lines.append(
+        Line("server", True, f"{cfg.server} reachable, {dialect_name} dialect ({route})")
+    )
     lines.append(Line("credentials", True, f"valid (agent #{agent.id} {agent.name})".rstrip()))
     if dialect_name == "libredesk":
-        lines.append(_check_ws(ctx))
+        lines.append(_check_ws(ctx, agent.status_word))
     return lines
 
 
-def _check_ws(ctx: Context) -> Line:
-    from presence_agent.keepalive import _connect, ws_params_for
+def _route(url: str, environ: Mapping[str, str]) -> str:
+    from presence_agent.wsconnect import describe_route
+
+    return describe_route(url, environ)
+
+
+def _ping_hazard(ctx: Context, server_word: str) -> str:
+    """Why a text ``ping`` now would change presence ("" when it would not)."""
+    if server_word == "offline":
+        return "the server holds you offline, and a ping would bring you online unseen"
+    running = ctx.running_agent(ctx.paths)
+    if running is None:
+        return "the agent is not running, and a ping would hold off the offline sweep"
+    if "offline" in (running.get("status"), running.get("pending")):
+        return "the agent is meant to be offline, and a ping would bring you online"
+    if not running.get("connected"):
+        return "the agent is not connected, and a ping would change what the server holds"
+    return ""
+
+
+def _check_ws(ctx: Context, server_word: str) -> Line:
+    from presence_agent.keepalive import ws_params_for
+    from presence_agent.wsconnect import ORIGIN_REFUSED, OriginRefused
 
     params = ws_params_for(ctx.cfg, ctx.secret or "")
+    route = _route(params.url, ctx.environ)
+    hazard = _ping_hazard(ctx, server_word)
     try:
-        ws = _connect(params, 5.0)
-        ws.send("ping")
-        answer = ws.recv(timeout=5)
-        ws.close()
+        ws = ctx.connect_ws(params, 5.0)
+        try:
+            if hazard:
+                answer = None
+            else:
+                ws.send("ping")
+                answer = ws.recv(timeout=5)
+        finally:
+            ws.close()
+    except OriginRefused:
+        return Line(
+            "/ws",
+            False,
+            ORIGIN_REFUSED,
+            "the reverse proxy in front of Libredesk must pass the Host header through"
+            " unchanged (nginx: proxy_set_header Host $host)",
+        )
     except Exception as exc:  # noqa: BLE001 - any failure is the finding
         status = getattr(getattr(exc, "response", None), "status_code", None)
-        text = f"refused ({status})" if status else type(exc).__name__
-        return Line("/ws", False, f"keepalive {text}", "without /ws the server marks you offline")
-    return Line("/ws", True, f"keepalive accepted ({answer!r} to ping)")
+        if status:
+            text = f"keepalive refused ({status})"
+        elif isinstance(exc, OSError) and str(exc):
+            text = f"keepalive failed: {str(exc).splitlines()[0][:200]}"
+        else:
+            text = f"keepalive failed: {type(exc).__name__}"
+        return Line("/ws", False, f"{text} ({route})", "without /ws the server marks you offline")
+    if answer is None:
+        return Line("/ws", True, f"keepalive handshake accepted ({route}); no ping sent: {hazard}")
+    return Line("/ws", True, f"keepalive accepted ({answer!r} to ping, {route})")
 
 
 CHECKS: list[Check] = [

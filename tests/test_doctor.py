@@ -232,7 +232,9 @@ def test_doctor_names_the_x11_source_under_xvfb(
     assert "ok   config: valid" in result.stdout
     assert f"ok   server: {server.url} reachable, libredesk dialect" in result.stdout
     assert "ok   credentials: valid" in result.stdout
-    assert "ok   /ws: keepalive accepted" in result.stdout
+    # The server holds offline and no agent runs: only the handshake is checked.
+    assert "ok   /ws: keepalive handshake accepted (direct); no ping sent: " in result.stdout
+    assert server.ws_pings == 0
     assert result.returncode == 0, result.stdout
 
 
@@ -250,3 +252,79 @@ def test_doctor_fails_with_wrong_credentials(
         result.stdout
     )
     assert "presence-agent login --api-key KEY" in result.stdout
+
+
+# -- doctor never changes presence ---------------------------------------------------------
+
+
+def ws_line(stdout: str) -> str:
+    return next(line for line in stdout.splitlines() if " /ws: " in line)
+
+
+@pytest.mark.desktop
+def test_doctor_never_pings_an_agent_the_server_holds_offline(
+    desktop_env: dict[str, str], secret_service: SecretServiceInfo
+) -> None:
+    with LibredeskServer(
+        dialect="libredesk", api_key=KEY, api_secret=SECRET, initial_status="offline"
+    ) as offline:
+        assert login(desktop_env, offline.url, KEY, SECRET).returncode == 0
+        result = run_cli(["doctor"], desktop_env, timeout=60)
+        assert result.returncode == 0, result.stdout
+        assert ws_line(result.stdout) == (
+            "ok   /ws: keepalive handshake accepted (direct); no ping sent: the server holds"
+            " you offline, and a ping would bring you online unseen"
+        )
+        assert offline.ws_connections == 1
+        assert offline.ws_pings == 0
+        assert offline.status == "offline"
+        assert offline.history == []
+        # Online, but no agent runs: a ping would hold off the sweep that is due.
+        offline.set_status("online")
+        result = run_cli(["doctor"], desktop_env, timeout=60)
+        assert ws_line(result.stdout).endswith(
+            "no ping sent: the agent is not running, and a ping would hold off the offline sweep"
+        )
+        assert offline.ws_pings == 0
+
+
+@pytest.mark.desktop
+def test_doctor_pings_only_while_the_running_agent_does_and_never_after_set_offline(
+    desktop_env: dict[str, str], secret_service: SecretServiceInfo, server: LibredeskServer
+) -> None:
+    from tests.agent_process import AgentProcess
+
+    assert login(desktop_env, server.url, KEY, SECRET).returncode == 0
+    with AgentProcess(["run", "--no-tray", "--keepalive-interval", "30"], desktop_env) as agent:
+        assert server.wait_for_put("online", "user", timeout=15), agent.output()
+        assert server.wait_for(lambda: server.ws_pings >= 1, timeout=10), agent.output()
+        pings = server.ws_pings
+        result = run_cli(["doctor"], desktop_env, timeout=60)
+        assert ws_line(result.stdout) == "ok   /ws: keepalive accepted ('pong' to ping, direct)"
+        assert server.ws_pings == pings + 1
+
+        assert run_cli(["set", "offline"], desktop_env).returncode == 0
+        assert server.wait_for(lambda: server.status == "offline", timeout=10)
+        pings = server.ws_pings
+        result = run_cli(["doctor"], desktop_env, timeout=60)
+        assert "no ping sent: the server holds you offline" in ws_line(result.stdout)
+        assert server.ws_pings == pings
+        assert server.status == "offline"
+        assert server.history[-1][1:] == ("offline", "user")
+
+
+@pytest.mark.desktop
+def test_doctor_names_a_refused_websocket_origin(
+    desktop_env: dict[str, str], secret_service: SecretServiceInfo, server: LibredeskServer
+) -> None:
+    assert login(desktop_env, server.url, KEY, SECRET).returncode == 0
+    server.rewrite_host("libredesk-backend:9000")
+    result = run_cli(["doctor"], desktop_env, timeout=60)
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    index = lines.index(
+        "FAIL /ws: the server refused the WebSocket origin; a reverse proxy that rewrites Host"
+        " breaks it"
+    )
+    assert "proxy_set_header Host $host" in lines[index + 1]
+    assert server.ws_refused_origins == 1
