@@ -1,6 +1,6 @@
 """The status vocabulary: the app's own words, and how each server dialect spells them.
 
-This is the one place that knows both dialects (LIBREDESK.md):
+This is the one place that knows both dialects (docs/libredesk.md):
 
 * ``documented``: the OpenAPI page, ``available | busy | away | offline``.
 * ``libredesk``: the real server, ``online | away | away_manual | away_and_reassigning | offline``.

@@ -4,7 +4,7 @@ Hypothesis draws event sequences: input, idle checks with any idle time,
 manual choices, screen lock, suspend, pauses, idle inhibitors, changes made elsewhere (the web
 app's manual and idle changes, the offline sweep), and the reporter taking and
 delivering requests. The server model applies the real handler's rules
-(LIBREDESK.md): an unchanged status is a no-op, and an ``idle`` change never
+(docs/libredesk.md): an unchanged status is a no-op, and an ``idle`` change never
 overwrites ``away_manual`` or ``away_and_reassigning``. Every change the server
 makes is pushed (``/ws``) at once, the way the engine receives it.
 
