@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from presence_agent import PROJECT_URL, __version__
+from presence_agent.errortext import first_line
 from presence_agent.policy import Desired
 from presence_agent.proxy import Proxy, ProxyError, proxy_for
 from presence_agent.vocab import (
@@ -396,7 +397,7 @@ def _describe_transport_error(
     # our own wording so nothing from a request can leak; a proxy is named
     # without its credentials.
     if isinstance(exc, httpx.ProxyError) and proxy is not None:
-        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        reason = first_line(exc)
         return f"proxy {proxy.shown} ({proxy.source}) refused the way to {server}: {reason}"
     if isinstance(exc, httpx.ConnectError) and proxy is not None:
         reason = str(exc).split("]")[-1].strip() or "connection failed"

@@ -393,6 +393,7 @@ def _ping_hazard(ctx: Context, server_word: str) -> str:
 
 
 def _check_ws(ctx: Context, server_word: str) -> Line:
+    from presence_agent.errortext import first_line
     from presence_agent.keepalive import ws_params_for
     from presence_agent.wsconnect import ORIGIN_REFUSED, OriginRefused
 
@@ -421,10 +422,8 @@ def _check_ws(ctx: Context, server_word: str) -> Line:
         status = getattr(getattr(exc, "response", None), "status_code", None)
         if status:
             text = f"keepalive refused ({status})"
-        elif isinstance(exc, OSError) and str(exc):
-            text = f"keepalive failed: {str(exc).splitlines()[0][:200]}"
         else:
-            text = f"keepalive failed: {type(exc).__name__}"
+            text = f"keepalive failed: {first_line(exc, with_type=not isinstance(exc, OSError))}"
         return Line("/ws", False, f"{text} ({route})", "without /ws the server marks you offline")
     if answer is None:
         return Line("/ws", True, f"keepalive handshake accepted ({route}); no ping sent: {hazard}")
