@@ -37,16 +37,13 @@ else would keep seeing the person offline.
 
 from __future__ import annotations
 
-import contextlib
 import enum
-import json
 import logging
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from presence_agent.statefile import finite, read_json, write_json
 from presence_agent.vocab import Dialect, Source
 
 log = logging.getLogger(__name__)
@@ -315,12 +312,12 @@ class ClaimStore:
 
     def load(self) -> Claim | None:
         try:
-            data = json.loads(self.path.read_bytes()[:4096])
+            data = read_json(self.path)
             agent_id = data.get("agent_id")
             claim = Claim(
                 word=_word(data["word"]),
                 reason=Reason(data["reason"]),
-                since=_finite(data["since"]),
+                since=finite(data["since"]),
                 server=str(data.get("server", ""))[:2048],
                 agent_id=agent_id if isinstance(agent_id, int) and agent_id >= 0 else None,
             )
@@ -347,23 +344,16 @@ class ClaimStore:
         self._saved = claim
 
     def _write(self, claim: Claim) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = {
-            "word": claim.word,
-            "reason": claim.reason.value,
-            "since": claim.since,
-            "server": claim.server,
-            "agent_id": claim.agent_id,
-        }
-        fd, tmp = tempfile.mkstemp(prefix=".owned-", suffix=".json", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w") as handle:
-                json.dump(data, handle)
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_json(
+            self.path,
+            {
+                "word": claim.word,
+                "reason": claim.reason.value,
+                "since": claim.since,
+                "server": claim.server,
+                "agent_id": claim.agent_id,
+            },
+        )
 
 
 _UNKNOWN = object()
@@ -374,12 +364,6 @@ def _word(value: object) -> str:
     if not isinstance(value, str) or value not in _WORDS:
         raise ValueError("not a status word")
     return value
-
-
-def _finite(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError("not a finite number")
-    return float(value)
 
 
 def _seconds(value: float) -> str:

@@ -24,16 +24,12 @@ restarts.
 
 from __future__ import annotations
 
-import contextlib
 import enum
-import json
 import logging
-import math
-import os
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from presence_agent.statefile import finite, read_json, write_json
 from presence_agent.vocab import Status
 
 log = logging.getLogger(__name__)
@@ -199,12 +195,11 @@ class TimerStore:
 
     def load(self) -> TimedStatus | None:
         try:
-            raw = self.path.read_bytes()[:4096]
-            data = json.loads(raw)
+            data = read_json(self.path)
             timed = TimedStatus(
                 status=Status(data["status"]),
-                until=_finite(data["until"]),
-                set_at=_finite(data["set_at"]),
+                until=finite(data["until"]),
+                set_at=finite(data["set_at"]),
                 set_by=str(data.get("set_by", "user"))[:20],
                 reminded=data.get("reminded") is True,
             )
@@ -232,31 +227,16 @@ class TimerStore:
         self._saved = timed
 
     def _write(self, timed: TimedStatus) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = {
-            "status": timed.status.value,
-            "until": timed.until,
-            "set_at": timed.set_at,
-            "set_by": timed.set_by,
-            "reminded": timed.reminded,
-        }
-        fd, tmp = tempfile.mkstemp(prefix=".timer-", suffix=".json", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w") as handle:
-                json.dump(data, handle)
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_json(
+            self.path,
+            {
+                "status": timed.status.value,
+                "until": timed.until,
+                "set_at": timed.set_at,
+                "set_by": timed.set_by,
+                "reminded": timed.reminded,
+            },
+        )
 
 
 _UNKNOWN = object()
-
-
-def _finite(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError("not a number")
-    if not math.isfinite(value):
-        raise ValueError("not finite")
-    return float(value)

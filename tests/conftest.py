@@ -1,9 +1,10 @@
 """Shared pytest configuration.
 
 The real-desktop fixtures (Xvfb, private D-Bus session bus, gnome-keyring Secret Service,
-trayer, desktop_env) live in tests/desktop.py; importing them here registers them for every
-test. Their helpers (move_mouse, key, click, screenshot, tray_icons, ...) are imported from
-tests.desktop directly where needed.
+trayer, desktop_env) live in tests/desktop.py, the real proxy (desk_proxy) in
+tests/tinyproxy.py; importing them here registers them for every test. Their helpers
+(move_mouse, key, click, screenshot, tray_icons, ...) are imported from tests.desktop
+directly where needed.
 """
 
 from pathlib import Path
@@ -20,8 +21,18 @@ from tests.desktop import (
     trayer,
     xvfb,
 )
+from tests.tinyproxy import desk_proxy
 
-__all__ = ["desktop_env", "env", "secret_service", "session_bus", "trayer", "user_input", "xvfb"]
+__all__ = [
+    "desk_proxy",
+    "desktop_env",
+    "env",
+    "secret_service",
+    "session_bus",
+    "trayer",
+    "user_input",
+    "xvfb",
+]
 
 
 @pytest.fixture

@@ -12,15 +12,13 @@ import pytest
 from tests.agent_process import AgentProcess, login, run_cli
 from tests.desktop import Input
 from tests.libredesk_server import AVAILABILITY_PATH, ME_PATH, LibredeskServer
-from tests.tinyproxy import TinyProxy, server_tls, tinyproxy
+from tests.tinyproxy import DESK, PROXY_SECRET, PROXY_USER, TinyProxy, server_tls
 
 pytestmark = pytest.mark.desktop
 
-NAME = "desk.internal"
+NAME = DESK
 KEY = "proxied-key"
 SECRET = "proxied-secret-Zq9"
-PROXY_USER = "carol"
-PROXY_SECRET = "TunnelPassw0rdXy"
 _PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 
 
@@ -28,12 +26,6 @@ def with_proxies(env: dict[str, str], **proxies: str) -> dict[str, str]:
     """``env`` with every proxy variable replaced by exactly ``proxies``."""
     clean = {k: v for k, v in env.items() if k.lower() not in _PROXY_VARS}
     return {**clean, **proxies}
-
-
-@pytest.fixture
-def proxy() -> Iterator[TinyProxy]:
-    with tinyproxy({NAME: "127.0.0.1"}, user=PROXY_USER, password=PROXY_SECRET) as running:
-        yield running
 
 
 @pytest.fixture
@@ -47,14 +39,16 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[LibredeskServer, Path]]:
 
 def test_https_and_wss_through_an_authenticating_proxy(
     env: dict[str, str],
-    proxy: TinyProxy,
+    desk_proxy: TinyProxy,
     tls_server: tuple[LibredeskServer, Path],
     user_input: Input,
 ) -> None:
     server, cert = tls_server
     url = f"https://{NAME}:{server.port}"
     proxied = with_proxies(
-        env, HTTPS_PROXY=proxy.url(user=PROXY_USER, password=PROXY_SECRET), NO_PROXY="localhost"
+        env,
+        HTTPS_PROXY=desk_proxy.url(user=PROXY_USER, password=PROXY_SECRET),
+        NO_PROXY="localhost",
     )
     result = login(proxied, url, KEY, SECRET, "--ca-bundle", str(cert))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -67,16 +61,16 @@ def test_https_and_wss_through_an_authenticating_proxy(
         assert server.wait_for(lambda: server.ws_pings >= 2, timeout=15), agent.output()
         assert server.ws_connected() == 1
         output = agent.output()
-    tunnels = [r for r in proxy.requests() if r.method == "CONNECT"]
-    assert tunnels, proxy.log()
+    tunnels = [r for r in desk_proxy.requests() if r.method == "CONNECT"]
+    assert tunnels, desk_proxy.log()
     assert {r.target for r in tunnels} == {f"{NAME}:{server.port}"}
     # REST (login, the agent's client) and /ws each opened their own tunnels.
-    assert len(tunnels) >= 3, proxy.log()
+    assert len(tunnels) >= 3, desk_proxy.log()
     assert len(server.requests("GET", "/ws")) >= 1
     assert PROXY_SECRET not in output
 
     doctor = run_cli(["doctor"], proxied, timeout=60)
-    shown = f"via proxy http://127.0.0.1:{proxy.port} (HTTPS_PROXY)"
+    shown = f"via proxy http://127.0.0.1:{desk_proxy.port} (HTTPS_PROXY)"
     server_line = next(line for line in doctor.stdout.splitlines() if " server: " in line)
     ws_line = next(line for line in doctor.stdout.splitlines() if " /ws: " in line)
     assert server_line.startswith("ok   server: "), doctor.stdout
@@ -87,18 +81,20 @@ def test_https_and_wss_through_an_authenticating_proxy(
 
 
 def test_plain_http_rest_is_forwarded_and_ws_is_tunnelled(
-    env: dict[str, str], proxy: TinyProxy, user_input: Input
+    env: dict[str, str], desk_proxy: TinyProxy, user_input: Input
 ) -> None:
     with LibredeskServer(dialect="libredesk", api_key=KEY, api_secret=SECRET) as server:
         url = f"http://{NAME}:{server.port}"
-        proxied = with_proxies(env, http_proxy=proxy.url(user=PROXY_USER, password=PROXY_SECRET))
+        proxied = with_proxies(
+            env, http_proxy=desk_proxy.url(user=PROXY_USER, password=PROXY_SECRET)
+        )
         result = login(proxied, url, KEY, SECRET, "--allow-insecure-http")
         assert result.returncode == 0, result.stdout + result.stderr
         user_input.touch()
         with AgentProcess(["run", "--no-tray", "--keepalive-interval", "1"], proxied) as agent:
             assert server.wait_for_put("online", "user", timeout=15), agent.output()
             assert server.wait_for(lambda: server.ws_pings >= 1, timeout=15), agent.output()
-        seen = proxy.requests()
+        seen = desk_proxy.requests()
         assert any(r.method == "GET" and r.target == f"{url}{ME_PATH}" for r in seen), seen
         assert any(r.method == "PUT" and r.target == f"{url}{AVAILABILITY_PATH}" for r in seen)
         # A WebSocket upgrade is not forwarded like a GET: it asks for a tunnel. (The one GET
@@ -108,10 +104,10 @@ def test_plain_http_rest_is_forwarded_and_ws_is_tunnelled(
 
 
 def test_loopback_never_goes_through_the_proxy(
-    env: dict[str, str], proxy: TinyProxy, user_input: Input
+    env: dict[str, str], desk_proxy: TinyProxy, user_input: Input
 ) -> None:
     with LibredeskServer(dialect="libredesk", api_key=KEY, api_secret=SECRET) as server:
-        everywhere = proxy.url(user=PROXY_USER, password=PROXY_SECRET)
+        everywhere = desk_proxy.url(user=PROXY_USER, password=PROXY_SECRET)
         proxied = with_proxies(
             env,
             HTTP_PROXY=everywhere,
@@ -127,4 +123,4 @@ def test_loopback_never_goes_through_the_proxy(
         doctor = run_cli(["doctor"], proxied, timeout=60)
         assert "ok   /ws: " in doctor.stdout
         assert "(direct)" in doctor.stdout
-    assert proxy.requests() == [], proxy.log()
+    assert desk_proxy.requests() == [], desk_proxy.log()

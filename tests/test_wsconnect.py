@@ -21,11 +21,9 @@ from presence_agent.wsconnect import (
     describe_route,
 )
 from tests.libredesk_server import LibredeskServer
-from tests.tinyproxy import TinyProxy, server_tls, tinyproxy
+from tests.tinyproxy import DESK, PROXY_SECRET, PROXY_USER, TinyProxy, server_tls
 
-NAME = "desk.internal"
-PROXY_USER = "alice"
-PROXY_SECRET = "Pr0xySecretValue"
+NAME = DESK
 
 
 def params(server_url: str, cafile: Path | None = None, auth: str = "token key:secret") -> WsParams:
@@ -104,31 +102,25 @@ def test_an_unusable_proxy_setting_is_a_clear_error() -> None:
 
 
 @pytest.fixture
-def proxy() -> Iterator[TinyProxy]:
-    with tinyproxy({NAME: "127.0.0.1"}, user=PROXY_USER, password=PROXY_SECRET) as running:
-        yield running
-
-
-@pytest.fixture
 def tls_server(tmp_path: Path) -> Iterator[tuple[LibredeskServer, Path]]:
     context, cert = server_tls(tmp_path, NAME)
     with LibredeskServer(dialect="libredesk", ssl_context=context, initial_status="online") as srv:
         yield srv, cert
 
 
-def test_the_name_resolves_only_through_the_proxy(proxy: TinyProxy) -> None:
+def test_the_name_resolves_only_through_the_proxy(desk_proxy: TinyProxy) -> None:
     with pytest.raises(socket.gaierror):
         socket.getaddrinfo(NAME, 443)
 
 
 def test_wss_through_an_http_proxy_with_credentials(
-    proxy: TinyProxy, tls_server: tuple[LibredeskServer, Path]
+    desk_proxy: TinyProxy, tls_server: tuple[LibredeskServer, Path]
 ) -> None:
     server, cert = tls_server
     url = f"https://{NAME}:{server.port}"
-    environ = {"HTTPS_PROXY": proxy.url(user=PROXY_USER, password=PROXY_SECRET)}
+    environ = {"HTTPS_PROXY": desk_proxy.url(user=PROXY_USER, password=PROXY_SECRET)}
     assert ping(connect(params(url, cert), 10, environ=environ)) == "pong"
-    assert proxy.wait_for_request("CONNECT", f"{NAME}:{server.port}") is not None
+    assert desk_proxy.wait_for_request("CONNECT", f"{NAME}:{server.port}") is not None
     assert server.ws_pings == 1
     # Without a proxy the name does not even resolve: the tunnel was the only way.
     with pytest.raises(OSError):
@@ -136,35 +128,34 @@ def test_wss_through_an_http_proxy_with_credentials(
     # NO_PROXY sends it direct, and so it fails the same way.
     with pytest.raises(OSError):
         connect(params(url, cert), 5, environ={**environ, "NO_PROXY": NAME})
-    assert len([r for r in proxy.requests() if r.method == "CONNECT"]) == 1
+    assert len([r for r in desk_proxy.requests() if r.method == "CONNECT"]) == 1
 
 
-def test_plain_ws_goes_through_an_http_proxy_as_connect(proxy: TinyProxy) -> None:
+def test_plain_ws_goes_through_an_http_proxy_as_connect(desk_proxy: TinyProxy) -> None:
     with LibredeskServer(dialect="libredesk", initial_status="online") as server:
         url = f"http://{NAME}:{server.port}"
-        environ = {"http_proxy": proxy.url(user=PROXY_USER, password=PROXY_SECRET)}
+        environ = {"http_proxy": desk_proxy.url(user=PROXY_USER, password=PROXY_SECRET)}
         assert ping(connect(params(url), 10, environ=environ)) == "pong"
-        assert proxy.wait_for_request("CONNECT", f"{NAME}:{server.port}") is not None
+        assert desk_proxy.wait_for_request("CONNECT", f"{NAME}:{server.port}") is not None
         # ALL_PROXY serves as well when the scheme's own is unset.
-        environ = {"ALL_PROXY": proxy.url(user=PROXY_USER, password=PROXY_SECRET)}
+        environ = {"ALL_PROXY": desk_proxy.url(user=PROXY_USER, password=PROXY_SECRET)}
         assert ping(connect(params(url), 10, environ=environ)) == "pong"
         assert server.ws_pings == 2
 
 
 def test_proxy_credentials_wrong_or_missing_are_said_without_the_secret(
-    proxy: TinyProxy, tls_server: tuple[LibredeskServer, Path]
+    desk_proxy: TinyProxy, tls_server: tuple[LibredeskServer, Path]
 ) -> None:
     server, cert = tls_server
     url = f"https://{NAME}:{server.port}"
-    wrong = {"HTTPS_PROXY": proxy.url(user=PROXY_USER, password="Not" + PROXY_SECRET)}
+    wrong = {"HTTPS_PROXY": desk_proxy.url(user=PROXY_USER, password="Not" + PROXY_SECRET)}
     with pytest.raises(ProxyConnectError) as info:
         connect(params(url, cert), 10, environ=wrong)
     # tinyproxy answers wrong credentials with 401, missing ones with 407.
-    assert str(info.value) == (
-        f"proxy http://127.0.0.1:{proxy.port} refused the credentials in HTTPS_PROXY (HTTP 401)"
-    )
+    where = f"proxy http://127.0.0.1:{desk_proxy.port}"
+    assert str(info.value) == f"{where} refused the credentials in HTTPS_PROXY (HTTP 401)"
     with pytest.raises(ProxyConnectError) as info:
-        connect(params(url, cert), 10, environ={"HTTPS_PROXY": proxy.url()})
+        connect(params(url, cert), 10, environ={"HTTPS_PROXY": desk_proxy.url()})
     assert "asks for credentials (HTTP 407): put user:password@ in HTTPS_PROXY" in str(info.value)
     assert server.ws_connections == 0
 

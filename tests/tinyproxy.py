@@ -34,7 +34,24 @@ from urllib.parse import quote
 
 import pytest
 
-__all__ = ["ProxyRequest", "TinyProxy", "require_tinyproxy", "server_tls", "tinyproxy"]
+__all__ = [
+    "DESK",
+    "PROXY_SECRET",
+    "PROXY_USER",
+    "ProxyRequest",
+    "TinyProxy",
+    "desk_proxy",
+    "require_tinyproxy",
+    "server_tls",
+    "tinyproxy",
+]
+
+#: The server's name that only the proxy resolves (to 127.0.0.1).
+DESK = "desk.internal"
+#: The proxy's credentials (the password is scanned for by tests/secret_scan.py in every
+#: test module that imports it).
+PROXY_USER = "carol"
+PROXY_SECRET = "TunnelPassw0rdXy"
 
 _REQUEST = re.compile(r"Request \(file descriptor \d+\): (\S+) (\S+) HTTP/")
 
@@ -214,3 +231,10 @@ def server_tls(directory: Path, name: str) -> tuple[ssl.SSLContext, Path]:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     return context, cert
+
+
+@pytest.fixture
+def desk_proxy() -> Iterator[TinyProxy]:
+    """A tinyproxy asking for PROXY_USER:PROXY_SECRET, the only resolver of :data:`DESK`."""
+    with tinyproxy({DESK: "127.0.0.1"}, user=PROXY_USER, password=PROXY_SECRET) as running:
+        yield running
