@@ -76,6 +76,7 @@ def snapshot_dict(snap: Snapshot) -> dict[str, Any]:
         "agent": snap.agent_name,
         "agent_id": snap.agent_id,
         "idle_source": snap.idle_source,
+        "held_by": snap.held_by,
     }
 
 

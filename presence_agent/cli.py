@@ -610,6 +610,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def _print_running(running: dict[str, Any]) -> None:
     extra = " - idle detection paused" if running.get("paused") else ""
+    held = running.get("held_by")
+    if held and not extra:
+        extra = f" - in a call ({held})" if "in use" in str(held) else f" - {held}"
     problem = f" - {running['problem']}" if running.get("problem") else ""
     print(f"  agent: running, shows {running.get('label')}{extra}{problem}")
 

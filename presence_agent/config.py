@@ -57,6 +57,8 @@ class Config:
     notifications: bool = True
     #: Follow screen lock (away while locked).
     lock_means_away: bool = True
+    #: While the microphone or camera is in use (a call), hold idle detection off.
+    hold_in_call: bool = True
     log_level: LogLevel = "INFO"
     #: Working hours (``[schedule]``; see presence_agent/schedule.py). Merged key
     #: by key over the files, so an admin can preset the timezone and the end-of-shift

@@ -221,11 +221,13 @@ _SIGNAL_PARTS = (
     ("lock", "screen lock"),
     ("suspend", "sleep"),
     ("inhibit", "idle inhibitors"),
+    ("call", "calls"),
 )
 _SIGNAL_MISSING = {
     "lock": "a locked screen is seen only as idle time",
     "suspend": "a sleep is seen from the clock jump on wake (no away before it)",
     "inhibit": "a call or video without input may still turn you away",
+    "call": "a call with the microphone open and no typing may still turn you away",
 }
 
 
@@ -239,6 +241,9 @@ def check_session(ctx: Context) -> list[Line]:
         problem = ""
     lines = []
     for kind, part in _SIGNAL_PARTS:
+        if kind == "call" and ctx.cfg is not None and not ctx.cfg.hold_in_call:
+            lines.append(Line(part, True, "not watched (hold_in_call = false)", needed=False))
+            continue
         mine = [s for s in signals if s.kind == kind]
         heard = [s.text for s in mine if s.available]
         if heard:

@@ -83,9 +83,13 @@ class ScreenLock:
 
 @dataclass(frozen=True)
 class IdleInhibit:
-    """An app holds an idle inhibitor (a call, a video) now, or no longer."""
+    """An app holds an idle inhibitor (a call, a video) now, or no longer.
+
+    ``why`` says what holds it, for the tray: ``microphone in use``.
+    """
 
     active: bool
+    why: str = ""
 
 
 @dataclass(frozen=True)
@@ -163,6 +167,8 @@ class Snapshot:
     agent_name: str = ""
     agent_id: int | None = None
     idle_source: str = ""
+    #: What holds idle detection off now (``microphone in use``), or empty.
+    held_by: str = ""
     extras: dict[str, str] = field(default_factory=dict)
 
 
@@ -200,6 +206,7 @@ class Engine:
         self._queue: queue.SimpleQueue[Event] = inbox if inbox is not None else queue.SimpleQueue()
         self._listeners: list[Callable[[Snapshot], None]] = []
         self._snapshot = Snapshot(idle_source=source.name)
+        self._held_by = ""
         self._lock = threading.Lock()
         self._connected = False
         self._dialect: Dialect | None = None
@@ -281,8 +288,9 @@ class Engine:
                 self._locked = locked
                 if locked and self._connected:
                     self._send(self._policy.screen_locked(now))
-            case IdleInhibit(active=active):
+            case IdleInhibit(active=active, why=why):
                 self._policy.inhibit(now, active)
+                self._held_by = why if active else ""
             case Suspend(before=before):
                 if before and self._connected:
                     self._send(self._policy.suspending(now))
@@ -409,6 +417,7 @@ class Engine:
             agent_name=self._agent_name,
             agent_id=self._agent_id,
             idle_source=self._source.name,
+            held_by=self._held_by,
         )
         with self._lock:
             changed = snap != self._snapshot

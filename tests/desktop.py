@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Locker",
     "SecretServiceInfo",
+    "SoundServer",
     "TrayHost",
     "Window",
     "app_windows",
@@ -71,6 +72,7 @@ __all__ = [
     "require_module",
     "require_tools",
     "running_locker",
+    "running_pulseaudio",
     "running_secret_service",
     "running_session_bus",
     "running_trayer",
@@ -105,6 +107,9 @@ _PACKAGES = {
     "mate-screensaver-command": "mate-screensaver",
     "gnome-screensaver": "gnome-screensaver",
     "gnome-screensaver-command": "gnome-screensaver",
+    "pulseaudio": "pulseaudio",
+    "parecord": "pulseaudio-utils",
+    "pactl": "pulseaudio-utils",
 }
 
 T = TypeVar("T")
@@ -938,5 +943,74 @@ def running_locker(
 
         wait_until(owned, what=f"{program} to own {bus_name}")
         yield Locker(bus_name, command, env, daemon)
+    finally:
+        daemon.stop()
+
+
+# --------------------------------------------------------------------------- sound server
+
+
+@dataclass(frozen=True)
+class SoundServer:
+    """A running PulseAudio with a null source ``fakemic`` (a microphone nobody speaks into)
+    and a null sink ``speakers`` (whose ``speakers.monitor`` is not a microphone)."""
+
+    env: Mapping[str, str]
+    workdir: Path
+
+    @contextlib.contextmanager
+    def recording(self, device: str = "fakemic") -> Iterator[_Daemon]:
+        """``parecord --device=DEVICE``: a real recording stream (to /dev/null), while inside."""
+        require_tools("parecord")
+        daemon = _Daemon(
+            ["parecord", f"--device={device}", "/dev/null"],
+            self.workdir / f"parecord-{device}.log",
+            env=self.env,
+        )
+        try:
+            yield daemon
+        finally:
+            daemon.stop()
+
+    def source_outputs(self) -> int:
+        result = _run(["pactl", "list", "short", "source-outputs"], self.env)
+        return len([line for line in result.stdout.splitlines() if line.strip()])
+
+
+@contextlib.contextmanager
+def running_pulseaudio(env: Mapping[str, str], workdir: Path) -> Iterator[SoundServer]:
+    """``pulseaudio -n`` with only the native protocol, a null source and a null sink.
+
+    Its socket is ``$XDG_RUNTIME_DIR/pulse/native`` of ``env`` (the test's private runtime
+    dir), so a client with the same ``env`` finds it, and nothing else does.
+    """
+    require_tools("pulseaudio", "pactl")
+    pulse_env = dict(env)
+    pulse_env.pop("PULSE_SERVER", None)
+    daemon = _Daemon(
+        [
+            "pulseaudio",
+            "-n",
+            "--daemonize=no",
+            "--exit-idle-time=-1",
+            "--disable-shm=yes",
+            "-L",
+            "module-native-protocol-unix",
+            "-L",
+            "module-null-source source_name=fakemic",
+            "-L",
+            "module-null-sink sink_name=speakers",
+        ],
+        workdir / "pulseaudio.log",
+        env=pulse_env,
+    )
+    try:
+
+        def answers() -> bool:
+            daemon.check_alive()
+            return _run(["pactl", "info"], pulse_env).returncode == 0
+
+        wait_until(answers, what="pulseaudio to answer pactl info")
+        yield SoundServer(pulse_env, workdir)
     finally:
         daemon.stop()

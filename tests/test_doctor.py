@@ -134,13 +134,17 @@ def test_session_signals_one_line_each_and_never_needed(paths: Paths) -> None:
         Signal("suspend", False, "no D-Bus system bus: no PrepareForSleep"),
         Signal("lock", False, "no D-Bus system bus: no logind Lock/Unlock"),
         Signal("inhibit", True, "GNOME session manager"),
+        Signal("call", True, "microphone: recording streams on the Pulse server at /run/x"),
+        Signal("call", False, "camera unseen: cannot watch /dev"),
     ]
     lines = doctor.check_session(context(paths, probe_session=lambda: signals))
     assert [(line.part, line.ok, line.needed) for line in lines] == [
         ("screen lock", True, False),
         ("sleep", False, False),
         ("idle inhibitors", True, False),
+        ("calls", True, False),
     ]
+    assert lines[3].text == "microphone: recording streams on the Pulse server at /run/x"
     assert lines[0].text == "ActiveChanged of org.freedesktop.ScreenSaver"
     assert lines[1].text == (
         "no D-Bus system bus: no PrepareForSleep - a sleep is seen from the clock jump on wake"

@@ -353,4 +353,9 @@ def test_inhibited_while_any_holder_holds() -> None:
     bridge.inhibited("logind", True)
     bridge.inhibited("gnome", False)
     bridge.inhibited("logind", False)
-    assert engine.posted == [IdleInhibit(True), IdleInhibit(False)]
+    # Posted on every change of what holds it (the tray names the holder), once per state.
+    assert engine.posted == [
+        IdleInhibit(True, "an app holds idle off (GNOME)"),
+        IdleInhibit(True, "an app holds idle off (systemd-inhibit)"),
+        IdleInhibit(False, ""),
+    ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from presence_agent.session.base import SessionEvents, SessionWatcher, Signal, WatcherUnavailable
@@ -72,6 +72,10 @@ def attach(services: Services) -> EngineBridge | None:
         lock_means_away=services.cfg.lock_means_away,
     )
     services.engine.subscribe(bridge.on_snapshot)
+    if services.cfg.hold_in_call:
+        start_calls(bridge, services.extra_stops.append)
+    else:
+        log.info("call: not watched (hold_in_call = false)")
     try:
         watcher = watcher_for()
         signals = watcher.start(bridge)
@@ -88,6 +92,24 @@ def attach(services: Services) -> EngineBridge | None:
     return bridge
 
 
+def start_calls(events: SessionEvents, on_stop: Callable[[Callable[[], None]], None]) -> None:
+    """Watch the microphone and camera; their use holds idle off, as an inhibitor does."""
+    from presence_agent import calls
+
+    try:
+        watcher = calls.watcher_for()
+        signals = watcher.start(events.inhibited)
+    except WatcherUnavailable as exc:
+        log.info("call: not heard: %s", exc)
+        return
+    except Exception:
+        log.exception("watching the microphone and camera failed: calls are not seen")
+        return
+    on_stop(watcher.stop)
+    for signal in signals:
+        log.info("%s: %s%s", signal.kind, "" if signal.available else "not heard: ", signal.text)
+
+
 def probe(platform: str | None = None) -> list[Signal]:
     """What the watcher would hear here, for ``doctor`` (starts it with no listener, stops it)."""
     from presence_agent.session._bridge import NullEvents
@@ -97,8 +119,25 @@ def probe(platform: str | None = None) -> list[Signal]:
     except WatcherUnavailable as exc:
         return [Signal(kind, False, str(exc)) for kind in ("lock", "suspend", "inhibit")]
     try:
-        return watcher.start(NullEvents())
+        heard = watcher.start(NullEvents())
     except WatcherUnavailable as exc:
-        return [Signal(kind, False, str(exc)) for kind in ("lock", "suspend", "inhibit")]
+        heard = [Signal(kind, False, str(exc)) for kind in ("lock", "suspend", "inhibit")]
+    finally:
+        watcher.stop()
+    return heard + probe_calls(platform)
+
+
+def probe_calls(platform: str | None = None) -> list[Signal]:
+    """What the call watcher would hear here, for ``doctor``."""
+    from presence_agent import calls
+
+    try:
+        watcher = calls.watcher_for(platform)
+    except WatcherUnavailable as exc:
+        return [Signal("call", False, str(exc))]
+    try:
+        return watcher.start(lambda _device, _in_use: None)
+    except WatcherUnavailable as exc:
+        return [Signal("call", False, str(exc))]
     finally:
         watcher.stop()

@@ -108,15 +108,35 @@ class EngineBridge:
 
     def inhibited(self, holder: str, active: bool) -> None:
         with self._cond:
-            before = bool(self._holders)
+            before = held_by(self._holders)
             if active:
                 self._holders.add(holder)
             else:
                 self._holders.discard(holder)
-            now = bool(self._holders)
+            now = held_by(self._holders)
         if now != before:
-            log.info("idle detection %s by an inhibitor", "held off" if now else "free again")
-            self._engine.post(IdleInhibit(now))
+            if bool(now) != bool(before):
+                log.info("idle detection %s", f"held off: {now}" if now else "free again")
+            self._engine.post(IdleInhibit(bool(now), now))
+
+
+#: What an inhibitor's holder is, in words, for the tray.
+_HOLDERS = {
+    "gnome": "an app holds idle off (GNOME)",
+    "kde": "an app holds idle off (KDE)",
+    "logind": "an app holds idle off (systemd-inhibit)",
+}
+
+
+def held_by(holders: set[str]) -> str:
+    """``microphone in use``, ``camera in use``, ``an app holds idle off (GNOME)``, or ``""``."""
+    from presence_agent.calls import describe
+
+    devices = describe(holders & {"microphone", "camera"})
+    if devices:
+        return devices
+    apps = sorted(_HOLDERS.get(holder, f"an app holds idle off ({holder})") for holder in holders)
+    return apps[0] if apps else ""
 
 
 def _settled(snap: Snapshot) -> bool:

@@ -229,6 +229,8 @@ def tooltip(snap: Snapshot, now_wall: float | None = None) -> str:
         if snap.since_wall is not None:
             head += f" since {_clock(snap.since_wall, now_wall)}"
         lines = [head]
+        if snap.held_by:
+            lines.append(held_text(snap.held_by))
         if snap.paused:
             if snap.paused_until_wall is not None:
                 lines.append(
@@ -242,6 +244,13 @@ def tooltip(snap: Snapshot, now_wall: float | None = None) -> str:
     if len(text) > TOOLTIP_LIMIT:
         text = text[: TOOLTIP_LIMIT - 1] + "…"
     return text
+
+
+def held_text(held_by: str) -> str:
+    """``In a call (microphone in use)``, or ``Idle detection held off: ...`` for other holders."""
+    if "in use" in held_by:
+        return f"In a call ({held_by})"
+    return f"Idle detection held off: {held_by}"
 
 
 def _clock(wall: float | None, now_wall: float | None) -> str:
