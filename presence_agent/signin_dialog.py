@@ -487,6 +487,8 @@ class GtkSignIn:
         window.set_default(self.sign_in_button)
         first_empty = next((e for e in self.entries if not e.get_text().strip()), self.secret)
         first_empty.grab_focus()
+        # Take the keyboard (without a window manager GTK sets the X input focus itself).
+        window.present()
 
     def _on_delete(self, *_args: Any) -> bool:
         self.cancel()

@@ -87,6 +87,7 @@ def load_pystray(env: Mapping[str, str] | None = None, platform: str = sys.platf
             errors.append(f"{name or 'default'}: {str(exc) or type(exc).__name__}")
             _forget_pystray()
             continue
+        _quiet_glib()
         if forced == "xorg":
             log.warning("PYSTRAY_BACKEND=xorg has no menu: the tray can only show the status")
         log.info("tray backend: %s", backend_name(pystray))
@@ -94,6 +95,16 @@ def load_pystray(env: Mapping[str, str] | None = None, platform: str = sys.platf
         return module
     hint = f"; {GTK_HINT}" if is_linux_like(platform) and not _has_gi() else ""
     raise TrayUnavailable(f"no usable tray backend ({'; '.join(errors)}){hint}")
+
+
+def _quiet_glib() -> None:
+    """GTK's own assertions (a ``Gdk-CRITICAL`` at every tray start) go to the log, not stderr."""
+    glib = sys.modules.get("gi.repository.GLib")
+    if glib is None:
+        return  # not a GLib backend (win32, darwin, xorg)
+    from presence_agent import quiet
+
+    quiet.route_glib_messages(glib)
 
 
 def check_glib_session_bus() -> None:
