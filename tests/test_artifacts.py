@@ -98,9 +98,12 @@ def exercise(env: dict[str, str], launcher: Path) -> None:
             status = run_cli(["status"], env, program=program)
             assert status.returncode == 0, status.stderr
             assert "agent: running, shows Away (idle)" in status.stdout
+            assert f"version: presence-agent {VERSION}" in status.stdout
             assert agent.terminate(signal.SIGTERM) == 0, agent.output()
         assert server.puts()[-1] == ("offline", "user")
         assert "Traceback" not in agent.output()
+        log = Path(env["XDG_STATE_HOME"]) / "presence-agent" / "log" / "presence-agent.log"
+        assert log.read_text().startswith(f"presence-agent {VERSION} (Python ")
 
 
 # -- the wheel and the sdist ----------------------------------------------------------------

@@ -1,0 +1,71 @@
+"""What people read: the simulated demo where there is no display, and the help texts."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from presence_agent import __version__
+from presence_agent.demo import DAY
+from tests.agent_process import run_cli
+from tests.desktop import private_dirs
+
+
+@pytest.fixture
+def no_display(tmp_path: Path) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DISPLAY", "WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS")
+    }
+    env.update(private_dirs(tmp_path / "nodisplay"))
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def test_demo_without_a_display_plays_a_simulated_day(no_display: dict[str, str]) -> None:
+    result = run_cli(["demo", "--away-after", "1"], no_display, timeout=90)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"presence-agent demo {__version__}: a stand-in Libredesk")
+    assert lines[1].startswith("SIMULATED DAY - there is no display here")
+    assert lines[-1] == "simulated day over."
+    # Every step of the script, in order, each followed by what the real server then held.
+    narrated = [line.removeprefix("  [simulated] ") for line in lines if "[simulated]" in line]
+    assert narrated == [step.narration for step in DAY]
+    server = [re.sub(r"^\d\d:\d\d:\d\d ", "", line) for line in lines if " server: " in line]
+    assert server == [
+        "server: available (user)",
+        "server: away (idle)",
+        "server: available (idle)",
+        "server: away (user)",
+        "server: offline (user)",
+    ]
+    assert "!!" not in result.stdout
+    assert result.stderr == ""
+    # Nothing of the user's was touched.
+    assert not (Path(no_display["XDG_CONFIG_HOME"]) / "presence-agent").exists()
+
+
+def test_help_shows_defaults_and_explains_every_flag(no_display: dict[str, str]) -> None:
+    login = run_cli(["login", "--help"], no_display).stdout
+    assert "--auth {token,basic}" in login
+    assert "default: token" in login
+    assert "a bare host means" in login
+    demo = run_cli(["demo", "--help"], no_display).stdout
+    assert "seconds without input before the demo sets you away (default: 5)" in " ".join(
+        demo.split()
+    )
+    run = " ".join(run_cli(["run", "--help"], no_display).stdout.split())
+    assert "away_after in the config, 300" in run
+
+
+def test_set_help_does_not_offer_busy_as_if_every_server_had_it(
+    no_display: dict[str, str],
+) -> None:
+    text = " ".join(run_cli(["set", "--help"], no_display).stdout.split())
+    assert "busy only on servers that have it" in text
+    assert "available | busy | away" not in text
