@@ -236,7 +236,7 @@ def check_session(ctx: Context) -> list[Line]:
         signals = ctx.probe_session()
     except Exception as exc:  # noqa: BLE001 - doctor reports, it never crashes
         signals = []
-        problem = f"{type(exc).__name__}: {exc}"
+        problem = _words(exc, "the desktop's lock and sleep signals could not be asked")
     else:
         problem = ""
     lines = []
@@ -273,7 +273,7 @@ def check_tray(ctx: Context) -> list[Line]:
     except TrayUnavailable as exc:
         return [Line("tray", False, f"{exc}; the agent runs headless", needed=False)]
     except Exception as exc:  # noqa: BLE001 - a backend's own failure: report, never crash
-        return [Line("tray", False, f"{type(exc).__name__}: {exc}", needed=False)]
+        return [Line("tray", False, _words(exc, "the tray could not start"), needed=False)]
     return [Line("tray", True, f"pystray {backend_name(pystray)} backend, a tray host is there")]
 
 
@@ -428,8 +428,14 @@ def _check_ws(ctx: Context, server_word: str) -> Line:
         if status:
             text = f"keepalive refused ({status})"
         else:
-            text = f"keepalive failed: {first_line(exc, with_type=not isinstance(exc, OSError))}"
-        return Line("/ws", False, f"{text} ({route})", "without /ws the server marks you offline")
+            text = f"keepalive failed: {_words(exc, 'no answer')}"
+        return Line(
+            "/ws",
+            False,
+            f"{text} ({route})",
+            "the server marks you offline without it: check that a proxy in between"
+            " lets WebSocket connections to /ws through",
+        )
     if answer is None:
         return Line("/ws", True, f"keepalive handshake accepted ({route}); no ping sent: {hazard}")
     return Line("/ws", True, f"keepalive accepted ({answer!r} to ping, {route})")
@@ -533,6 +539,13 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, str):
         return json.dumps(value)
     return str(value)
+
+
+def _words(exc: BaseException, fallback: str) -> str:
+    """An exception's own first line for a person, never its class name."""
+    from presence_agent.errortext import first_line
+
+    return first_line(exc) if str(exc).strip() else fallback
 
 
 def _nothing() -> None:

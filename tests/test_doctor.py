@@ -158,7 +158,8 @@ def test_a_failing_probe_is_reported_not_raised(paths: Paths) -> None:
 
     lines = doctor.check_session(context(paths, probe_session=boom))
     assert all(not line.ok and not line.needed for line in lines)
-    assert "RuntimeError: bus exploded" in lines[0].text
+    assert "bus exploded" in lines[0].text
+    assert "RuntimeError" not in lines[0].text  # words for a person, no class names
 
 
 def test_an_unknown_idle_source_in_the_config_is_invalid(paths: Paths) -> None:
