@@ -66,6 +66,7 @@ __all__ = [
     "mouse_jiggle",
     "mouse_location",
     "move_mouse",
+    "no_desktop_env",
     "open_menus",
     "popup_windows",
     "private_dirs",
@@ -496,6 +497,18 @@ def private_dirs(root: Path) -> dict[str, str]:
         path.mkdir(parents=True, exist_ok=True)
     dirs["XDG_RUNTIME_DIR"].chmod(0o700)
     return {name: str(path) for name, path in dirs.items()}
+
+
+def no_desktop_env(root: Path) -> dict[str, str]:
+    """An environment like an ssh session or a cron job: no display, no bus, private dirs."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DISPLAY", "WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS")
+    }
+    env.update(private_dirs(root))
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
 
 
 @contextlib.contextmanager

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -11,19 +10,12 @@ import pytest
 from presence_agent import __version__
 from presence_agent.demo import DAY
 from tests.agent_process import run_cli
-from tests.desktop import private_dirs
+from tests.desktop import no_desktop_env
 
 
 @pytest.fixture
 def no_display(tmp_path: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DISPLAY", "WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS")
-    }
-    env.update(private_dirs(tmp_path / "nodisplay"))
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
+    return no_desktop_env(tmp_path / "no_display")
 
 
 def test_demo_without_a_display_plays_a_simulated_day(no_display: dict[str, str]) -> None:

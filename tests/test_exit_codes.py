@@ -7,7 +7,6 @@ says what to do, runnable as written.
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import sys
@@ -18,7 +17,7 @@ import pytest
 
 from presence_agent.exitcodes import MEANINGS, Exit
 from tests.agent_process import AgentProcess, login, run_cli
-from tests.desktop import private_dirs
+from tests.desktop import no_desktop_env
 from tests.libredesk_server import LibredeskServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,14 +28,7 @@ SECRET = "exit-secret-Zq9"
 @pytest.fixture
 def plain_env(tmp_path: Path) -> dict[str, str]:
     """No display, no bus, no keyring: an ssh session or a cron job."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DISPLAY", "WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS")
-    }
-    env.update(private_dirs(tmp_path / "plain"))
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
+    return no_desktop_env(tmp_path / "plain_env")
 
 
 def config_file(env: dict[str, str]) -> Path:
