@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -216,6 +217,11 @@ def tk_root(xvfb: str) -> Iterator[Any]:
     yield root
     with contextlib.suppress(tk.TclError):  # the form destroyed it on success
         root.destroy()
+    # The form's Tk variables sit in reference cycles (form <-> callbacks); collect them
+    # here, on Tk's own thread, not later from whichever thread the garbage collector
+    # happens to run on (Tk refuses that: "main thread is not in main loop").
+    del root
+    gc.collect()
 
 
 def _pump(root: Any, until: Callable[[], bool], timeout: float = 20.0) -> None:
