@@ -398,7 +398,6 @@ def _ping_hazard(ctx: Context, server_word: str) -> str:
 
 
 def _check_ws(ctx: Context, server_word: str) -> Line:
-    from presence_agent.errortext import first_line
     from presence_agent.keepalive import ws_params_for
     from presence_agent.wsconnect import ORIGIN_REFUSED, OriginRefused
 
