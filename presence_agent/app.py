@@ -165,6 +165,8 @@ class Services:
     credentials: SecretStore
     extra_stops: list[Callable[[], None]]
     keepalive: Keepalive | None = None
+    #: The engine's thread, joined at shutdown (see :func:`shutdown`).
+    engine_thread: threading.Thread | None = None
 
     def choose(self, status: Status, reply: Callable[[Outcome], None] | None = None) -> None:
         self.engine.post(ManualChoice(status, reply))
@@ -357,9 +359,11 @@ def start_services(
     reporter = Reporter(factory, events.put, dialect_override=dialect)
     engine = Engine(policy, source, reporter, inbox=events)
     source.start(engine.on_activity)
-    threading.Thread(target=engine.run, name="engine", daemon=True).start()
+    engine_thread = threading.Thread(target=engine.run, name="engine", daemon=True)
+    engine_thread.start()
     reporter.start()
     services = Services(
+        engine_thread=engine_thread,
         engine=engine,
         reporter=reporter,
         source=source,
@@ -394,6 +398,14 @@ def shutdown(services: Services) -> bool:
     if final is not None:
         log.info("quit: offline %s", "reported" if delivered else "NOT reported (server slow?)")
     services.engine.post(Stop())
+    if (
+        services.engine_thread is not None
+        and services.engine_thread is not threading.current_thread()
+    ):
+        # The engine may still be printing the final change (run --no-tray, demo); a
+        # daemon thread inside a print while the interpreter finalizes aborts the
+        # process ("could not acquire lock for <stdout>"), so SIGTERM would not exit 0.
+        services.engine_thread.join(QUIT_TIMEOUT)
     return delivered
 
 
