@@ -366,3 +366,35 @@ def test_no_server_anywhere_is_a_usage_error_that_says_what_to_add(paths: Paths)
 
 def test_a_bare_host_signs_in_over_https(paths: Paths) -> None:
     assert check_input(paths, "desk.example.com", KEY)[0] == "https://desk.example.com"
+
+
+@pytest.mark.desktop
+def test_dialog_advanced_settings_reach_sign_in(tk_root: Any, paths: Paths) -> None:
+    from presence_agent.signin_dialog import AUTH_LABELS, INSECURE_OPT_IN, SignInForm
+
+    calls: list[tuple[Any, ...]] = []
+
+    def fake_sign_in(*args: Any, **kwargs: Any) -> str:
+        calls.append((*args[1:], kwargs))
+        return "Signed in."
+
+    form = SignInForm(tk_root, paths, sign_in=fake_sign_in)
+    assert not form.advanced.winfo_ismapped()
+    form.advanced_toggle.invoke()  # "▸ Advanced"
+    tk_root.update()
+    assert form.advanced.winfo_ismapped()
+    assert form.advanced_toggle.cget("text") == "▾ Advanced"
+    form.server.set("desk.example.com")
+    form.api_key.set(KEY)
+    form.secret.set(SECRET)
+    form.auth.set(AUTH_LABELS["basic"])
+    form.ca_bundle.set("/etc/ssl/company.pem")
+    form.insecure.set(True)
+    form.submit()
+    _pump(tk_root, lambda: not _alive(tk_root))
+    assert form.summary == "Signed in."
+    [(server, key, secret, auth, insecure, ca_bundle, kwargs)] = calls
+    assert (server, key, secret) == ("desk.example.com", KEY, SECRET)
+    assert (auth, insecure, ca_bundle) == ("basic", True, "/etc/ssl/company.pem")
+    # A refusal of plain http names this window's checkbox, not a command-line flag.
+    assert kwargs == {"insecure_opt_in": INSECURE_OPT_IN}
