@@ -95,6 +95,9 @@ def setup(log_file: Path, level: str, *, stderr: bool, redactor: Redactor) -> No
         # Records the app has already printed for the person (extra={"shown": True}).
         console.addFilter(lambda record: not getattr(record, "shown", False))
         root.addHandler(console)
+    from presence_agent import quiet
+
+    quiet.replay()
     # httpx logs every request at INFO; the reporter logs what matters.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)

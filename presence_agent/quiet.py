@@ -17,25 +17,52 @@ import logging
 import warnings
 from typing import Any, TextIO
 
-__all__ = ["install", "route_glib_messages"]
+__all__ = ["install", "replay", "route_glib_messages"]
 
 _log = logging.getLogger("presence_agent.warnings")
 
 
-def _to_log(
-    message: Warning | str,
-    category: type[Warning],
-    filename: str,
-    lineno: int,
-    file: TextIO | None = None,
-    line: str | None = None,
-) -> None:
-    _log.debug("%s: %s (%s:%s)", category.__name__, message, filename, lineno)
+class _Router:
+    """``warnings.showwarning`` replacement: to the log, and kept until the log exists.
+
+    Warnings raised before the log file is set up (``Paths.default()`` runs first
+    and is where ``RuntimeDirWarning`` comes from) are kept, a few at most, and
+    handed to the log by :func:`replay` once it is. Thread use: any thread.
+    """
+
+    MAX_EARLY = 20
+
+    def __init__(self) -> None:
+        self.early: list[str] = []
+
+    def __call__(
+        self,
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        text = f"{category.__name__}: {message} ({filename}:{lineno})"
+        if not logging.getLogger().handlers and len(self.early) < self.MAX_EARLY:
+            self.early.append(text)
+        _log.debug("%s", text)
 
 
 def install() -> None:
     """Route Python warnings to the log instead of standard error."""
-    warnings.showwarning = _to_log
+    if not isinstance(warnings.showwarning, _Router):
+        warnings.showwarning = _Router()
+
+
+def replay() -> None:
+    """Log (at debug level) the warnings that came before the log existed; logs.setup calls it."""
+    router = warnings.showwarning
+    if isinstance(router, _Router):
+        early, router.early = router.early, []
+        for text in early:
+            _log.debug("(before the log started) %s", text)
 
 
 def route_glib_messages(

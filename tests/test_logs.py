@@ -199,3 +199,31 @@ def test_every_log_file_starts_with_the_version(tmp_path: Path) -> None:
     # Reopening an existing log does not add the line again.
     VersionedFileHandler(path, encoding="utf-8").close()
     assert path.read_text().count(header_line()) == 1
+
+
+def test_warnings_before_the_log_existed_reach_it_at_debug(tmp_path: Path) -> None:
+    import logging
+    import warnings
+
+    from presence_agent import quiet
+    from presence_agent.logs import Redactor, setup
+
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    saved_show = warnings.showwarning
+    root.handlers = []
+    try:
+        quiet.install()
+        warnings.showwarning(UserWarning("XDG_RUNTIME_DIR is not set"), UserWarning, "x.py", 3)
+        log_file = tmp_path / "log" / "presence-agent.log"
+        setup(log_file, "DEBUG", stderr=False, redactor=Redactor())
+        for handler in root.handlers:
+            handler.flush()
+        text = log_file.read_text()
+        assert "(before the log started) UserWarning: XDG_RUNTIME_DIR is not set" in text
+        assert " DEBUG presence_agent.warnings: " in text
+    finally:
+        for handler in root.handlers:
+            handler.close()
+        root.handlers, root.level = saved_handlers, saved_level
+        warnings.showwarning = saved_show
