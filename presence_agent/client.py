@@ -390,9 +390,7 @@ def _read_limited(response: httpx.Response) -> bytes:
     return b"".join(chunks)
 
 
-def _describe_transport_error(
-    exc: httpx.HTTPError, server: str, proxy: Proxy | None = None
-) -> str:
+def _describe_transport_error(exc: httpx.HTTPError, server: str, proxy: Proxy | None = None) -> str:
     # httpx messages hold URLs at most (credentials go in headers), but keep
     # our own wording so nothing from a request can leak; a proxy is named
     # without its credentials.

@@ -368,9 +368,7 @@ def check_server(ctx: Context) -> list[Line]:
         ]
     dialect_name = getattr(dialect, "value", dialect)
     route = _route(cfg.server, ctx.environ)
-    lines.append(
-        Line("server", True, f"{cfg.server} reachable, {dialect_name} dialect ({route})")
-    )
+    lines.append(Line("server", True, f"{cfg.server} reachable, {dialect_name} dialect ({route})"))
     lines.append(Line("credentials", True, f"valid (agent #{agent.id} {agent.name})".rstrip()))
     if dialect_name == "libredesk":
         lines.append(_check_ws(ctx, agent.status_word))

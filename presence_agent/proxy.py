@@ -214,8 +214,7 @@ def _parse(value: str, source: str) -> Proxy:
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         raise ProxyError(
-            f"{source} names a {scheme}:// proxy; only http:// and https:// proxies are"
-            " supported"
+            f"{source} names a {scheme}:// proxy; only http:// and https:// proxies are supported"
         )
     if not hostname:
         raise ProxyError(f"{source} is not a proxy URL (no host)")

@@ -152,9 +152,7 @@ def _tunnel(params: WsParams, proxy: Proxy, deadline: Any) -> socket.socket:
 def _proxy_refusal(proxy: Proxy, status: int) -> str:
     if status in (401, 407):  # 407 is the standard; tinyproxy says 401 to wrong ones
         if proxy.has_credentials:
-            return (
-                f"proxy {proxy.shown} refused the credentials in {proxy.source} (HTTP {status})"
-            )
+            return f"proxy {proxy.shown} refused the credentials in {proxy.source} (HTTP {status})"
         return (
             f"proxy {proxy.shown} asks for credentials (HTTP {status}): put user:password@ in"
             f" {proxy.source}"

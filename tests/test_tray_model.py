@@ -10,7 +10,6 @@ from presence_agent.engine import Snapshot
 from presence_agent.policy import Why
 from presence_agent.tray._model import (
     LOGIN_COMMAND,
-    SEPARATOR,
     TOOLTIP_LIMIT,
     Choose,
     Entry,
@@ -20,11 +19,14 @@ from presence_agent.tray._model import (
     PauseFor,
     Quit,
     ResumeIdle,
+    Separator,
     SignIn,
     SignOut,
     ToggleAutostart,
     build_menu,
     idle_notice,
+    shape,
+    status_line,
     tooltip,
 )
 from presence_agent.vocab import Dialect, Status, statuses_for
@@ -53,12 +55,48 @@ def snapshot(
 
 
 def labels(entries: tuple[Entry, ...]) -> list[str]:
-    return ["---" if entry is SEPARATOR else entry.label for entry in entries]  # type: ignore[union-attr]
+    """What the person sees below the status line: hidden items left out."""
+    shown = entries[2:]
+    return ["---" if isinstance(entry, Separator) else entry.label for entry in shown]
+
+
+def test_the_first_line_says_status_why_since_and_what_it_means_for_routing() -> None:
+    idle = snapshot(Status.AWAY, Dialect.LIBREDESK, why=Why.IDLE, by_idle=True)
+    assert status_line(idle, NOW) == (
+        f"Away · idle since {hm(NOW - 600)} · still gets new conversations"
+    )
+    manual = snapshot(Status.AWAY, Dialect.LIBREDESK, why=Why.MANUAL)
+    assert status_line(manual, NOW) == f"Away · manual since {hm(NOW - 600)} · no new conversations"
+    call = snapshot(Status.AVAILABLE, held_by="microphone in use")
+    assert status_line(call, NOW) == (
+        f"Available · at start since {hm(NOW - 600)} · In a call (microphone in use)"
+    )
+    first = build_menu(idle, CTX, now_wall=NOW)[0]
+    assert isinstance(first, Item)
+    assert not first.enabled
+    assert first.action is None
+    assert status_line(snapshot(None, signed_out=True)) == "Signed out · choose Sign in…"
+
+
+def test_a_status_change_changes_no_structure_so_nothing_is_rebuilt() -> None:
+    menus = [
+        build_menu(snapshot(), CTX),
+        build_menu(snapshot(Status.AWAY, why=Why.IDLE, by_idle=True), CTX),
+        build_menu(snapshot(None), CTX),
+        build_menu(snapshot(held_by="camera in use"), MenuContext(URL, autostart=True)),
+    ]
+    # The real server's four statuses take the documented one's four places.
+    menus.append(build_menu(snapshot(Status.REASSIGNING, Dialect.LIBREDESK), CTX))
+    assert len({shape(menu) for menu in menus}) == 1
+    # Pausing and signing out do change it: those rebuild the menu.
+    assert shape(build_menu(snapshot(paused=True), CTX)) != shape(menus[0])
+    signed_out = build_menu(snapshot(None, signed_out=True, connected=False), CTX)
+    assert shape(signed_out) != shape(menus[0])
 
 
 def item(entries: tuple[Entry, ...], label: str) -> Item:
     """The one item whose label is ``label``, or starts with it (``"Resume idle detection"``)."""
-    items = [e for e in entries if isinstance(e, Item)]
+    items = [e for e in entries[1:] if isinstance(e, Item)]
     exact = [e for e in items if e.label == label]
     [found] = exact or [e for e in items if e.label.startswith(label)]
     return found
@@ -89,7 +127,7 @@ def test_menu_order_on_a_documented_server() -> None:
 
 def test_status_items_are_radio_items_checked_by_the_servers_status() -> None:
     menu = build_menu(snapshot(Status.BUSY), CTX)
-    statuses = [e for e in menu[:4] if isinstance(e, Item)]
+    statuses = [e for e in menu[2:6] if isinstance(e, Item)]
     assert [e.kind for e in statuses] == ["radio"] * 4
     assert [e.checked for e in statuses] == [False, True, False, False]
     assert [e.action for e in statuses] == [
@@ -124,7 +162,7 @@ def test_a_real_libredesk_server_offers_only_what_it_can_hold() -> None:
 
 def test_nothing_is_checked_and_nothing_can_be_chosen_while_not_connected() -> None:
     menu = build_menu(snapshot(None), CTX)
-    statuses = [e for e in menu[:4] if isinstance(e, Item)]
+    statuses = [e for e in menu[2:6] if isinstance(e, Item)]
     assert [e.checked for e in statuses] == [False] * 4
     assert [e.enabled for e in statuses] == [False] * 4
     assert item(menu, "Quit").enabled
@@ -144,7 +182,8 @@ def test_while_paused_the_menu_offers_resume_and_says_until_when() -> None:
     until = NOW + 1800
     menu = build_menu(snapshot(paused=True, paused_until_wall=until), CTX, now_wall=NOW)
     assert labels(menu)[5] == f"Resume idle detection (paused until {hm(until)})"
-    assert menu[5] == Item(f"Resume idle detection (paused until {hm(until)})", ResumeIdle())
+    resume = item(menu, "Resume idle detection")
+    assert resume == Item(f"Resume idle detection (paused until {hm(until)})", ResumeIdle())
     forever = build_menu(snapshot(paused=True), CTX)
     assert item(forever, "Resume idle detection").label == "Resume idle detection (paused)"
 
@@ -158,7 +197,7 @@ def test_open_libredesk_uses_the_configured_server() -> None:
 
 def test_signed_out_offers_sign_in_in_place_of_sign_out() -> None:
     menu = build_menu(snapshot(Status.AVAILABLE, signed_out=True, connected=False), CTX)
-    assert labels(menu)[1] == "Sign in…"
+    assert labels(menu)[:2] == ["Open Libredesk", "Sign in…"]
     assert item(menu, "Sign in").action == SignIn()
     assert "Sign out" not in labels(menu)
     # Nothing to choose or pause without a server: no Busy, no Available, no Pause.

@@ -53,6 +53,7 @@ from presence_agent.tray._model import (
     ToggleAutostart,
     build_menu,
     idle_notice,
+    shape,
     tooltip,
 )
 
@@ -138,6 +139,11 @@ class TrayApp:
         self._shown_key: IconKey | None = None
         self._shown_title: str | None = None
         self._shown_menu: tuple[Entry, ...] | None = None
+        #: What the menu's widgets stand for now (UI thread; read by their callbacks).
+        self._entries: tuple[Entry, ...] = ()
+        #: Set while the tray itself changes check marks, whose "activate" is no click.
+        self._quiet = False
+        self._rebuild_pending = False
         # Changed by worker threads, read when rendering.
         self._context = MenuContext(
             server_url=services.cfg.server,
@@ -281,8 +287,7 @@ class TrayApp:
             self._shown_title = title
         menu = build_menu(snap, self._context)
         if menu != self._shown_menu:
-            self._icon.menu = self._pystray.Menu(*self._widgets(menu))
-            self._shown_menu = menu
+            self._show_menu(menu)
 
     def _rerender(self) -> None:
         """From any thread: draw again (the menu context or the icon size changed)."""
@@ -312,33 +317,124 @@ class TrayApp:
         size = int(status_icon.get_size())
         return size if size >= 8 else None
 
-    def _widgets(self, entries: Sequence[Entry]) -> list[Any]:
+    # -- the menu: rebuilt only when its shape changes, else updated in place -------------
+
+    def _show_menu(self, menu: tuple[Entry, ...]) -> None:
+        """UI thread: show ``menu``, changing the open one's items in place where it can.
+
+        A rebuild (pystray's ``Icon.menu = ...``) replaces every widget, which
+        closes a menu the person has open and drops a click in flight; so it
+        happens only when the menu's shape changes (:func:`shape`), and not while
+        the GTK backend's menu is open (it waits until the menu closes). The
+        AppIndicator backend exports the menu to the panel, which cannot tell us
+        whether it is open; but its shape changes only when the server's
+        statuses or "Start at login" become available, not with a status.
+        """
+        shown = self._shown_menu
+        self._entries = menu
+        if shown is not None and shape(menu) == shape(shown) and self._update_in_place(menu):
+            self._shown_menu = menu
+            return
+        if shown is not None and self._menu_open():
+            self._rebuild_when_closed()
+            return
+        self._shown_menu = menu
+        self._icon.menu = self._pystray.Menu(*self._widgets(menu, ()))
+
+    def _update_in_place(self, menu: tuple[Entry, ...]) -> bool:
+        """Set labels, check marks and enabled states on the widgets that exist.
+
+        GLib backends: on pystray's Gtk.Menu (AppIndicator exports its changes
+        to the panel as they happen). Others: pystray reads our callables again
+        (``update_menu``; Windows and macOS build their menu when it opens).
+        Returns ``False`` when the widgets do not match (a rebuild is needed).
+        """
+        if self._backend not in GLIB_BACKENDS:
+            self._icon.update_menu()  # Windows and macOS read the callables when the menu opens
+            return True
+        handle = getattr(self._icon, "_menu_handle", None)
+        if handle is None:
+            return False
+        self._quiet = True  # set_active emits "activate": not a person's click
+        try:
+            done = _apply(handle, menu)
+        finally:
+            self._quiet = False
+        if not done:
+            log.info("tray menu: the widgets do not match the menu; rebuilding it")
+        return done
+
+    def _menu_open(self) -> bool:
+        handle = getattr(self._icon, "_menu_handle", None)
+        return bool(handle is not None and self._backend == "gtk" and handle.get_visible())
+
+    def _rebuild_when_closed(self) -> None:
+        if self._rebuild_pending:
+            return
+        self._rebuild_pending = True
+        handle = self._icon._menu_handle
+
+        def closed(*_args: Any) -> None:
+            handle.disconnect(handler)
+            self._rebuild_pending = False
+            self._shown_menu = None
+            self._rerender()
+
+        handler = handle.connect("hide", closed)
+
+    def _entry(self, path: tuple[int, ...]) -> Entry:
+        entries: tuple[Entry, ...] = self._entries
+        entry: Entry = entries[path[0]]
+        for index in path[1:]:
+            assert isinstance(entry, Item)
+            entry = entry.submenu[index]
+        return entry
+
+    def _widgets(self, entries: Sequence[Entry], path: tuple[int, ...]) -> list[Any]:
         pystray = self._pystray
         widgets: list[Any] = []
-        for entry in entries:
+        for index, entry in enumerate(entries):
+            here = (*path, index)
             if isinstance(entry, Separator):
                 widgets.append(pystray.Menu.SEPARATOR)
             elif entry.submenu:
-                submenu = pystray.Menu(*self._widgets(entry.submenu))
-                widgets.append(pystray.MenuItem(entry.label, submenu, enabled=entry.enabled))
+                submenu = pystray.Menu(*self._widgets(entry.submenu, here))
+                widgets.append(
+                    pystray.MenuItem(self._text(here), submenu, enabled=self._enabled(here))
+                )
             else:
                 widgets.append(
                     pystray.MenuItem(
-                        entry.label,
-                        self._callback(entry),
-                        checked=_constant(entry.checked) if entry.kind != "plain" else None,
+                        self._text(here),
+                        self._callback(here),
+                        checked=self._checked(here) if entry.kind != "plain" else None,
                         radio=entry.kind == "radio",
-                        enabled=entry.enabled,
+                        enabled=self._enabled(here),
                     )
                 )
         return widgets
 
-    def _callback(self, entry: Item) -> Callable[[Any, Any], None]:
-        action = entry.action
+    # What pystray reads when it builds (or, off GLib, rebuilds) the menu: the item at
+    # that place in the menu shown now.
+    def _text(self, path: tuple[int, ...]) -> Callable[[Any], str]:
+        return lambda _item: _label(self._entry(path))
 
+    def _checked(self, path: tuple[int, ...]) -> Callable[[Any], bool]:
+        return lambda _item: bool(getattr(self._entry(path), "checked", False))
+
+    def _enabled(self, path: tuple[int, ...]) -> Callable[[Any], bool]:
+        return lambda _item: bool(getattr(self._entry(path), "enabled", True))
+
+    def _callback(self, path: tuple[int, ...]) -> Callable[[Any, Any], None]:
         def on_click(_icon: Any, _item: Any) -> None:
+            if self._quiet:
+                return
+            entry = self._entry(path)
+            action = entry.action if isinstance(entry, Item) and entry.enabled else None
             if action is not None:
                 _guarded(lambda: self._act(action))
+            # pystray rebuilds the (now closed) menu after a click, from the entries:
+            # the check mark GTK flipped goes back until the server's answer moves it.
 
         return on_click
 
@@ -478,8 +574,34 @@ class TrayApp:
         self._rerender()
 
 
-def _constant(value: bool) -> Callable[[Any], bool]:
-    return lambda _item: value
+def _label(entry: Entry) -> str:
+    return entry.label if isinstance(entry, Item) else ""
+
+
+def _apply(menu: Any, entries: Sequence[Entry]) -> bool:
+    """Make the GTK widgets of ``menu`` say and show ``entries``; ``False`` if they differ."""
+    from gi.repository import Gtk
+
+    widgets = menu.get_children()
+    if len(widgets) != len(entries):
+        return False
+    for widget, entry in zip(widgets, entries, strict=True):
+        if isinstance(entry, Separator):
+            if not isinstance(widget, Gtk.SeparatorMenuItem):
+                return False
+            continue
+        if isinstance(widget, Gtk.SeparatorMenuItem):
+            return False
+        if widget.get_label() != entry.label:
+            widget.set_label(entry.label)
+        if widget.get_sensitive() != entry.enabled:
+            widget.set_sensitive(entry.enabled)
+        if isinstance(widget, Gtk.CheckMenuItem) and widget.get_active() != entry.checked:
+            widget.set_active(entry.checked)
+        submenu = widget.get_submenu()
+        if entry.submenu and (submenu is None or not _apply(submenu, entry.submenu)):
+            return False
+    return True
 
 
 def _restore_sigint(handler: Any) -> None:

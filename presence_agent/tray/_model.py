@@ -13,7 +13,7 @@ from typing import Literal
 
 from presence_agent.engine import Snapshot
 from presence_agent.policy import Why
-from presence_agent.vocab import Status
+from presence_agent.vocab import Dialect, Status
 
 __all__ = [
     "PAUSE_CHOICES",
@@ -32,7 +32,10 @@ __all__ = [
     "SignOut",
     "ToggleAutostart",
     "build_menu",
+    "held_text",
     "idle_notice",
+    "shape",
+    "status_line",
     "tooltip",
 ]
 
@@ -139,35 +142,43 @@ def build_menu(
 ) -> tuple[Entry, ...]:
     """The tray menu, top to bottom.
 
-    The status items are the ones this server can hold (``snap.choices``), as
-    radio items; the checked one is what the server says it holds. They are
-    inactive while there is no server to ask.
+    First a line that cannot be clicked saying the status and why
+    (:func:`status_line`): AppIndicator hosts (KDE, GNOME's extension, XFCE)
+    show no tooltip, so the menu is where it must be read. Then the statuses
+    this server can hold (``snap.choices``), as radio items; the checked one
+    is what the server says it holds. They are inactive while there is no
+    server to ask.
+
+    A status change changes only labels, check marks and what is enabled, which
+    the tray updates in place (presence_agent/tray/_app.py); signing in or
+    out and pausing change the menu's shape (:func:`shape`), and only those
+    rebuild it.
     """
     live = snap.connected and not snap.signed_out
-    entries: list[Entry] = []
+    entries: list[Entry] = [Item(status_line(snap, now_wall), enabled=False), SEPARATOR]
     if not snap.signed_out:
         # Signed out there is nothing to choose or pause: no server to tell.
-        entries = [
+        entries += [
             Item(status.label, Choose(status), "radio", snap.status is status, live)
             for status in snap.choices
         ]
         entries.append(SEPARATOR)
-    if snap.signed_out:
-        pass  # no Pause either: there is no idle detection to pause while signed out
-    elif snap.paused:
-        until = (
-            f" (paused until {_clock(snap.paused_until_wall, now_wall)})"
-            if snap.paused_until_wall is not None
-            else " (paused)"
-        )
-        entries.append(Item(f"Resume idle detection{until}", ResumeIdle()))
-    else:
-        entries.append(
-            Item(
-                "Pause idle detection",
-                submenu=tuple(Item(label, PauseFor(seconds)) for label, seconds in PAUSE_CHOICES),
+        if snap.paused:
+            until = (
+                f" (paused until {_clock(snap.paused_until_wall, now_wall)})"
+                if snap.paused_until_wall is not None
+                else " (paused)"
             )
-        )
+            entries.append(Item(f"Resume idle detection{until}", ResumeIdle()))
+        else:
+            entries.append(
+                Item(
+                    "Pause idle detection",
+                    submenu=tuple(
+                        Item(label, PauseFor(seconds)) for label, seconds in PAUSE_CHOICES
+                    ),
+                )
+            )
     entries.append(
         Item(
             "Open Libredesk",
@@ -193,6 +204,49 @@ def build_menu(
     )
     entries.append(Item("Quit", Quit()))
     return tuple(entries)
+
+
+def shape(entries: tuple[Entry, ...]) -> tuple[object, ...]:
+    """What a rebuild is needed for: the kinds and order of the items, nothing they say or do.
+
+    Labels, checks, enabled and shown states change in place, and a click
+    looks up the item's action when it happens.
+    """
+    return tuple(
+        "-" if isinstance(entry, Separator) else (entry.kind, shape(entry.submenu))
+        for entry in entries
+    )
+
+
+#: What a status means for routing, on a real Libredesk (docs/libredesk.md).
+_ROUTING = {
+    Status.AWAY: "no new conversations",
+    Status.REASSIGNING: "no new conversations, replies go back to the team",
+}
+
+
+def status_line(snap: Snapshot, now_wall: float | None = None) -> str:
+    """``Away · idle since 10:42 · still gets new conversations``: the menu's first line."""
+    if snap.signed_out:
+        return "Signed out · choose Sign in…"
+    if not snap.connected or snap.status is None:
+        return f"Not connected · {snap.problem or 'connecting…'}"
+    parts = [snap.status.label]
+    why = reason(snap)
+    since = f"since {_clock(snap.since_wall, now_wall)}" if snap.since_wall is not None else ""
+    parts.append(" ".join(part for part in (why, since) if part))
+    if snap.held_by:
+        parts.append(held_text(snap.held_by))
+    elif snap.paused:
+        parts.append("idle detection paused")
+    if snap.dialect is Dialect.LIBREDESK:
+        if snap.status is Status.AWAY and snap.by_idle:
+            # The real server routes to an idle away as to an available agent.
+            parts.append("still gets new conversations")
+        elif snap.status in _ROUTING:
+            parts.append(_ROUTING[snap.status])
+    text = " · ".join(part for part in parts if part)
+    return text if len(text) <= TOOLTIP_LIMIT else text[: TOOLTIP_LIMIT - 1] + "…"
 
 
 # -- the tooltip ---------------------------------------------------------------------------
