@@ -30,6 +30,7 @@ from presence_agent.schedule import NO_SCHEDULE, ScheduleError, ScheduleSpec
 
 DialectChoice = Literal["auto", "documented", "libredesk"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+TrayTheme = Literal["auto", "light", "dark"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,9 @@ class Config:
     lock_means_away: bool = True
     #: While the microphone or camera is in use (a call), hold idle detection off.
     hold_in_call: bool = True
+    #: The tray icon's artwork: for a ``light`` or a ``dark`` panel, or ``auto`` (the desktop's
+    #: setting; see presence_agent/tray/_theme.py).
+    tray_theme: TrayTheme = "auto"
     log_level: LogLevel = "INFO"
     #: Working hours (``[schedule]``; see presence_agent/schedule.py). Merged key
     #: by key over the files, so an admin can preset the timezone and the end-of-shift
@@ -83,6 +87,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "auth": get_args(AuthScheme),
     "dialect": get_args(DialectChoice),
     "log_level": get_args(LogLevel),
+    "tray_theme": get_args(TrayTheme),
 }
 
 

@@ -237,3 +237,48 @@ def test_an_unreadable_artwork_file_is_an_artwork_error(tmp_path: Path) -> None:
         Artwork.load(broken)
     with pytest.raises(ArtworkError, match="cannot read"):
         Artwork.load(tmp_path / "missing.toml")
+
+
+def test_the_theme_follows_the_desktop_unless_told() -> None:
+    from presence_agent.tray._theme import detect_theme as detect
+
+    def no_gtk() -> None:
+        return None
+
+    # The portal's color-scheme: 1 prefers dark, 2 prefers light.
+    assert detect({}, "linux", portal=lambda: 2, gtk=no_gtk) is Theme.LIGHT
+    assert detect({}, "linux", portal=lambda: 1, gtk=no_gtk) is Theme.DARK
+    # No preference there: GTK's theme.
+    assert detect({}, "linux", portal=lambda: 0, gtk=lambda: ("Adwaita-dark", False)) is Theme.DARK
+    assert detect({}, "linux", portal=lambda: None, gtk=lambda: ("Adwaita", True)) is Theme.DARK
+    xfce = {"XDG_CURRENT_DESKTOP": "XFCE"}
+    assert detect(xfce, "linux", portal=lambda: None, gtk=lambda: ("Greybird", False)) is (
+        Theme.LIGHT
+    )
+    # GNOME's top bar is dark whatever the application theme.
+    gnome = {"XDG_CURRENT_DESKTOP": "ubuntu:GNOME"}
+    assert detect(gnome, "linux", portal=lambda: None, gtk=lambda: ("Yaru", False)) is Theme.DARK
+    assert detect({}, "linux", portal=lambda: None, gtk=no_gtk) is Theme.DARK
+    # tray_theme in the config, and the environment over it.
+    assert detect({}, "linux", "light", portal=lambda: 1, gtk=no_gtk) is Theme.LIGHT
+    assert detect({ENV_THEME: "dark"}, "linux", "light", portal=lambda: 2, gtk=no_gtk) is (
+        Theme.DARK
+    )
+
+
+def test_tray_theme_is_a_checked_config_key(tmp_path: Path) -> None:
+    from presence_agent import config
+    from presence_agent.paths import Paths
+
+    paths = Paths(
+        config_dir=tmp_path / "config",
+        state_dir=tmp_path / "state",
+        log_dir=tmp_path / "log",
+        runtime_dir=tmp_path / "run",
+    )
+    paths.config_dir.mkdir()
+    paths.config_file.write_text('tray_theme = "light"\n')
+    assert config.load(paths).tray_theme == "light"
+    paths.config_file.write_text('tray_theme = "purple"\n')
+    with pytest.raises(config.ConfigError, match="tray_theme"):
+        config.load(paths)

@@ -36,7 +36,8 @@ def run_tray(services: Services) -> None:
         check_session,
         load_pystray,
     )
-    from presence_agent.tray._icons import Artwork, ArtworkError, detect_theme
+    from presence_agent.tray._icons import Artwork, ArtworkError
+    from presence_agent.tray._theme import detect_theme
 
     env = os.environ
     check_session(env)
@@ -52,7 +53,7 @@ def run_tray(services: Services) -> None:
             services,
             pystray,
             artwork,
-            detect_theme(env),
+            detect_theme(env, preference=services.cfg.tray_theme),
             dialog_command=signin_dialog.command(),
         )
     # The backend's own set-up (a status icon, an indicator) failing in any way

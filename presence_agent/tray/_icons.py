@@ -13,7 +13,6 @@ tray's UI thread); its cache is not locked.
 from __future__ import annotations
 
 import enum
-import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -106,21 +105,13 @@ def icon_key(snap: Snapshot, theme: Theme = Theme.DARK, size: int = 32) -> IconK
 
 
 def detect_theme(env: Mapping[str, str] | None = None, platform: str = sys.platform) -> Theme:
-    """The panel kind: ``$PRESENCE_AGENT_TRAY_THEME``, Windows' taskbar setting, else dark.
+    """The panel kind (see presence_agent/tray/_theme.py, which this forwards to)."""
+    from presence_agent.tray._theme import detect_theme as detect
 
-    Most Linux panels are dark whatever the application theme is (GNOME's top
-    bar always is), so dark is the default where the OS cannot be asked.
-    """
-    environ = os.environ if env is None else env
-    wanted = environ.get(ENV_THEME, "").strip().lower()
-    if wanted in (Theme.DARK.value, Theme.LIGHT.value):
-        return Theme(wanted)
-    if platform == "win32":
-        return Theme.LIGHT if _windows_taskbar_is_light() else Theme.DARK
-    return Theme.DARK
+    return detect(env, platform)
 
 
-def _windows_taskbar_is_light() -> bool:  # pragma: no cover - Windows only
+def windows_taskbar_is_light() -> bool:  # pragma: no cover - Windows only
     try:
         import winreg
 
