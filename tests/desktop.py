@@ -60,6 +60,7 @@ __all__ = [
     "bus_service_dir",
     "click",
     "desktop_env",
+    "find_colour",
     "key",
     "kill_xvfb",
     "make_desktop_env",
@@ -77,6 +78,7 @@ __all__ = [
     "running_secret_service",
     "running_session_bus",
     "running_trayer",
+    "running_xfce_panel",
     "running_xvfb",
     "screenshot",
     "secret_service",
@@ -109,6 +111,8 @@ _PACKAGES = {
     "gnome-screensaver": "gnome-screensaver",
     "gnome-screensaver-command": "gnome-screensaver",
     "pulseaudio": "pulseaudio",
+    "xfce4-panel": "xfce4-panel",
+    "openbox": "openbox",
     "parecord": "pulseaudio-utils",
     "pactl": "pulseaudio-utils",
 }
@@ -1027,3 +1031,85 @@ def running_pulseaudio(env: Mapping[str, str], workdir: Path) -> Iterator[SoundS
         yield SoundServer(pulse_env, workdir)
     finally:
         daemon.stop()
+
+
+# --------------------------------------------------------------------------- xfce4-panel
+
+XFCONFD = Path("/usr/lib/x86_64-linux-gnu/xfce4/xfconf/xfconfd")
+
+#: A top panel, 32 px high, holding only the systray plugin (which hosts StatusNotifierItems).
+XFCE_PANEL_XML = """\
+<?xml version="1.0" encoding="UTF-8"?>
+<channel name="xfce4-panel" version="1.0">
+  <property name="configver" type="int" value="2"/>
+  <property name="panels" type="array">
+    <value type="int" value="1"/>
+    <property name="panel-1" type="empty">
+      <property name="position" type="string" value="p=6;x=0;y=0"/>
+      <property name="length" type="uint" value="100"/>
+      <property name="position-locked" type="bool" value="true"/>
+      <property name="size" type="uint" value="32"/>
+      <property name="plugin-ids" type="array">
+        <value type="int" value="1"/>
+      </property>
+    </property>
+  </property>
+  <property name="plugins" type="empty">
+    <property name="plugin-1" type="string" value="systray"/>
+  </property>
+</channel>
+"""
+
+
+@contextlib.contextmanager
+def running_xfce_panel(env: Mapping[str, str], workdir: Path) -> Iterator[None]:
+    """openbox and xfce4-panel 4.18 (its systray owns org.kde.StatusNotifierWatcher).
+
+    ``env`` has the display, the bus and the private dirs. The panel's config is written
+    into ``$XDG_CONFIG_HOME`` first, and xfconfd (which the bus would start on demand with
+    the bus's environment, reading the real user's files) is started here with ``env``.
+    """
+    require_tools("xfce4-panel", "openbox")
+    if not XFCONFD.exists():
+        _missing(f"missing {XFCONFD} (Debian: xfconf)")
+    channel = Path(env["XDG_CONFIG_HOME"]) / "xfce4" / "xfconf" / "xfce-perchannel-xml"
+    channel.mkdir(parents=True, exist_ok=True)
+    (channel / "xfce4-panel.xml").write_text(XFCE_PANEL_XML)
+    panel_env = {**env, "GSETTINGS_BACKEND": "memory", "NO_AT_BRIDGE": "1"}
+    bus = env["DBUS_SESSION_BUS_ADDRESS"]
+    daemons = []
+    try:
+        daemons.append(_Daemon([str(XFCONFD)], workdir / "xfconfd.log", env=panel_env))
+        wait_until(lambda: name_has_owner(bus, "org.xfce.Xfconf"), what="xfconfd on the bus")
+        daemons.append(_Daemon(["openbox", "--sm-disable"], workdir / "openbox.log", env=panel_env))
+        daemons.append(_Daemon(["xfce4-panel"], workdir / "xfce4-panel.log", env=panel_env))
+
+        def ready() -> bool:
+            for daemon in daemons:
+                daemon.check_alive()
+            return name_has_owner(bus, "org.kde.StatusNotifierWatcher")
+
+        wait_until(ready, what="xfce4-panel's systray to own org.kde.StatusNotifierWatcher")
+        yield
+    finally:
+        for daemon in reversed(daemons):
+            daemon.stop()
+
+
+def find_colour(
+    display: str, workdir: Path, rgb: tuple[int, int, int], box: tuple[int, int, int, int]
+) -> tuple[int, int] | None:
+    """The centre of the pixels within ``box`` close to ``rgb`` (an icon's fill), if any."""
+    shot = screenshot(display, workdir / "find.png").convert("RGB").crop(box)
+    xs, ys = [], []
+    pixels = shot.load()
+    assert pixels is not None
+    for y in range(shot.height):
+        for x in range(shot.width):
+            r, g, b = pixels[x, y]  # type: ignore[misc]
+            if abs(r - rgb[0]) + abs(g - rgb[1]) + abs(b - rgb[2]) < 60:
+                xs.append(x)
+                ys.append(y)
+    if len(xs) < 10:
+        return None
+    return box[0] + sum(xs) // len(xs), box[1] + sum(ys) // len(ys)

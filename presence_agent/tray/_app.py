@@ -355,10 +355,15 @@ class TrayApp:
         handle = getattr(self._icon, "_menu_handle", None)
         if handle is None:
             return False
-        self._quiet = True  # set_active emits "activate": not a person's click
+        # set_active emits "activate", as a click does: our callback must ignore it,
+        # and pystray's wrapper around it must not rebuild the menu (its update_menu
+        # after every click), which would close it under the person's hand.
+        self._quiet = True
+        self._icon.update_menu = _nothing
         try:
             done = _apply(handle, menu)
         finally:
+            del self._icon.update_menu
             self._quiet = False
         if not done:
             log.info("tray menu: the widgets do not match the menu; rebuilding it")
@@ -572,6 +577,10 @@ class TrayApp:
             can_sign_in=self._context.can_sign_in,
         )
         self._rerender()
+
+
+def _nothing() -> None:
+    return None
 
 
 def _label(entry: Entry) -> str:

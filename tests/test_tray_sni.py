@@ -1,0 +1,105 @@
+"""The tray in a real StatusNotifierItem host: xfce4-panel 4.18 with openbox on Xvfb.
+
+The AppIndicator backend exports the icon and its menu over D-Bus; the panel draws
+them. Clicked with xdotool: choosing Away changes the server and the icon; and a status
+change while the menu is open changes the menu in place, so it stays open.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.agent_process import AgentProcess, login, run_cli
+from tests.desktop import (
+    click,
+    find_colour,
+    key,
+    make_desktop_env,
+    move_mouse,
+    open_menus,
+    running_secret_service,
+    running_session_bus,
+    running_xfce_panel,
+    running_xvfb,
+    screenshot,
+    wait_until,
+)
+from tests.libredesk_server import LibredeskServer
+
+pytestmark = [pytest.mark.desktop, pytest.mark.tray]
+
+KEY = "sni-key"
+SECRET = "sni-secret-4x"
+GREEN = (0x00, 0x9E, 0x73)  # Available (assets/tray-icons.toml)
+ORANGE = (0xE6, 0x9F, 0x00)  # Away
+PANEL = (0, 0, 800, 32)
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Iterator[dict[str, str]]:
+    with (
+        running_xvfb(tmp_path, size=(800, 600)) as display,
+        running_session_bus(tmp_path) as bus,
+        running_secret_service(bus, tmp_path / "keyring"),
+    ):
+        env = make_desktop_env(display, bus, tmp_path / "desktop")
+        env["PYSTRAY_BACKEND"] = "appindicator"
+        with running_xfce_panel(env, tmp_path):
+            yield env
+
+
+def open_menu(display: str, at: tuple[int, int]) -> int:
+    move_mouse(display, *at)
+    click(display, 1)
+    [menu] = wait_until(lambda: open_menus(display), timeout=15, what="the panel's menu")
+    return menu.id
+
+
+def test_choose_away_in_xfce4_panel_and_the_menu_stays_open_through_a_change(
+    desk: dict[str, str], tmp_path: Path
+) -> None:
+    display = desk["DISPLAY"]
+    with LibredeskServer(dialect="libredesk", api_key=KEY, api_secret=SECRET) as server:
+        assert login(desk, server.url, KEY, SECRET).returncode == 0
+        with AgentProcess(["run"], desk) as agent:
+            assert server.wait_for_put("online", "user", timeout=15), agent.output()
+            icon = wait_until(
+                lambda: find_colour(display, tmp_path, GREEN, PANEL),
+                timeout=15,
+                what="the green icon in the panel",
+            )
+            # The first item is the status line (not selectable): Available, then Away.
+            open_menu(display, icon)
+            key(display, "Down", "Down", "Return")
+            assert server.wait_for_put("away_manual", "user", timeout=10), agent.output()
+            wait_until(
+                lambda: find_colour(display, tmp_path, ORANGE, PANEL),
+                timeout=10,
+                what="the icon to turn orange",
+            )
+
+            # Open it again; a change made elsewhere arrives while it is open.
+            menu = open_menu(display, icon)
+            time.sleep(0.5)  # let the panel draw it: the picture below is the "before"
+            [window] = open_menus(display)
+            box = (window.x, window.y, window.x + window.width, window.y + window.height)
+            before = screenshot(display, tmp_path / "before.png").crop(box)
+            assert run_cli(["set", "available"], desk).returncode == 0
+            assert server.status == "online"
+
+            def redrawn() -> bool:
+                menus = open_menus(display)
+                if [m.id for m in menus] != [menu]:
+                    raise AssertionError(f"the menu closed or was replaced: {menus}")
+                after = screenshot(display, tmp_path / "after.png").crop(box)
+                return after.tobytes() != before.tobytes()
+
+            wait_until(redrawn, timeout=10, what="the open menu to show the change")
+            time.sleep(1.0)
+            assert [m.id for m in open_menus(display)] == [menu], "the menu closed"
+            key(display, "Escape")
+            assert agent.terminate() == 0, agent.output()
