@@ -6,6 +6,7 @@ The sound server is ``pulseaudio -n`` with a null source (``fakemic``) and a nul
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import threading
@@ -68,6 +69,20 @@ def test_a_recording_stream_is_a_call_and_a_monitor_is_not(
     assert not [t for t in threading.enumerate() if t.name == "calls-pulse"]
 
 
+@contextlib.contextmanager
+def holding_open(path: Path) -> Iterator[None]:
+    """Another process holds ``path`` open, as a video call holds the camera, while inside."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"f = open({str(path)!r}, 'rb'); input()"], stdin=subprocess.PIPE
+    )
+    try:
+        yield
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(10)
+
+
 def test_an_open_camera_is_a_call(tmp_path: Path) -> None:
     dev = tmp_path / "dev"
     dev.mkdir()
@@ -79,29 +94,13 @@ def test_an_open_camera_is_a_call(tmp_path: Path) -> None:
     try:
         assert signal.available, signal.text
         assert "1 device" in signal.text
-        holder = subprocess.Popen(
-            [sys.executable, "-c", f"f = open({str(camera)!r}, 'rb'); input()"],
-            stdin=subprocess.PIPE,
-        )
-        try:
+        with holding_open(camera):
             wait_until(lambda: heard.last("camera") is True, timeout=10, what="the camera open")
-        finally:
-            assert holder.stdin is not None
-            holder.stdin.close()
-            holder.wait(10)
         wait_until(lambda: heard.last("camera") is False, timeout=10, what="the camera closed")
         # A camera plugged in later is watched too.
         (dev / "video1").write_bytes(b"")
-        later = subprocess.Popen(
-            [sys.executable, "-c", f"f = open({str(dev / 'video1')!r}, 'rb'); input()"],
-            stdin=subprocess.PIPE,
-        )
-        try:
+        with holding_open(dev / "video1"):
             wait_until(lambda: heard.last("camera") is True, timeout=10, what="the new camera")
-        finally:
-            assert later.stdin is not None
-            later.stdin.close()
-            later.wait(10)
     finally:
         cameras.stop()
 

@@ -111,13 +111,8 @@ class PulseMicrophone:
     def stop(self) -> None:
         thread, self._thread = self._thread, None
         self._stopping.set()
-        if thread is not None:
-            with contextlib.suppress(OSError):
-                os.write(self._wake_w, b"!")
-            thread.join(_JOIN_TIMEOUT)
-        for fd in (self._wake_r, self._wake_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        _wake_and_join(thread, self._wake_w)
+        _close_pipe(self._wake_r, self._wake_w)
         self._wake_r = self._wake_w = -1
 
     def _run(self) -> None:
@@ -232,13 +227,8 @@ class Cameras:
     def stop(self) -> None:
         thread, self._thread = self._thread, None
         self._stopping = True
-        if thread is not None:
-            with contextlib.suppress(OSError):
-                os.write(self._wake_w, b"!")
-            thread.join(_JOIN_TIMEOUT)
-        for fd in (self._wake_r, self._wake_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        _wake_and_join(thread, self._wake_w)
+        _close_pipe(self._wake_r, self._wake_w)
         self._wake_r = self._wake_w = -1
         if self._inotify is not None:
             with contextlib.suppress(OSError):
@@ -291,6 +281,21 @@ class Cameras:
                 self._check()
         except Exception:
             log.exception("the camera watch failed")
+
+
+def _wake_and_join(thread: threading.Thread | None, wake_w: int) -> None:
+    """Wake a watcher thread sleeping in ``select`` on its pipe, and wait for it (bounded)."""
+    if thread is None:
+        return
+    with contextlib.suppress(OSError):
+        os.write(wake_w, b"!")
+    thread.join(_JOIN_TIMEOUT)
+
+
+def _close_pipe(*fds: int) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 class LinuxCalls:

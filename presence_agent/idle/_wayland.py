@@ -18,9 +18,10 @@ version 1's ``get_idle_notification``.
 
 The engine asks for the idle *time*, which the protocol does not tell. With a
 short timeout (:data:`GRANULARITY`), ``idled`` at time *t* means the last
-input was at *t - GRANULARITY*, and before ``idled`` the last input is less
-than :data:`GRANULARITY` ago: the idle time is known to within that, so the
-away comes at most that late. The cost is one ``idled``/``resumed`` pair per
+input was at *t - GRANULARITY* (KWin's coarse Qt timers may fire 5 % early
+or late), and before ``idled`` the last input is less than
+:data:`GRANULARITY` ago: the idle time is known to within that, so the away
+comes at most that late. The cost is one ``idled``/``resumed`` pair per
 pause of more than :data:`GRANULARITY` while the person works: events, a few
 tens of microseconds each, none while they are away.
 
