@@ -44,6 +44,48 @@ def cpu_ns(pid: int) -> int:
     return total
 
 
+def tree(pid: int) -> list[int]:
+    """``pid`` and every process below it (the keyring helper, a sign-in dialog...)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        try:
+            tasks = list(Path(f"/proc/{current}/task").iterdir())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        for task in tasks:
+            try:
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+            except (FileNotFoundError, ProcessLookupError, ValueError):
+                continue
+    return found
+
+
+def wakeups(pid: int) -> tuple[int, int]:
+    """Voluntary context switches of every live thread of ``pid``'s process tree, and how
+    many threads there are: each one is a thread that went to sleep and was woken again.
+
+    A thread that ends takes its count with it, so compare two readings only when the
+    thread count (the second value) did not change."""
+    total = threads = 0
+    for process in tree(pid):
+        try:
+            tasks = list(Path(f"/proc/{process}/task").iterdir())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        for task in tasks:
+            try:
+                text = (task / "status").read_text()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            for line in text.splitlines():
+                if line.startswith("voluntary_ctxt_switches:"):
+                    total += int(line.split()[1])
+                    threads += 1
+    return total, threads
+
+
 def status_kib(pid: int, field: str) -> int:
     """A ``kB`` field of ``/proc/PID/status`` (``VmHWM``, ``VmRSS``...)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

@@ -4,33 +4,29 @@
 
 What is real and what is simulated:
 
-* **Real, unchanged:** every agent is a real :class:`presence_agent.reporter.Reporter`
-  and a real :class:`presence_agent.keepalive.Keepalive`, each on its own thread,
-  running its own retry, reconnect and :class:`~presence_agent.backoff.Backoff`
-  code, with the Backoff parameters those classes choose themselves (only its
-  random source is seeded, for a reproducible run). HTTP goes through the real
-  :class:`~presence_agent.client.LibredeskClient` (so errors are classified by
-  the real code); its httpx transport is a ``MockTransport``.
-* **Swapped:** the I/O and time. The HTTP transport, the ``/ws`` connector and
-  its socket talk to :class:`SimServer`, in process. Both classes' clocks read
-  :class:`VirtualTime`, and their ``threading.Condition`` (the only thing they
-  block on) is replaced by :class:`SimCondition`, which blocks in virtual time.
-  The engine is replaced by a few lines doing what the engine does with the
-  reporter's and keepalive's events (:class:`SimAgent`): report ``available``
-  when first connected, start the keepalive, re-read on ``Resync``, and pass
-  on idle transitions.
+* **Real, unchanged:** every agent runs a real
+  :class:`presence_agent.reporter.ReporterMachine` and a real
+  :class:`presence_agent.keepalive.KeepaliveMachine`, with the
+  :class:`~presence_agent.backoff.Backoff` parameters those machines choose
+  themselves (only its random source is seeded, for a reproducible run). HTTP
+  requests are performed by the real reporter driver's ``perform`` through the
+  real :class:`~presence_agent.client.LibredeskClient` (so errors are sorted
+  by the real code); its httpx transport is a ``MockTransport``.
+* **Swapped:** the I/O and time. The HTTP transport and the ``/ws`` socket talk
+  to :class:`SimServer`, in process, and answer at once. The machines are sans-IO,
+  so no thread is needed: one scheduler (:class:`VirtualTime`) wakes each machine
+  exactly when it asked to be woken, or when news for it arrives. The engine is
+  replaced by a few lines doing what the engine does with the machines' events
+  (:class:`SimAgent`): report ``available`` when first connected, open the
+  keepalive, re-read on ``Resync``, and pass on idle transitions.
 
-Virtual time: exactly one simulated thread runs at a time; the others wait
-inside a SimCondition (or a simulated socket's ``recv``) until their virtual
-deadline or a notification. The scheduler hands the turn to the earliest
-one, so an hour of a thousand agents takes seconds and every run with the
-same seed is the same run.
+Every run with the same seed is the same run, and an hour of a thousand agents
+takes seconds.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import functools
 import heapq
@@ -38,10 +34,8 @@ import itertools
 import json
 import random
 import sys
-import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -50,196 +44,58 @@ import httpx
 
 from presence_agent.backoff import Backoff
 from presence_agent.client import LibredeskClient
-from presence_agent.engine import Resync, Snapshot
-from presence_agent.keepalive import Keepalive, WsParams
-from presence_agent.policy import Desired
-from presence_agent.reporter import Connected, Reporter, ReporterEvent
-from presence_agent.vocab import Dialect, Source, Status
+from presence_agent.events import (
+    CloseSocket,
+    Connected,
+    Desired,
+    EngineInput,
+    Halt,
+    Intent,
+    KeepaliveInput,
+    OpenFailed,
+    OpenSocket,
+    PushLive,
+    Received,
+    Refresh,
+    ReporterInput,
+    Resync,
+    SendPing,
+    SocketClosed,
+    SocketOpened,
+    Submit,
+    Wait,
+)
+from presence_agent.keepalive import KeepaliveMachine
+from presence_agent.reporter import Reporter, ReporterMachine
+from presence_agent.vocab import Source, Status
 
 REPO = Path(__file__).resolve().parent.parent
 
 # -- virtual time ------------------------------------------------------------------------
 
 
-class _SimThread:
-    __slots__ = ("ident", "thread", "turn")
-
-    def __init__(self) -> None:
-        self.ident = threading.get_ident()
-        self.thread = threading.current_thread()
-        self.turn = threading.Semaphore(0)
-
-
-class _Waiter:
-    """One wait of one simulated thread; fires once (notified or timed out)."""
-
-    __slots__ = ("fired", "notified", "owner")
-
-    def __init__(self, owner: _SimThread) -> None:
-        self.owner = owner
-        self.fired = False
-        self.notified = False
-
-
 class VirtualTime:
-    """A virtual clock and a scheduler that runs simulated threads one at a time.
-
-    Thread use: :meth:`run` on the scheduling thread (the one that made this
-    object), which also runs the callbacks given to :meth:`at`. Simulated
-    threads only call :meth:`clock` and, through :class:`SimCondition`,
-    :meth:`ensure_turn` and :meth:`block`.
-    """
-
-    #: How long a just-started thread may take to reach its first wait.
-    START_TIMEOUT = 10.0
+    """A virtual clock and the callbacks due at each instant, run in time order."""
 
     def __init__(self) -> None:
         self.now = 0.0
-        self.closing = False
-        self.handoffs = 0
-        self._heap: list[tuple[float, int, Any]] = []
+        self.steps = 0
+        self._heap: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
-        self._mutex = threading.Lock()  # the heap and the registry (new threads touch them)
-        self._back = threading.Semaphore(0)
-        self._main = threading.get_ident()
-        self._current = self._main
-        self._threads: dict[int, _SimThread] = {}
-        # Threads alive now that are not ours (pytest's, other tests' leftovers).
-        self._baseline = threading.active_count()
 
     def clock(self) -> float:
         return self.now
 
     def at(self, when: float, fn: Callable[[], None]) -> None:
-        """Run ``fn`` on the scheduling thread at virtual time ``when``."""
-        with self._mutex:
-            heapq.heappush(self._heap, (when, next(self._seq), fn))
-
-    def wake_at(self, when: float, waiter: _Waiter) -> None:
-        with self._mutex:
-            heapq.heappush(self._heap, (when, next(self._seq), waiter))
-
-    def ensure_turn(self) -> None:
-        """Called at every SimCondition entry: a thread new to us waits for its first turn."""
-        ident = threading.get_ident()
-        if self.closing or ident == self._current:
-            return
-        if ident in self._threads:
-            raise RuntimeError(
-                "a simulated thread ran out of turn (it blocked outside SimCondition)"
-            )
-        me = _SimThread()
-        with self._mutex:
-            self._threads[ident] = me
-            heapq.heappush(self._heap, (self.now, next(self._seq), _first_turn(me)))
-        me.turn.acquire()
-
-    def block(self, waiter: _Waiter) -> None:
-        """Give the turn back and sleep until ``waiter`` fires."""
-        if self.closing:
-            return
-        me = self._threads.get(threading.get_ident())
-        if me is None:
-            raise RuntimeError("only a simulated thread can wait in virtual time")
-        self._back.release()
-        me.turn.acquire()
+        heapq.heappush(self._heap, (max(when, self.now), next(self._seq), fn))
 
     def run(self, until: float) -> None:
-        """Run everything due up to ``until``, in time order; then the clock reads ``until``."""
-        while True:
-            self._settle_new_threads()
-            with self._mutex:
-                if not self._heap or self._heap[0][0] > until:
-                    break
-                when, _, item = heapq.heappop(self._heap)
-            self.now = max(self.now, when)
-            if isinstance(item, _Waiter):
-                if item.fired:
-                    continue  # notified before its timeout
-                item.fired = True
-                self._resume(item.owner)
-            else:
-                item()
+        while self._heap and self._heap[0][0] <= until:
+            when, _, fn = heapq.heappop(self._heap)
+            self.now = when
+            self.steps += 1
+            fn()
         self.now = max(self.now, until)
-
-    def _resume(self, sim: _SimThread) -> None:
-        self.handoffs += 1
-        self._current = sim.ident
-        sim.turn.release()
-        # Until it waits again (or ends: then a crash, which pytest reports).
-        stuck = time.monotonic() + self.START_TIMEOUT
-        while not self._back.acquire(timeout=0.5):
-            if not sim.thread.is_alive():
-                break
-            if time.monotonic() > stuck:
-                raise RuntimeError(f"{sim.thread.name} blocked outside virtual time")
-        self._current = self._main
-
-    def _settle_new_threads(self) -> None:
-        """A thread started by the last step must register before time moves on."""
-        deadline = time.monotonic() + self.START_TIMEOUT
-        while threading.active_count() > self._baseline + len(self._threads):
-            if time.monotonic() > deadline:
-                raise RuntimeError("a thread started during the simulation never waited")
-            time.sleep(0.0002)
-
-    def close(self) -> list[threading.Thread]:
-        """Let every simulated thread run free (they must have been told to stop)."""
-        self.closing = True
-        threads = list(self._threads.values())
-        for sim in threads:
-            sim.turn.release()
-        return [sim.thread for sim in threads]
-
-
-def _first_turn(me: _SimThread) -> _Waiter:
-    return _Waiter(me)
-
-
-class SimCondition:
-    """A ``threading.Condition`` whose waits pass in virtual time.
-
-    No lock is needed: only the thread holding the turn runs.
-    """
-
-    def __init__(self, vt: VirtualTime) -> None:
-        self._vt = vt
-        self._waiters: list[_Waiter] = []
-
-    def __enter__(self) -> SimCondition:
-        self._vt.ensure_turn()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def wait(self, timeout: float | None = None) -> bool:
-        vt = self._vt
-        if vt.closing:
-            return False
-        me = vt._threads.get(threading.get_ident())
-        if me is None:
-            raise RuntimeError("only a simulated thread can wait")
-        waiter = _Waiter(me)
-        self._waiters.append(waiter)
-        if timeout is not None:
-            vt.wake_at(vt.now + max(0.0, timeout), waiter)
-        vt.block(waiter)
-        if waiter in self._waiters:
-            self._waiters.remove(waiter)
-        return waiter.notified
-
-    def notify_all(self) -> None:
-        waiters, self._waiters = self._waiters, []
-        for waiter in waiters:
-            waiter.notified = True
-            self._vt.wake_at(self._vt.now, waiter)
-
-    def notify(self, n: int = 1) -> None:
-        for waiter in self._waiters[:n]:
-            waiter.notified = True
-            self._vt.wake_at(self._vt.now, waiter)
-        del self._waiters[:n]
 
 
 # -- the server --------------------------------------------------------------------------
@@ -273,14 +129,14 @@ class Tally:
 
 
 class SimServer:
-    """One Libredesk (real dialect) that can be down. Calls come from the thread in turn."""
+    """One Libredesk (real dialect) that can be down."""
 
     def __init__(self, vt: VirtualTime) -> None:
         self.vt = vt
         self.up = True
         self.tally = Tally()
         self.status: dict[int, str] = {}
-        self.sockets: set[SimSocket] = set()
+        self.sockets: dict[int, SimAgent] = {}
         self.downtime: list[tuple[float, float]] = []
 
     # HTTP, through httpx.MockTransport and the real LibredeskClient.
@@ -301,76 +157,38 @@ class SimServer:
 
         return httpx.MockTransport(handle)
 
-    # /ws, through Keepalive's connector hook.
-    def connect(self, agent_id: int) -> SimSocket:
+    # /ws: the keepalive machine's requests, performed here.
+    def connect(self, agent: SimAgent) -> bool:
         if not self.up:
-            self.tally.add(self.vt.now, agent_id, "ws_refused")
-            raise ConnectionRefusedError(111, "Connection refused")
-        self.tally.add(self.vt.now, agent_id, "ws")
-        sock = SimSocket(self, agent_id)
-        self.sockets.add(sock)
-        return sock
+            self.tally.add(self.vt.now, agent.id, "ws_refused")
+            return False
+        self.tally.add(self.vt.now, agent.id, "ws")
+        self.sockets[agent.id] = agent
+        return True
+
+    def ping(self, agent: SimAgent, socket: int) -> None:
+        self.tally.add(self.vt.now, agent.id, "ping")
+        agent.keepalive_news(Received(socket, "pong"))
 
     def go_down(self, up_after: float) -> None:
         """Restart: every socket drops now, connections are refused for ``up_after`` s."""
         self.up = False
         self.downtime.append((self.vt.now, self.vt.now + up_after))
-        for sock in list(self.sockets):
-            sock.dropped()
+        for agent in list(self.sockets.values()):
+            agent.keepalive_news(SocketClosed(agent.keepalive.socket, 1006, "server restart"))
+        self.sockets.clear()
         self.vt.at(self.vt.now + up_after, self.come_up)
 
     def come_up(self) -> None:
         self.up = True
 
 
-class SimSocket:
-    """The keepalive's side of one ``/ws``: ``send``, ``recv(timeout)``, ``close``."""
-
-    def __init__(self, server: SimServer, agent_id: int) -> None:
-        self._server = server
-        self._agent = agent_id
-        self._inbox: deque[str] = deque()
-        self._closed = False
-        self._cond = SimCondition(server.vt)
-
-    def send(self, message: str) -> None:
-        if self._closed:
-            raise ConnectionResetError("the socket is closed")
-        if message == "ping":
-            self._server.tally.add(self._server.vt.now, self._agent, "ping")
-            with self._cond:
-                self._inbox.append("pong")
-                self._cond.notify_all()
-
-    def recv(self, timeout: float | None = None) -> str:
-        vt = self._server.vt
-        with self._cond:
-            deadline = None if timeout is None else vt.now + timeout
-            while not self._inbox and not self._closed and not vt.closing:
-                remaining = None if deadline is None else deadline - vt.now
-                if remaining is not None and remaining <= 0:
-                    raise TimeoutError
-                self._cond.wait(remaining)
-            if self._inbox:
-                return self._inbox.popleft()
-            raise ConnectionResetError("the server closed the connection")
-
-    def dropped(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-        self._server.sockets.discard(self)
-
-    def close(self) -> None:
-        self._closed = True
-        self._server.sockets.discard(self)
-
-
 # -- one agent ---------------------------------------------------------------------------
 
 
 class SimAgent:
-    """A real Reporter and Keepalive, wired the way the engine wires them."""
+    """A real reporter machine (with its real HTTP driver) and a real keepalive machine,
+    wired the way the engine wires them."""
 
     def __init__(
         self,
@@ -380,45 +198,90 @@ class SimAgent:
         keepalive_base: float | None = None,
     ) -> None:
         self.id = agent_id
-        vt = server.vt
         self._server = server
-        self.reporter = Reporter(self._client, self._on_event, clock=vt.clock)
-        self.keepalive = Keepalive(
-            self._ws_params, self._post, connector=self._connect, clock=vt.clock
-        )
-        for part in (self.reporter, self.keepalive):
-            # The I/O swap: block in virtual time; same Backoff parameters, seeded.
-            part._cond = SimCondition(vt)  # type: ignore[assignment]
-            mine: Backoff = part._backoff
-            base = keepalive_base if part is self.keepalive and keepalive_base else mine.base
-            part._backoff = Backoff(base, mine.cap, random.Random(rng.random()))
+        self._vt = server.vt
+        reporter = ReporterMachine()
+        reporter.backoff = _seeded(reporter.backoff, rng)
+        self.reporter = reporter
+        self._http = Reporter(self._client, self._engine)
+        keepalive = KeepaliveMachine()
+        base = keepalive_base or keepalive.backoff.base
+        keepalive.backoff = Backoff(base, keepalive.backoff.cap, random.Random(rng.random()))
+        self.keepalive = keepalive
         self.connected = False
+        self.live = False
         self.status = Status.AVAILABLE
+        #: Bumped whenever a machine is stepped, so a wake-up set before is stale.
+        self._reporter_wake = 0
+        self._keepalive_wake = 0
+
+    def start(self) -> None:
+        self._step_reporter()
 
     # The engine's part.
-    def _on_event(self, event: ReporterEvent) -> None:
+    def _engine(self, event: EngineInput) -> None:
         if isinstance(event, Connected) and not self.connected:
             self.connected = True
-            self.reporter.submit(Desired(Status.AVAILABLE, Source.USER))
-            self.keepalive.on_snapshot(
-                Snapshot(
-                    status=Status.AVAILABLE,
-                    connected=True,
-                    dialect=Dialect.LIBREDESK,
-                    agent_id=self.id,
-                )
-            )
-
-    def _post(self, event: object) -> None:
-        if isinstance(event, Resync) and self.connected:
-            self.reporter.refresh()
+            self.reporter_news(Submit(Desired(Status.AVAILABLE, Source.USER)))
+            self.keepalive_news(Intent(open=True, agent_id=self.id, may_ping=True))
+        elif isinstance(event, Resync) and self.connected:
+            self.reporter_news(Refresh())
+        elif isinstance(event, PushLive):
+            self.live = event.live
 
     def idle_change(self) -> None:
         """The person went away or came back (the engine asks; the reporter sends)."""
         if not self.connected:
             return
         self.status = Status.AWAY if self.status is Status.AVAILABLE else Status.AVAILABLE
-        self.reporter.submit(Desired(self.status, Source.IDLE))
+        self.reporter_news(Submit(Desired(self.status, Source.IDLE), look_first=not self.live))
+
+    # The machines, stepped until they wait.
+    def reporter_news(self, event: ReporterInput) -> None:
+        for out in self.reporter.handle(self._vt.now, event):
+            self._engine(out)
+        self._vt.at(self._vt.now, self._step_reporter)
+
+    def keepalive_news(self, event: KeepaliveInput) -> None:
+        for out in self.keepalive.handle(self._vt.now, event):
+            self._engine(out)
+        self._vt.at(self._vt.now, self._step_keepalive)
+
+    def _step_reporter(self) -> None:
+        self._reporter_wake += 1
+        while True:
+            action = self.reporter.poll(self._vt.now)
+            if isinstance(action, (Wait, Halt)):
+                break
+            result = self._http.perform(action)
+            if result is not None:
+                for out in self.reporter.handle(self._vt.now, result):
+                    self._engine(out)
+        if isinstance(action, Wait) and action.until is not None:
+            token = self._reporter_wake
+            self._vt.at(action.until, lambda: self._wake_reporter(token))
+
+    def _wake_reporter(self, token: int) -> None:
+        if token == self._reporter_wake:
+            self._step_reporter()
+
+    def _step_keepalive(self) -> None:
+        self._keepalive_wake += 1
+        while True:
+            action = self.keepalive.poll(self._vt.now)
+            if isinstance(action, (Wait, Halt)):
+                break
+            result = self._ws(action)
+            if result is not None:
+                for out in self.keepalive.handle(self._vt.now, result):
+                    self._engine(out)
+        if isinstance(action, Wait) and action.until is not None:
+            token = self._keepalive_wake
+            self._vt.at(action.until, lambda: self._wake_keepalive(token))
+
+    def _wake_keepalive(self, token: int) -> None:
+        if token == self._keepalive_wake:
+            self._step_keepalive()
 
     # The I/O.
     def _client(self) -> tuple[LibredeskClient, str]:
@@ -431,17 +294,24 @@ class SimAgent:
         )
         return client, f"key{self.id}"
 
-    def _ws_params(self) -> WsParams:
-        return WsParams(
-            url="wss://desk.example.com/ws",
-            origin="https://desk.example.com",
-            authorization=b"token key:secret",
-            ssl=None,
-            user_agent="presence-agent (fleet simulation)",
-        )
+    def _ws(self, action: object) -> KeepaliveInput | None:
+        match action:
+            case OpenSocket(socket=socket):
+                if self._server.connect(self):
+                    return SocketOpened(socket)
+                return OpenFailed(socket, "ConnectionRefusedError: [Errno 111] Connection refused")
+            case SendPing(socket=socket):
+                self._server.ping(self, socket)
+                return None
+            case CloseSocket(socket=socket):
+                self._server.sockets.pop(self.id, None)
+                return SocketClosed(socket, None, "closed by the agent")
+        raise AssertionError(action)
 
-    def _connect(self, params: WsParams, timeout: float) -> SimSocket:
-        return self._server.connect(self.id)
+
+def _seeded(backoff: Backoff, rng: random.Random) -> Backoff:
+    """The machine's own Backoff parameters, with a seeded random source."""
+    return Backoff(backoff.base, backoff.cap, random.Random(rng.random()))
 
 
 # -- the run -----------------------------------------------------------------------------
@@ -468,7 +338,7 @@ class FleetResult:
     scenario: Scenario
     tally: Tally
     downtime: list[tuple[float, float]]
-    handoffs: int
+    steps: int
     wall_seconds: float
 
     def per_minute(self, times: list[float]) -> list[int]:
@@ -517,7 +387,7 @@ class FleetResult:
             "agents": n,
             "virtual_seconds": self.scenario.duration,
             "wall_seconds": round(self.wall_seconds, 1),
-            "handoffs": self.handoffs,
+            "steps": self.steps,
             "restarts": [list(r) for r in self.scenario.restarts],
             "peak_agents_reconnecting_in_a_second": round(self.peak_reconnect_share() * n),
             "peak_reconnect_share": round(self.peak_reconnect_share(), 4),
@@ -531,17 +401,6 @@ class FleetResult:
         }
 
 
-@contextlib.contextmanager
-def _small_stacks() -> Iterator[None]:
-    """Thousands of threads: a small stack each (they only run our short loops)."""
-    old = threading.stack_size()
-    threading.stack_size(512 * 1024)
-    try:
-        yield
-    finally:
-        threading.stack_size(old)
-
-
 def run_fleet(scenario: Scenario | None = None) -> FleetResult:
     """Run the scenario; returns what the server saw. Deterministic for a seed."""
     scenario = scenario or Scenario()
@@ -550,28 +409,16 @@ def run_fleet(scenario: Scenario | None = None) -> FleetResult:
     vt = VirtualTime()
     server = SimServer(vt)
     agents = [SimAgent(i + 1, server, rng, scenario.keepalive_base) for i in range(scenario.agents)]
-    threads: list[threading.Thread] = []
-    try:
-        with _small_stacks():
-            for agent in agents:
-                vt.at(rng.uniform(0, scenario.start_spread), agent.reporter.start)
-                t = rng.expovariate(1 / scenario.mean_idle_change)
-                while t < scenario.duration:
-                    vt.at(scenario.start_spread + t, agent.idle_change)
-                    t += rng.expovariate(1 / scenario.mean_idle_change)
-            for at, down_for in scenario.restarts:
-                vt.at(at, functools.partial(server.go_down, down_for))
-            vt.run(scenario.duration)
-    finally:
-        for agent in agents:
-            agent.reporter.stop()
-            agent.keepalive.stop()
-        threads = vt.close()
-        for thread in threads:
-            thread.join(5)
-    return FleetResult(
-        scenario, server.tally, server.downtime, vt.handoffs, time.monotonic() - began
-    )
+    for agent in agents:
+        vt.at(rng.uniform(0, scenario.start_spread), agent.start)
+        t = rng.expovariate(1 / scenario.mean_idle_change)
+        while t < scenario.duration:
+            vt.at(scenario.start_spread + t, agent.idle_change)
+            t += rng.expovariate(1 / scenario.mean_idle_change)
+    for at, down_for in scenario.restarts:
+        vt.at(at, functools.partial(server.go_down, down_for))
+    vt.run(scenario.duration)
+    return FleetResult(scenario, server.tally, server.downtime, vt.steps, time.monotonic() - began)
 
 
 # -- the plot ----------------------------------------------------------------------------
@@ -622,7 +469,7 @@ def plot(result: FleetResult, path: Path, before: FleetResult | None = None) -> 
     top.legend(loc="upper right", fontsize=8)
     downs = ", ".join(f"{d:g} s at t={a:g} s" for a, d in result.scenario.restarts)
     top.set_title(
-        f"{n} agents: real Reporter, Keepalive and Backoff, in virtual time. The server is down"
+        f"{n} agents: real reporter and keepalive machines, in virtual time. The server is down"
         f" {downs} (shaded).\nThe fleet starts over the first"
         f" {result.scenario.start_spread:g} s; that is not counted.",
         fontsize=9,

@@ -60,7 +60,7 @@ WORDS = {
     "libredesk": {"available": "online", "away": "away"},
 }
 
-# Targets (issue 7).
+# Targets (the brief's; wake-ups: docs/architecture.md, "Time, and why nothing polls").
 T_IDLE_PCT = 0.05
 T_EVENT_RATIO = 1.1
 T_BACK_P95_MS = 100.0
@@ -68,6 +68,11 @@ T_AWAY_P95_MS = 1000.0
 T_RSS_HEADLESS_MB = 45.0
 T_RSS_TRAY_MB = 80.0
 T_STARTUP_S = 1.5
+#: Wake-ups per idle minute of the whole process tree, headless: only the server's cadence.
+#: Real dialect: a text ping every 30 s, each costing a few wake-ups (the keepalive at the
+#: ping, websockets' reader and ours at the pong, the keepalive again to take it): <= 6 each.
+#: Documented: one re-read a minute (the engine's timer, the reporter, httpx's socket).
+T_WAKEUPS_PER_MIN = {"libredesk": 12.0, "documented": 8.0}
 
 
 @dataclass(frozen=True)
@@ -425,12 +430,17 @@ def quiet_window(agent: AgentProcess, server: LibredeskServer, seconds: float) -
     """No input for ``seconds``: the agent's CPU and every request it made."""
     pid = agent.proc.pid
     n_requests, pings, connects = len(server.requests()), server.ws_pings, server.ws_connections
+    woken_before, threads_before = _proc.wakeups(pid)
     start = CpuMark.of(pid)
     time.sleep(seconds)
     end = CpuMark.of(pid)
+    woken_after, threads_after = _proc.wakeups(pid)
     span = CpuSpan.between(start, end)
     made = server.requests()[n_requests:]
     return {
+        "wakeups": woken_after - woken_before,
+        "wakeups_per_min": round((woken_after - woken_before) / span.window * 60, 1),
+        "wakeups_same_threads": threads_before == threads_after,
         "window_s": round(span.window, 2),
         "cpu_pct_stat": pct_of_core(span.seconds_stat, span.window),
         "cpu_pct_schedstat": pct_of_core(span.seconds_sched, span.window),
@@ -474,6 +484,19 @@ def steady(d: Desktop, cfg: Config, plan: Plan, report: Report, floods: bool) ->
                 cpu_text(q),
                 f"< {T_IDLE_PCT} % headless" if not cfg.tray else "(none; headless < 0.05 %)",
                 (q["cpu_pct_stat"] < T_IDLE_PCT) if not cfg.tray else None,
+                q,
+            )
+        )
+        report.add(
+            Row(
+                "Wake-ups per idle minute (process tree)",
+                cfg.label,
+                f"{q['wakeups_per_min']:.1f} / min ({q['wakeups']} in {q['window_s']:.0f} s"
+                + ("" if q["wakeups_same_threads"] else "; a thread started or ended")
+                + ")",
+                f"<= {T_WAKEUPS_PER_MIN[cfg.dialect]:.0f} / min headless: the server's cadence only"
+                " (pings and pongs on a real server, re-reads on a documented one)",
+                (q["wakeups_per_min"] <= T_WAKEUPS_PER_MIN[cfg.dialect]) if not cfg.tray else None,
                 q,
             )
         )
@@ -849,7 +872,7 @@ def main(argv: list[str] | None = None) -> int:
 
 # -- output ----------------------------------------------------------------------------
 
-#: The order of the table: one block per question of issue 7.
+#: The order of the table: one block per target of the brief.
 ORDER = [
     "Idle CPU, active, no input",
     "Idle CPU, away, no input",

@@ -29,6 +29,11 @@ version=$(sed -n 's/^__version__ = "\(.*\)"$/\1/p' presence_agent/__init__.py)
 binary=$root/dist/presence-agent
 
 if [ "${SKIP_BUILD:-}" != 1 ]; then
+    # Exactly the locked libraries (and PyInstaller) go into the binary: install any that
+    # are missing or different, checked against the lock's hashes.
+    echo "== installing requirements/dev.txt (hashes checked) into $python's environment"
+    "$python" -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps \
+        -r requirements/dev.txt
     echo "== building dist/presence-agent $version with $python"
     # One analysis, two outputs: dist/presence-agent (this script tests it) and
     # dist/onedir/presence-agent/ (the .deb's payload; build-deb.sh reuses it).

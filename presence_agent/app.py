@@ -1,4 +1,10 @@
-"""The one place that wires the agent together and owns start-up and shutdown order."""
+"""The composition root: the one place that builds the agent, starts it and stops it.
+
+:func:`build` makes every part and wires them (nothing runs yet), :func:`start`
+starts the threads in one documented order, and :func:`stop` ends them in the
+reverse order with a bounded ``offline`` report in the middle. ``run`` (the
+``presence-agent run`` command) is build, start, the tray or a wait, stop.
+"""
 
 from __future__ import annotations
 
@@ -11,34 +17,31 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from presence_agent import config as config_mod
 from presence_agent.client import LibredeskClient, make_ssl_context
+from presence_agent.commands import AgentCommands, Commands
 from presence_agent.config import Config
 from presence_agent.control import ControlServer, InstanceLock
 from presence_agent.credentials import KeyringHelper, SecretStore
-from presence_agent.engine import (
-    Call,
-    Engine,
-    ManualChoice,
-    Outcome,
-    Pause,
-    Resume,
-    Snapshot,
-    Stop,
-)
+from presence_agent.engine import Engine
+from presence_agent.events import Call, Desired, EngineInput, Outcome, Snapshot
 from presence_agent.exitcodes import Exit
 from presence_agent.idle import IdleSource, hooks_of
+from presence_agent.keepalive import DEFAULT_INTERVAL, Connector, Keepalive, KeepaliveMachine
 from presence_agent.logs import Redactor
 from presence_agent.paths import Paths
-from presence_agent.policy import Desired, PresencePolicy
-from presence_agent.reporter import CredentialsMissing, Reporter, ReporterEvent
+from presence_agent.policy import PresencePolicy
+from presence_agent.reporter import CredentialsMissing, Reporter, ReporterMachine
+from presence_agent.session import SessionSignals
+from presence_agent.status_text import headline
 from presence_agent.vocab import Dialect, Source, Status
 
 if TYPE_CHECKING:
-    from presence_agent.keepalive import Keepalive, WsParams
+    from presence_agent.keepalive import WsParams
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +51,7 @@ QUIT_TIMEOUT = 2.0
 
 def describe(snap: Snapshot) -> str:
     """One line for a person: ``Away (idle)``."""
-    if snap.signed_out:
-        return "Signed out"
-    if snap.status is None:
-        return "Not connected"
-    reason = snap.why.value
-    if snap.by_idle:
-        reason = "idle" if snap.why.value == "set elsewhere" else snap.why.value
-    return f"{snap.status.label} ({reason})"
+    return headline(snap)
 
 
 def snapshot_dict(snap: Snapshot) -> dict[str, Any]:
@@ -152,45 +148,28 @@ class ClientFactory:
         return ws_params_for(*current)
 
 
-@dataclass
-class Services:
-    """The running parts, for the tray and for shutdown."""
+@dataclass(frozen=True)
+class ControlContext:
+    """What the control channel may use: the commands, and the few facts ``status`` and
+    ``logout`` need. Not the app."""
 
-    engine: Engine
-    reporter: Reporter
+    commands: Commands
     source: IdleSource
-    stop_event: threading.Event
-    cfg: Config
     paths: Paths
-    credentials: SecretStore
-    extra_stops: list[Callable[[], None]]
-    keepalive: Keepalive | None = None
-    #: The engine's thread, joined at shutdown (see :func:`shutdown`).
-    engine_thread: threading.Thread | None = None
-
-    def choose(self, status: Status, reply: Callable[[Outcome], None] | None = None) -> None:
-        self.engine.post(ManualChoice(status, reply))
-
-    def pause(self, seconds: float | None) -> None:
-        self.engine.post(Pause(seconds))
-
-    def resume(self) -> None:
-        self.engine.post(Resume())
-
-    def quit(self) -> None:
-        self.stop_event.set()
+    credentials: SecretStore | None
 
 
-def handle_control(services: Services, request: dict[str, Any]) -> dict[str, Any]:
-    """The running agent's side of ``presence-agent set/status/...``."""
+def handle_control(ctx: ControlContext, request: dict[str, Any]) -> dict[str, Any]:
+    """The running agent's side of ``presence-agent set/status/...``. Control thread."""
+    commands = ctx.commands
     cmd = request.get("cmd")
     if cmd == "status":
         from presence_agent import __version__
 
         return {
             "ok": True,
-            **snapshot_dict(services.engine.snapshot()),
-            "hooks": hooks_of(services.source),
+            **snapshot_dict(commands.snapshot()),
+            "hooks": hooks_of(ctx.source),
             "version": __version__,
         }
     if cmd == "set":
@@ -205,30 +184,122 @@ def handle_control(services: Services, request: dict[str, Any]) -> dict[str, Any
             result.append(outcome)
             done.set()
 
-        before = services.engine.snapshot()
-        services.choose(status, reply)
-        return _set_answer(services, status, before, done, result)
+        before = commands.snapshot()
+        commands.set_status(status, reply)
+        return _set_answer(ctx, status, before, done, result)
     if cmd == "sign_out":
         from presence_agent.signin import SignInError
 
         try:
-            return {"ok": True, "message": sign_out(services)}
+            return {"ok": True, "message": sign_out(commands, ctx.paths, ctx.credentials)}
         except SignInError as exc:
             return {"ok": False, "code": "usage" if exc.usage else "", "message": str(exc)}
     if cmd == "reload":
-        services.reporter.credentials_changed()
+        commands.credentials_changed()
         return {"ok": True}
     if cmd == "pause":
         seconds = request.get("seconds")
-        services.pause(float(seconds) if isinstance(seconds, (int, float)) else None)
+        try:
+            commands.pause(seconds if seconds is None else _number(seconds))
+        except ValueError as exc:
+            return {"ok": False, "code": "usage", "message": str(exc)}
         return {"ok": True}
     if cmd == "resume":
-        services.resume()
+        commands.resume()
         return {"ok": True}
     if cmd == "quit":
-        services.quit()
+        commands.quit()
         return {"ok": True}
     return {"ok": False, "message": f"unknown command {str(cmd)[:40]!r}"}
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("a pause is a number of seconds")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Parts:
+    """The running agent, built whole by :func:`build` before any thread starts.
+
+    Nothing in here is replaced or added to afterwards; :func:`start` and
+    :func:`stop` are the only ways its threads begin and end.
+    """
+
+    cfg: Config
+    paths: Paths
+    credentials: SecretStore
+    source: IdleSource
+    engine: Engine
+    reporter: Reporter
+    keepalive: Keepalive
+    session: SessionSignals
+    commands: AgentCommands
+    quit_flag: threading.Event
+    control: ControlServer | None
+
+
+def build(
+    paths: Paths,
+    cfg: Config,
+    overrides: dict[str, Any],
+    credentials: SecretStore,
+    source: IdleSource,
+    redactor: Redactor,
+    *,
+    runtime: Path | None = None,
+    quit_flag: threading.Event | None = None,
+    connector: Connector | None = None,
+) -> Parts:
+    """Build and wire every part. Nothing starts, nothing is sent, no thread runs yet.
+
+    The engine's inbox is made first: the reporter and the keepalive post to
+    it, and the engine posts to theirs, so each is built knowing the others'
+    doors and nobody is wired after the fact. With ``runtime``, the control
+    channel listens there once started.
+    """
+    factory = ClientFactory(paths, credentials, overrides, redactor)
+    inbox: queue.SimpleQueue[EngineInput] = queue.SimpleQueue()
+    dialect = None if cfg.dialect == "auto" else Dialect(cfg.dialect)
+    reporter = Reporter(factory, inbox.put, machine=ReporterMachine(dialect_override=dialect))
+    keepalive = Keepalive(
+        factory.ws_params,
+        inbox.put,
+        machine=KeepaliveMachine(cfg.keepalive_interval or DEFAULT_INTERVAL),
+        connector=connector,
+    )
+    engine = Engine(
+        PresencePolicy(cfg.away_after),
+        source,
+        reporter=reporter.post,
+        keepalive=keepalive.post,
+        inbox=inbox,
+    )
+    quit_flag = quit_flag or threading.Event()
+    commands = AgentCommands(engine, quit_flag)
+    session = SessionSignals(
+        engine, lock_means_away=cfg.lock_means_away, hold_in_call=cfg.hold_in_call
+    )
+    control_ctx = ControlContext(commands, source, paths, credentials)
+    control = (
+        ControlServer(runtime, lambda request: handle_control(control_ctx, request))
+        if runtime is not None
+        else None
+    )
+    return Parts(
+        cfg=cfg,
+        paths=paths,
+        credentials=credentials,
+        source=source,
+        engine=engine,
+        reporter=reporter,
+        keepalive=keepalive,
+        session=session,
+        commands=commands,
+        quit_flag=quit_flag,
+        control=control,
+    )
 
 
 #: How long ``set`` waits for the server's answer before it says "queued".
@@ -243,7 +314,7 @@ SIGN_OUT_OFFLINE_WAIT = 2.0
 
 
 def _set_answer(
-    services: Services,
+    ctx: ControlContext,
     status: Status,
     before: Snapshot,
     done: threading.Event,
@@ -259,12 +330,12 @@ def _set_answer(
     waited = 0.0
     while not done.wait(_SET_CHECK_EVERY):
         waited += _SET_CHECK_EVERY
-        snap = services.engine.snapshot()
+        snap = ctx.commands.snapshot()
         if snap.signed_out:
             return {
                 "ok": False,
                 "code": "signed_out",
-                "message": _signed_out_text(services.paths, snap),
+                "message": _signed_out_text(ctx.paths, snap),
             }
         retrying = bool(snap.problem) and waited >= SET_QUEUED_AFTER
         if snap.pending is status and (retrying or waited >= SET_ANSWER_WAIT):
@@ -284,9 +355,9 @@ def _set_answer(
         "message": outcome.message,
     }
     if not outcome.ok:
-        snap = services.engine.snapshot()
+        snap = ctx.commands.snapshot()
         if snap.signed_out or before.signed_out:
-            answer.update(code="signed_out", message=_signed_out_text(services.paths, snap))
+            answer.update(code="signed_out", message=_signed_out_text(ctx.paths, snap))
         elif status not in snap.choices:
             answer["code"] = "usage"
     return answer
@@ -299,7 +370,7 @@ def _signed_out_text(paths: Paths, snap: Snapshot) -> str:
     return f"{why}: run `{login_hint(paths)}`"
 
 
-def sign_out(services: Services) -> str:
+def sign_out(commands: Commands, paths: Paths, credentials: SecretStore | None) -> str:
     """Go offline (briefly bounded), then remove the secret: the tray's Sign out and ``logout``.
 
     Offline first, while the credentials still work, so nobody is left shown
@@ -308,14 +379,14 @@ def sign_out(services: Services) -> str:
     """
     from presence_agent.signin import sign_out as remove_secret
 
-    snap = services.engine.snapshot()
+    snap = commands.snapshot()
     went_offline = False
     if snap.connected and snap.status not in (None, Status.OFFLINE):
         done = threading.Event()
-        services.choose(Status.OFFLINE, lambda _outcome: done.set())
+        commands.set_status(Status.OFFLINE, lambda _outcome: done.set())
         went_offline = done.wait(SIGN_OUT_OFFLINE_WAIT)
-    summary = remove_secret(services.paths, credentials=services.credentials)
-    services.reporter.credentials_changed()
+    summary = remove_secret(paths, credentials=credentials)
+    commands.credentials_changed()
     return f"Set offline. {summary}" if went_offline else summary
 
 
@@ -341,72 +412,65 @@ class StatusPrinter:
         print(f"{time.strftime('%H:%M:%S')} {line}", file=self._out, flush=True)
 
 
-def start_services(
-    paths: Paths,
-    cfg: Config,
-    overrides: dict[str, Any],
-    credentials: SecretStore,
-    source: IdleSource,
-    redactor: Redactor,
-    stop_event: threading.Event | None = None,
-) -> Services:
-    """Start everything but the UI. Raises IdleSourceError before anything is sent."""
-    factory = ClientFactory(paths, credentials, overrides, redactor)
-    policy = PresencePolicy(cfg.away_after)
-    dialect = None if cfg.dialect == "auto" else Dialect(cfg.dialect)
-    # The reporter and the engine talk both ways; the queue breaks the knot.
-    events: queue.SimpleQueue[ReporterEvent] = queue.SimpleQueue()
-    reporter = Reporter(factory, events.put, dialect_override=dialect)
-    engine = Engine(policy, source, reporter, inbox=events)
-    source.start(engine.on_activity)
-    engine_thread = threading.Thread(target=engine.run, name="engine", daemon=True)
-    engine_thread.start()
-    reporter.start()
-    services = Services(
-        engine_thread=engine_thread,
-        engine=engine,
-        reporter=reporter,
-        source=source,
-        stop_event=stop_event or threading.Event(),
-        cfg=cfg,
-        paths=paths,
-        credentials=credentials,
-        extra_stops=[],
-    )
-    from presence_agent import keepalive, session
+def start(parts: Parts) -> None:
+    """Start the threads, consumers before producers. Raises IdleSourceError before anything
+    is sent (and then nothing is left running).
 
-    keepalive.attach(services, factory)
-    session.attach(services)  # screen lock, sleep, idle inhibitors (silently none if absent)
-    return services
+    1. the engine: from now on every message to its inbox is handled;
+    2. the idle source: input reaches the engine (the one start that may fail);
+    3. the reporter: it connects, and the engine decides the first request;
+    4. the keepalive: it opens ``/ws`` once the engine says so;
+    5. the session watcher (lock, sleep, inhibitors, calls): its D-Bus and audio
+       connections take a while, and the first report does not wait for them;
+    6. the control channel: ``presence-agent set/status/...`` reach the commands.
+    """
+    parts.engine.start()
+    try:
+        parts.source.start(parts.engine.on_activity)
+    except BaseException:
+        parts.engine.stop()
+        raise
+    parts.reporter.start()
+    parts.keepalive.start()
+    parts.session.start()
+    if parts.control is not None:
+        parts.control.start()
 
 
-def shutdown(services: Services) -> bool:
-    """Stop in order: input first, then the final report (bounded), then the rest."""
-    services.source.stop()
-    for stop in services.extra_stops:
-        try:
-            stop()
-        except Exception:
-            log.exception("stopping a service failed")
-    snap = services.engine.snapshot()
+def stop(parts: Parts) -> bool:
+    """Stop in the reverse order: input first, then the final report (bounded), then the rest.
+
+    Returns whether the final ``offline`` reached the server.
+    """
+    if parts.control is not None:
+        _guarded(parts.control.stop)
+    _guarded(parts.session.stop)
+    _guarded(parts.source.stop)
+    # No ping may follow: it would bring the person back online right after the offline.
+    _guarded(parts.keepalive.stop)
+    snap = parts.engine.snapshot()
     final = None
     # Also when the server still says offline but our start-up Available is on its way.
     showing = snap.pending or snap.status
-    if services.cfg.offline_on_quit and showing not in (None, Status.OFFLINE):
+    if parts.cfg.offline_on_quit and showing not in (None, Status.OFFLINE):
         final = Desired(Status.OFFLINE, Source.USER)
-    delivered = services.reporter.finish(final, QUIT_TIMEOUT)
+    delivered = parts.reporter.finish(final, QUIT_TIMEOUT)
     if final is not None:
         log.info("quit: offline %s", "reported" if delivered else "NOT reported (server slow?)")
-    services.engine.post(Stop())
-    if (
-        services.engine_thread is not None
-        and services.engine_thread is not threading.current_thread()
-    ):
-        # The engine may still be printing the final change (run --no-tray, demo); a
-        # daemon thread inside a print while the interpreter finalizes aborts the
-        # process ("could not acquire lock for <stdout>"), so SIGTERM would not exit 0.
-        services.engine_thread.join(QUIT_TIMEOUT)
+    parts.engine.stop()
+    # The engine may still be printing the final change (run --no-tray, demo); a daemon
+    # thread inside a print while the interpreter finalizes aborts the process ("could not
+    # acquire lock for <stdout>"), so SIGTERM would not exit 0. Bounded, and never from
+    # the engine's own thread.
+    parts.engine.join(QUIT_TIMEOUT)
     return delivered
+
+
+def _guarded(stop_one: Callable[[], None]) -> None:
+    try:
+        stop_one()
+    except Exception:
+        log.exception("stopping a part failed")
 
 
 def install_signal_handlers(stop: Callable[[], None]) -> None:
@@ -419,7 +483,7 @@ def install_signal_handlers(stop: Callable[[], None]) -> None:
         signal.signal(signal.SIGHUP, handler)
 
 
-def _run_tray(services: Services, err: TextIO) -> bool:
+def _run_tray(parts: Parts, err: TextIO) -> bool:
     """Run the tray until quit. ``False`` if no tray can be shown: then run headless."""
     try:
         from presence_agent.tray import TrayUnavailable, run_tray
@@ -429,7 +493,11 @@ def _run_tray(services: Services, err: TextIO) -> bool:
         log.warning("%s", message, extra={"shown": True})
         return False
     try:
-        run_tray(services)
+        from presence_agent.tray._app import TraySettings
+
+        cfg = parts.cfg
+        settings = TraySettings(cfg.server, cfg.away_after, cfg.notifications, cfg.tray_theme)
+        run_tray(parts.commands, settings, parts.paths, parts.credentials)
     except TrayUnavailable as exc:
         print(f"presence-agent: {exc}; running headless", file=err)
         log.warning("%s; running headless", exc, extra={"shown": True})
@@ -478,38 +546,40 @@ def run(
     # long-running process for good (see KeyringHelper).
     credentials = credentials or KeyringHelper()
     # Signals first: a SIGTERM during start-up must still quit in order.
-    stop_event = threading.Event()
-    install_signal_handlers(stop_event.set)
+    quit_flag = threading.Event()
+    install_signal_handlers(quit_flag.set)
     try:
         source = source or idle.create(cfg.idle_source)
-        services = start_services(paths, cfg, overrides, credentials, source, redactor, stop_event)
+        parts = build(
+            paths, cfg, overrides, credentials, source, redactor, runtime=runtime,
+            quit_flag=quit_flag,
+        )
+        start(parts)
     except IdleSourceError as exc:
         print(f"presence-agent: {exc}", file=err)
         log.error("cannot watch input: %s", exc, extra={"shown": True})
+        lock.release()
         return Exit.FAILED
     log.info("started (idle source %s, away after %.0f s)", source.name, cfg.away_after)
-    control = ControlServer(runtime, lambda request: handle_control(services, request))
-    control.start()
-    services.extra_stops.append(control.stop)
     try:
-        if not tray or not _run_tray(services, err):
+        if not tray or not _run_tray(parts, err):
             from presence_agent.cli import login_hint
 
             printer = StatusPrinter(out, f"run `{login_hint(paths)}`")
-            services.engine.subscribe(printer)
+            parts.engine.subscribe(printer)
 
             def print_current() -> None:
                 # The state may have changed before the printer subscribed (a keyring
                 # that fails at once: signed out), and the engine only publishes
                 # changes: print what there is to say now (the printer skips repeats).
-                snap = services.engine.snapshot()
+                snap = parts.engine.snapshot()
                 if snap.status is not None or snap.signed_out or snap.problem:
                     printer(snap)
 
-            services.engine.post(Call(print_current))
-            while not services.stop_event.wait(3600):
+            parts.engine.post(Call(print_current))
+            while not parts.quit_flag.wait(3600):
                 pass
     finally:
-        shutdown(services)
+        stop(parts)
         lock.release()
-    return 0
+    return Exit.OK

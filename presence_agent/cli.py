@@ -409,7 +409,7 @@ def _offline_directly(paths: Any) -> str | None:
     was nothing to do (not signed in, already offline).
     """
     from presence_agent.client import LibredeskError
-    from presence_agent.policy import Desired
+    from presence_agent.events import Desired
     from presence_agent.vocab import Source, Status
 
     try:
@@ -526,7 +526,7 @@ def _set_timed(paths: Any, status: Any, until: float) -> int:
 
 
 def _set_directly(paths: Any, status: Any, until: float | None = None) -> int:
-    from presence_agent.policy import Desired
+    from presence_agent.events import Desired
     from presence_agent.timers import TimedStatus, TimerStore
     from presence_agent.vocab import Source, UnsupportedStatusError
 
@@ -642,7 +642,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_preset(args: argparse.Namespace) -> int:
     from presence_agent import config
-    from presence_agent.client import InsecureURL, normalize_server_url
+    from presence_agent.urls import InsecureURL, normalize_server_url
 
     paths = _paths()
     changes: dict[str, Any] = {}

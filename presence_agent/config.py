@@ -14,7 +14,7 @@ import os
 import stat
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -24,9 +24,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-from presence_agent.client import AuthScheme
 from presence_agent.paths import Paths
 from presence_agent.schedule import NO_SCHEDULE, ScheduleError, ScheduleSpec
+from presence_agent.vocab import AuthScheme
 
 DialectChoice = Literal["auto", "documented", "libredesk"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -82,13 +82,63 @@ MAX_FILE_SIZE = 1 << 20
 
 
 _FIELDS = {f.name: f for f in fields(Config)}
-_POSITIVE = {"away_after", "keepalive_interval"}
-_CHOICES: dict[str, tuple[str, ...]] = {
-    "auth": get_args(AuthScheme),
-    "dialect": get_args(DialectChoice),
-    "log_level": get_args(LogLevel),
-    "tray_theme": get_args(TrayTheme),
+#: The longest duration a seconds key may hold (a week: anything longer is a typo).
+MAX_SECONDS = 7 * 86400
+
+Validator = Callable[[str, Any], Any]
+
+
+def _string(where: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{where} must be a string")
+    return value
+
+
+def _flag(where: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where} must be true or false")
+    return value
+
+
+def _seconds(where: str, value: Any) -> float:
+    # bool is an int to Python, not to a person writing `away_after = true`.
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{where} must be a number of seconds")
+    if not 0 < value <= MAX_SECONDS:  # False for nan too
+        raise ConfigError(f"{where} must be between 0 and {MAX_SECONDS} seconds, not {value}")
+    return float(value)
+
+
+def _one_of(choices: tuple[str, ...]) -> Validator:
+    def check(where: str, value: Any) -> str:
+        if value not in choices:
+            raise ConfigError(f"{where} must be one of {', '.join(map(repr, choices))}")
+        return str(value)
+
+    return check
+
+
+#: Every key's check, by name: what a value must be, and what it becomes. ``schedule`` is
+#: a table with its own checks (presence_agent/schedule.py); see :func:`_check`.
+_VALIDATORS: dict[str, Validator] = {
+    "server": _string,
+    "api_key": _string,
+    "auth": _one_of(get_args(AuthScheme)),
+    "away_after": _seconds,
+    "keepalive_interval": _seconds,
+    "offline_on_quit": _flag,
+    "ca_bundle": _string,
+    "allow_insecure_http": _flag,
+    "dialect": _one_of(get_args(DialectChoice)),
+    "idle_source": _string,
+    "notifications": _flag,
+    "lock_means_away": _flag,
+    "hold_in_call": _flag,
+    "log_level": _one_of(get_args(LogLevel)),
+    "tray_theme": _one_of(get_args(TrayTheme)),
 }
+if set(_VALIDATORS) | {"schedule"} != set(_FIELDS):  # pragma: no cover - any import fails
+    raise AssertionError("every Config field needs exactly one validator in _VALIDATORS")
 
 
 def _check(path: Path, key: str, value: Any) -> Any:
@@ -96,31 +146,12 @@ def _check(path: Path, key: str, value: Any) -> Any:
         # Checked here, converted in load(): the raw table is what a rewrite keeps.
         _schedule_values(path, value)
         return value
-    field = _FIELDS.get(key)
-    if field is None:
+    validate = _VALIDATORS.get(key)
+    if validate is None:
         known = ", ".join(sorted(_FIELDS))
         shown = repr(key) if len(key) <= 60 else f"{key[:60]!r}..."
         raise ConfigError(f"{path}: unknown key {shown} (known keys: {known})")
-    kind = field.type
-    where = f"{path}: key {key!r}"
-    if kind in ("str | None", "str"):
-        if not isinstance(value, str):
-            raise ConfigError(f"{where} must be a string")
-        return value
-    if kind == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where} must be a number of seconds")
-        if key in _POSITIVE and not 0 < value <= 86400 * 7:
-            raise ConfigError(f"{where} must be between 0 and 604800 seconds, not {value}")
-        return float(value)
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where} must be true or false")
-        return value
-    choices = _CHOICES[key]
-    if value not in choices:
-        raise ConfigError(f"{where} must be one of {', '.join(map(repr, choices))}")
-    return value
+    return validate(f"{path}: key {key!r}", value)
 
 
 def _schedule_values(path: Path, table: Any) -> dict[str, Any]:
@@ -245,8 +276,8 @@ def load_layers(paths: Paths, *, user: bool = True) -> Layers:
     ``refused``). ``user=False`` leaves the user's file out: what login compares
     against, so that it never copies a preset into the user's file.
     """
-    from presence_agent.client import InsecureURL, normalize_server_url
     from presence_agent.schedule import spec_from
+    from presence_agent.urls import InsecureURL, normalize_server_url
 
     values: dict[str, Any] = {}
     schedule: dict[str, Any] = {}

@@ -278,7 +278,8 @@ def run(
             else:
                 try:
                     source = create()
-                    services = app.start_services(paths, cfg, {}, credentials, source, Redactor())
+                    parts = app.build(paths, cfg, {}, credentials, source, Redactor())
+                    app.start(parts)
                 except IdleSourceError as exc:
                     if simulate is False:
                         print(f"presence-agent: {exc}", file=out)
@@ -286,14 +287,15 @@ def run(
                     why_simulated = _why_no_input(str(exc))
                     source = scripted = ScriptedInput()
             if scripted is not None:
-                services = app.start_services(paths, cfg, {}, credentials, scripted, Redactor())
+                parts = app.build(paths, cfg, {}, credentials, scripted, Redactor())
+                app.start(parts)
             print(
                 f"presence-agent demo {__version__}: a stand-in Libredesk server runs at"
                 f" {standin.url}; nothing of yours is used.",
                 file=out,
                 flush=True,
             )
-            app.install_signal_handlers(services.quit)
+            app.install_signal_handlers(parts.commands.quit)
             try:
                 if scripted is not None:
                     print(
@@ -303,7 +305,7 @@ def run(
                         file=out,
                         flush=True,
                     )
-                    ok = _play(day, scripted, services, standin, away_after, out)
+                    ok = _play(day, scripted, parts, standin, away_after, out)
                     quit_played = any(step.action == "quit" for step in day)
                 else:
                     print(
@@ -312,11 +314,11 @@ def run(
                         file=out,
                         flush=True,
                     )
-                    services.stop_event.wait(duration)
+                    parts.commands.quitting(duration)
                     ok = True
             finally:
                 if not quit_played:
-                    app.shutdown(services)
+                    app.stop(parts)
                 signal.signal(signal.SIGINT, signal.default_int_handler)
     finally:
         standin.stop()
@@ -339,7 +341,7 @@ def _why_no_input(problem: str) -> str:
 def _play(
     day: tuple[Step, ...],
     person: ScriptedInput,
-    services: Any,
+    parts: Any,
     standin: StandIn,
     away_after: float,
     out: TextIO,
@@ -356,18 +358,18 @@ def _play(
             deadline = time.monotonic() + step.seconds
             while time.monotonic() < deadline:
                 person.touch()
-                if services.stop_event.wait(0.2):
+                if parts.commands.quitting(0.2):
                     return ok
         elif step.action == "rest":
-            if services.stop_event.wait(step.seconds + step.times_away_after * away_after):
+            if parts.commands.quitting(step.seconds + step.times_away_after * away_after):
                 return ok
         elif step.action == "touch":
             person.touch()
         elif step.action == "choose":
-            services.choose(Status(step.status))
+            parts.commands.set_status(Status(step.status))
         elif step.action == "quit":
             # The tray's Quit: stop input, then the bounded offline report.
-            app.shutdown(services)
+            app.stop(parts)
         if step.expect is None:
             if standin.changes() != seen:
                 print(f"  !! the server changed: {standin.last}", file=out, flush=True)

@@ -1,9 +1,24 @@
-"""The engine: one thread that owns the policy, sleeps until its next deadline, and
-turns events (input, choices, server answers and pushes) into requests.
+"""The engine: one thread that owns the policy, sleeps until its next deadline, and turns
+events (input, choices, session signals, server answers and pushes) into requests.
 
-Everything reaches it through :meth:`Engine.post`; it never blocks on I/O.
-Its output is a :class:`Snapshot` for the tray and the control socket, and
-requests for the reporter.
+Everything reaches it through :meth:`Engine.post` (its inbox); it never blocks
+on I/O. What it decides goes to the reporter (:class:`~presence_agent.events.Submit`,
+:class:`~presence_agent.events.Refresh`...) and the keepalive
+(:class:`~presence_agent.events.Intent`) through their inboxes, and out as a
+:class:`~presence_agent.events.Snapshot` for the tray and the control channel.
+
+:meth:`Engine.handle` takes one event and :meth:`Engine.wake_at` says when the
+engine wants a :class:`~presence_agent.events.Tick`: tests step the engine
+through both with a fake clock, no thread at all; :meth:`Engine.run` is the
+thread's loop around them.
+
+Nothing polls. The engine wakes for an event, at the policy's next deadline
+(the idle threshold, a pause running out), or to re-read a server that has no
+push channel. A suspend is noticed when the session watcher says so (logind's
+``PrepareForSleep``, Windows' power broadcast, macOS's notifications) or, where
+nothing says so, from the wall clock running ahead of the monotonic one at the
+next event: the ``/ws`` reconnect after a wake, the documented server's re-read
+or the person's first input.
 """
 
 from __future__ import annotations
@@ -13,20 +28,45 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
 
-from presence_agent.idle.base import IdleSource
-from presence_agent.policy import Desired, Now, PresencePolicy, Why
-from presence_agent.reporter import (
+from presence_agent.events import (
     Answered,
+    Call,
     Connected,
+    Desired,
+    EngineInput,
     Failed,
+    IdleInhibit,
+    InputSeen,
+    Intent,
+    KeepaliveInput,
+    ManualChoice,
+    Now,
+    Outcome,
+    Pause,
+    PushLive,
+    Reconnect,
+    Refresh,
     Refreshed,
-    ReporterEvent,
+    ReloadCredentials,
+    Reopen,
+    ReporterInput,
+    Resume,
+    Resync,
+    ScreenLock,
+    ServerPush,
     SignedOut,
+    SignInChanged,
+    Snapshot,
+    Stop,
+    Submit,
+    Suspend,
+    Tick,
     Trouble,
+    WorkerFailed,
 )
+from presence_agent.idle.base import IdleSource
+from presence_agent.policy import PresencePolicy
 from presence_agent.vocab import (
     Dialect,
     ServerStatus,
@@ -35,12 +75,15 @@ from presence_agent.vocab import (
     UnsupportedStatusError,
     statuses_for,
 )
+from presence_agent.worker import Supervised
 
 log = logging.getLogger(__name__)
 
-#: The engine wakes at least this often, to notice a suspend (the monotonic
-#: clock stands still through one) and a pause running out.
-WATCHDOG = 15.0
+#: Without a push channel (the documented server), re-read the status this often.
+POLL_INTERVAL = 60.0
+
+_REPORTER_EVENTS = (Connected, Answered, Refreshed, Failed, Trouble, SignedOut)
+_KEEPALIVE_EVENTS = (ServerPush, Resync, PushLive)
 
 
 class Clock:
@@ -50,162 +93,40 @@ class Clock:
         return Now(time.monotonic(), time.time())
 
 
-# -- events --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class InputSeen:
-    """The first input after idleness (from the idle source's thread)."""
-
-
-@dataclass(frozen=True)
-class ManualChoice:
-    """The person chose a status. ``reply`` gets the outcome (from the engine thread)."""
-
-    status: Status
-    reply: Callable[[Outcome], None] | None = None
-
-
-@dataclass(frozen=True)
-class Pause:
-    seconds: float | None
-
-
-@dataclass(frozen=True)
-class Resume:
-    pass
-
-
-@dataclass(frozen=True)
-class ScreenLock:
-    locked: bool
-
-
-@dataclass(frozen=True)
-class IdleInhibit:
-    """An app holds an idle inhibitor (a call, a video) now, or no longer.
-
-    ``why`` says what holds it, for the tray: ``microphone in use``.
-    """
-
-    active: bool
-    why: str = ""
-
-
-@dataclass(frozen=True)
-class Suspend:
-    """The OS is about to sleep (``before``) or has woken."""
-
-    before: bool
-
-
-@dataclass(frozen=True)
-class ServerPush:
-    """The server pushed a status for this agent (``/ws``)."""
-
-    server: ServerStatus
-
-
-@dataclass(frozen=True)
-class Resync:
-    """Pushes may have been missed (the ``/ws`` just (re)connected): read the server again."""
-
-
-@dataclass(frozen=True)
-class Stop:
-    pass
-
-
-@dataclass(frozen=True)
-class Call:
-    """Run ``fn`` on the engine thread (for reads that must see a consistent state)."""
-
-    fn: Callable[[], None]
-
-
-Event = (
-    InputSeen
-    | ManualChoice
-    | Pause
-    | Resume
-    | ScreenLock
-    | IdleInhibit
-    | Suspend
-    | ServerPush
-    | Resync
-    | Stop
-    | Call
-    | ReporterEvent
-)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What became of a manual choice."""
-
-    ok: bool
-    status: Status | None
-    message: str
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """Everything the tray and ``status`` show. Frozen: safe to hand to any thread."""
-
-    status: Status | None = None
-    why: Why = Why.UNKNOWN
-    by_idle: bool = False
-    since_wall: float | None = None
-    connected: bool = False
-    signed_out: bool = False
-    problem: str | None = None
-    dialect: Dialect | None = None
-    choices: tuple[Status, ...] = statuses_for(Dialect.DOCUMENTED)
-    pending: Status | None = None
-    paused: bool = False
-    paused_until_wall: float | None = None
-    agent_name: str = ""
-    agent_id: int | None = None
-    idle_source: str = ""
-    #: What holds idle detection off now (``microphone in use``), or empty.
-    held_by: str = ""
-    extras: dict[str, str] = field(default_factory=dict)
-
-
-class Reporting(Protocol):
-    """What the engine needs of the reporter; tests pass a small fake."""
-
-    def submit(self, desired: Desired) -> None: ...
-
-    def refresh(self) -> None: ...
-
-
 class Engine:
     """Owns the policy.
 
-    Thread use: ``post`` (and ``snapshot``) from any thread; ``run`` on the
-    engine thread, which alone touches the policy and the idle source after
-    start. Snapshot listeners are called on the engine thread and must only
-    post to their own thread (the tray) or copy the value.
+    Thread use: ``post``, ``on_activity``, ``snapshot`` and ``subscribe`` from
+    any thread; ``handle``, ``wake_at`` and
+    ``run`` on the engine thread alone, which alone touches the policy and the
+    idle source after start. Snapshot listeners are called on the engine thread
+    and must only post to their own thread (the tray) or copy the value.
     """
 
     def __init__(
         self,
         policy: PresencePolicy,
         source: IdleSource,
-        reporter: Reporting,
         *,
+        reporter: Callable[[ReporterInput], None],
+        keepalive: Callable[[KeepaliveInput], None] = lambda _event: None,
         clock: Clock | None = None,
-        refresh_every: float | None = None,
-        inbox: queue.SimpleQueue[Any] | None = None,
+        inbox: queue.SimpleQueue[EngineInput] | None = None,
+        poll_every: float = POLL_INTERVAL,
     ) -> None:
         self._policy = policy
         self._source = source
-        self._reporter = reporter
+        self._to_reporter = reporter
+        self._to_keepalive = keepalive
         self._clock = clock or Clock()
-        self._queue: queue.SimpleQueue[Event] = inbox if inbox is not None else queue.SimpleQueue()
-        self._listeners: list[Callable[[Snapshot], None]] = []
+        self._inbox: queue.SimpleQueue[EngineInput] = (
+            inbox if inbox is not None else queue.SimpleQueue()
+        )
+        self._poll_every = poll_every
+        #: Replaced whole under ``_lock`` (copy on write): subscribing is safe from any thread.
+        self._listeners: tuple[Callable[[Snapshot], None], ...] = ()
         self._snapshot = Snapshot(idle_source=source.name)
+        #: What holds idle detection off now (``microphone in use``), for the tray.
         self._held_by = ""
         self._lock = threading.Lock()
         self._connected = False
@@ -213,110 +134,119 @@ class Engine:
         self._agent_name = ""
         self._agent_id: int | None = None
         self._problem: str | None = None
+        #: A worker's crash, by worker name, until that worker is heard from again.
+        self._crashed: dict[str, str] = {}
         self._signed_out = False
+        self._push_live = False
         self._waiting: list[tuple[Desired, Callable[[Outcome], None]]] = []
-        self._refresh_every = refresh_every
         self._next_refresh: float | None = None
-        self._locked = False
+        self._armed: bool | None = None
+        self._intent: Intent | None = None
+        self._worker = Supervised("engine", self.run, self.post)
 
-    # -- any thread -------------------------------------------------------------------
+    # -- any thread ---------------------------------------------------------------------
 
-    def post(self, event: Event) -> None:
-        self._queue.put(event)
+    def post(self, event: EngineInput) -> None:
+        self._inbox.put(event)
 
     def on_activity(self) -> None:
         """The idle source's callback: cheap, never blocks."""
-        self._queue.put(InputSeen())
+        self._inbox.put(InputSeen())
 
     def snapshot(self) -> Snapshot:
         with self._lock:
             return self._snapshot
 
     def subscribe(self, listener: Callable[[Snapshot], None]) -> None:
-        """Call ``listener`` with each new snapshot (on the engine thread)."""
-        self._listeners.append(listener)
+        """Call ``listener`` with each new snapshot (on the engine thread) from the next change
+        on; read :meth:`snapshot` for the current one."""
+        with self._lock:
+            self._listeners = (*self._listeners, listener)
 
-    # -- engine thread -------------------------------------------------------------------
+    def start(self) -> None:
+        """Run :meth:`run` on the engine's own (supervised) thread."""
+        self._worker.start()
+
+    def stop(self) -> None:
+        self._worker.stop()
+        self.post(Stop())
+
+    def join(self, timeout: float | None = None) -> None:
+        self._worker.join(timeout)
+
+    # -- engine thread ------------------------------------------------------------------
 
     def run(self) -> None:
         """Handle events until :class:`Stop`. The idle source must be started already."""
         while True:
             now = self._clock.now()
-            wake = now.mono + WATCHDOG
-            deadline = self._policy.next_deadline(now)
-            if deadline is not None:
-                wake = min(wake, deadline)
-            if self._next_refresh is not None:
-                wake = min(wake, self._next_refresh)
+            wake = self.wake_at(now)
             try:
-                event = self._queue.get(timeout=max(0.0, wake - now.mono))
+                event = self._inbox.get(timeout=None if wake is None else max(0.0, wake - now.mono))
             except queue.Empty:
-                self._tick()
-            else:
-                if isinstance(event, Stop):
-                    return
-                self._handle(event)
-            self._after()
+                event = Tick()
+            if isinstance(event, Stop):
+                return
+            self.handle(event)
 
-    def _tick(self) -> None:
-        now = self._clock.now()
-        if self._next_refresh is not None and now.mono >= self._next_refresh:
-            self._reporter.refresh()
-            self._schedule_refresh(now)
-        if not self._connected:
-            return
-        self._send(self._policy.idle_check(now, self._source.idle_seconds()))
+    def wake_at(self, now: Now) -> float | None:
+        """When the engine wants a :class:`Tick` (monotonic), or ``None``: only for an event."""
+        times = [t for t in (self._policy.next_wake(now), self._next_refresh) if t is not None]
+        return min(times, default=None)
 
-    def _handle(self, event: Event) -> None:
+    def handle(self, event: EngineInput) -> None:
+        """Take one event (a :class:`Tick` when :meth:`wake_at` has come)."""
         now = self._clock.now()
+        if isinstance(event, _REPORTER_EVENTS):
+            self._crashed.pop("reporter", None)
+        elif isinstance(event, _KEEPALIVE_EVENTS):
+            self._crashed.pop("keepalive", None)
+        elif not isinstance(event, WorkerFailed):
+            self._crashed.pop("engine", None)
         match event:
+            case Tick():
+                self._tick(now)
             case InputSeen():
-                # Typing the password on a locked screen is not being back.
-                if self._connected and not self._locked:
-                    was_away = self._policy.wants_first_input()
-                    self._send(self._policy.input_seen(now, self._source.idle_seconds()))
-                    if was_away and self._refresh_every is not None:
-                        # Back from idle: the server may have moved on meanwhile.
-                        self._reporter.refresh()
+                was_away = self._policy.wants_first_input()
+                self._send(self._policy.input_seen(now, self._source.idle_seconds()))
+                if was_away and self._next_refresh is not None:
+                    # Back from idle without a push channel: the server may have moved on.
+                    self._to_reporter(Refresh())
             case ManualChoice(status=status, reply=reply):
                 self._manual(now, status, reply)
             case Pause(seconds=seconds):
-                self._policy.pause(now, seconds)
+                try:
+                    self._policy.pause(now, seconds)
+                except ValueError as exc:
+                    log.warning("pause refused: %s", exc)
             case Resume():
                 self._policy.resume(now)
             case ScreenLock(locked=locked):
-                self._locked = locked
-                if locked and self._connected:
+                if locked:
                     self._send(self._policy.screen_locked(now))
+                else:
+                    self._policy.screen_unlocked(now)
             case IdleInhibit(active=active, why=why):
                 self._policy.inhibit(now, active)
                 self._held_by = why if active else ""
-            case Suspend(before=before):
-                if before and self._connected:
-                    self._send(self._policy.suspending(now))
-                elif not before:
-                    self._reporter.refresh()
+            case Suspend(before=True):
+                self._send(self._policy.suspending(now))
+            case Suspend(before=False):
+                # The connection and the /ws socket may have died in their sleep without
+                # either end knowing: open both afresh (the reconnect re-reads the status).
+                self._to_reporter(Reconnect())
+                self._to_keepalive(Reopen())
+            case SignInChanged():
+                self._to_reporter(ReloadCredentials())
             case ServerPush(server=server):
                 self._policy.server_said(now, server)
             case Resync():
                 if self._connected:
-                    self._reporter.refresh()
-            case Connected(agent=agent, dialect=dialect, server=server):
-                first = not self._connected and self._dialect is None
-                self._connected, self._dialect = True, dialect
-                self._agent_name, self._agent_id = agent.name, agent.id
-                self._problem, self._signed_out = None, False
-                log.info(
-                    "connected as agent %s (%s server); it holds %s",
-                    agent.id,
-                    dialect.value,
-                    server.status.value,
-                )
-                if first:
-                    self._send(self._policy.start(now, server))
-                    self._schedule_refresh(now)
-                else:
-                    self._policy.server_said(now, server)
+                    self._to_reporter(Refresh())
+            case PushLive(live=live):
+                self._push_live = live
+            case Connected():
+                self._connected_to(now, event)
             case Answered(asked=asked, server=server):
                 self._policy.answered(now, asked, server)
                 self._reply(asked, Outcome(True, server.status, _describe_answer(asked, server)))
@@ -341,8 +271,38 @@ class Engine:
                 self._problem = message
             case SignedOut(message=message):
                 self._connected, self._signed_out, self._problem = False, True, message
+            case WorkerFailed(worker=worker, message=message):
+                self._crashed[worker] = message
             case Call(fn=fn):
                 fn()
+        self._after(now)
+
+    def _tick(self, now: Now) -> None:
+        if self._next_refresh is not None and now.mono >= self._next_refresh:
+            self._to_reporter(Refresh())
+            self._next_refresh = now.mono + self._poll_every
+        deadline = self._policy.next_wake(now)
+        if deadline is not None and now.mono >= deadline:
+            self._send(self._policy.idle_check(now, self._source.idle_seconds()))
+
+    def _connected_to(self, now: Now, event: Connected) -> None:
+        agent, dialect, server = event.agent, event.dialect, event.server
+        first = not self._connected and self._dialect is None
+        self._connected, self._dialect = True, dialect
+        self._agent_name, self._agent_id = agent.name, agent.id
+        self._problem, self._signed_out = None, False
+        log.info(
+            "connected as agent %s (%s server); it holds %s",
+            agent.id,
+            dialect.value,
+            server.status.value,
+        )
+        # A documented server has no push channel: read it now and then instead.
+        self._next_refresh = now.mono + self._poll_every if dialect is Dialect.DOCUMENTED else None
+        if first:
+            self._send(self._policy.start(now, server))
+        else:
+            self._policy.server_said(now, server)
 
     def _manual(self, now: Now, status: Status, reply: Callable[[Outcome], None] | None) -> None:
         problem = None
@@ -357,7 +317,7 @@ class Engine:
         desired = self._policy.manual(now, status)
         if reply is not None:
             self._waiting.append((desired, reply))
-        self._reporter.submit(desired)
+        self._send(desired)
 
     def _reply(self, asked: Desired, outcome: Outcome) -> None:
         keep = []
@@ -369,38 +329,46 @@ class Engine:
         self._waiting = keep
 
     def _send(self, desired: Desired | None) -> None:
-        if desired is not None:
-            log.debug("asking for %s (%s)", desired.status.value, desired.source.value)
-            self._reporter.submit(desired)
+        """Hand what the policy asked for to the reporter: always, so the two agree on the
+        newest request (the reporter keeps it while it cannot send it)."""
+        if desired is None:
+            return
+        log.debug("asking for %s (%s)", desired.status.value, desired.source.value)
+        # Without a live push channel a change made elsewhere (or the offline sweep) may
+        # have gone unseen, and the documented server cannot even say who set an away:
+        # an idle change looks before it overwrites.
+        look_first = desired.source is Source.IDLE and not self._push_live
+        self._to_reporter(Submit(desired, look_first))
 
-    def _schedule_refresh(self, now: Now) -> None:
-        if self._refresh_every is not None:
-            self._next_refresh = now.mono + self._refresh_every
-
-    def set_refresh_every(self, seconds: float | None) -> None:
-        """Engine thread only (use :class:`Call`): poll ``/agents/me`` when there is no push."""
-        self._refresh_every = seconds
-        self._schedule_refresh(self._clock.now())
-        if seconds is None:
-            self._next_refresh = None
-
-    def _after(self) -> None:
+    def _after(self, now: Now) -> None:
         if self._connected and self._policy.take_needs_read():
-            self._reporter.refresh()
-        if self._policy.wants_first_input() and not self._locked:
-            self._source.arm()
-        else:
-            self._source.disarm()
-        self._publish()
+            self._to_reporter(Refresh())
+        armed = self._policy.wants_first_input()
+        if armed != self._armed:
+            self._armed = armed
+            if armed:
+                self._source.arm()
+            else:
+                self._source.disarm()
+        intent = Intent(
+            open=self._connected and self._dialect is Dialect.LIBREDESK and not self._signed_out,
+            agent_id=self._agent_id,
+            may_ping=self._policy.may_ping(),
+        )
+        if intent != self._intent:
+            self._intent = intent
+            self._to_keepalive(intent)
+        self._publish(now)
 
-    def _publish(self) -> None:
-        now = self._clock.now()
+    def _publish(self, now: Now) -> None:
         view = self._policy.view()
+        paused = self._policy.paused(now)
         paused_until_wall = (
             None
-            if view.paused_until_mono is None
+            if view.paused_until_mono is None or not paused
             else now.wall + (view.paused_until_mono - now.mono)
         )
+        problem = next(iter(self._crashed.values()), None) or self._problem
         snap = Snapshot(
             status=view.status,
             why=view.why,
@@ -408,22 +376,24 @@ class Engine:
             since_wall=view.since_wall,
             connected=self._connected,
             signed_out=self._signed_out,
-            problem=self._problem,
+            problem=problem,
             dialect=self._dialect,
             choices=statuses_for(self._dialect or Dialect.DOCUMENTED),
             pending=view.pending.status if view.pending else None,
-            paused=self._policy.paused(now),
-            paused_until_wall=paused_until_wall if self._policy.paused(now) else None,
+            paused=paused,
+            paused_until_wall=paused_until_wall,
             agent_name=self._agent_name,
             agent_id=self._agent_id,
             idle_source=self._source.name,
+            push_live=self._push_live,
             held_by=self._held_by,
         )
         with self._lock:
             changed = snap != self._snapshot
             self._snapshot = snap
+            listeners = self._listeners
         if changed:
-            for listener in self._listeners:
+            for listener in listeners:
                 try:
                     listener(snap)
                 except Exception:

@@ -1,10 +1,22 @@
 """The ``/ws`` keepalive that real Libredesk needs, and live sync from its pushes.
 
-The real server marks an agent offline five minutes after the last ``ping``
-on its WebSocket, whatever PUTs it got (docs/libredesk.md). So while the agent
-runs and is not offline, this thread keeps ``/ws`` open and pings; and every
-``agent_availability_update`` for our own agent is fed to the engine as
+The real server marks an agent offline five minutes after the last text
+``ping`` on its WebSocket, whatever PUTs it got (docs/libredesk.md). So while
+the agent runs on such a server, ``/ws`` stays open and is pinged every 30 s,
+except while the engine says no (a ping turns an offline agent online); and
+every ``agent_availability_update`` for our own agent goes to the engine as
 server truth, so a change made in the web app shows at once.
+
+Two parts, like the reporter:
+
+* :class:`KeepaliveMachine`: the rules (open while wanted, ping on schedule,
+  reconnect with backoff when the socket closes or no pong comes for three
+  intervals (90 s),
+  read pushes), with no I/O and no clock.
+* :class:`Keepalive`: its driver thread, which opens, pings and closes the
+  socket, plus one reader thread per socket that only waits in ``recv`` and
+  hands each message (and the close code and reason) to the driver. Nothing
+  polls: the driver sleeps until the machine's next deadline or news.
 
 Opening the socket (proxy, no redirect, refused origin) is presence_agent/wsconnect.py.
 
@@ -23,6 +35,7 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -32,18 +45,43 @@ from urllib.parse import urlsplit, urlunsplit
 
 from presence_agent.backoff import Backoff
 from presence_agent.errortext import first_line
-from presence_agent.vocab import Dialect, ServerStatus, Status, UnknownStatusError, from_wire
+from presence_agent.events import (
+    CloseSocket,
+    EngineInput,
+    Halt,
+    Intent,
+    KeepaliveAction,
+    KeepaliveEvent,
+    KeepaliveInput,
+    KeepaliveRequest,
+    KeepaliveResult,
+    OpenFailed,
+    OpenSocket,
+    PushLive,
+    Received,
+    Reopen,
+    Resync,
+    SendPing,
+    ServerPush,
+    SocketClosed,
+    SocketOpened,
+    StopKeepalive,
+    Wait,
+    WorkerFailed,
+)
+from presence_agent.vocab import Dialect, UnknownStatusError, from_wire
+from presence_agent.worker import Supervised
 
 if TYPE_CHECKING:
-    from presence_agent.app import Services
     from presence_agent.config import Config
-    from presence_agent.engine import Event, Snapshot
 
 log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL = 30.0
-#: Without a /ws, re-read the server's status this often (issue 3: at most every 60 s).
-POLL_INTERVAL = 60.0
+#: Reconnect when no pong came for this many ping intervals (the web app: 90 s at 30 s).
+PONG_INTERVALS = 3
+#: How long opening the socket may take.
+OPEN_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -97,10 +135,6 @@ def origin_for(server: str) -> str:
     return f"https://{host}"
 
 
-class Refused(Exception):
-    """The server refused the upgrade (401/403): retrying will not help."""
-
-
 Connector = Callable[[WsParams, float], Any]
 
 
@@ -111,28 +145,22 @@ def _connect(params: WsParams, timeout: float) -> Any:
     return connect(params, timeout)
 
 
-class Keepalive:
-    """Keeps ``/ws`` open while wanted.
+class KeepaliveMachine:
+    """The keepalive's rules, with no I/O and no clock.
 
-    Thread use: ``on_snapshot`` on the engine thread, ``stop`` from the main
-    thread, the socket on the keepalive's own thread, which posts to the
-    engine only.
+    One request at a time, as the reporter's: :meth:`poll` hands out the next
+    one, and its result (if it has one) comes back through :meth:`handle`.
+    News about a socket (a message, its close) may come at any time.
     """
 
     def __init__(
         self,
-        params: Callable[[], WsParams],
-        post: Callable[[Event], None],
         interval: float = DEFAULT_INTERVAL,
         *,
-        connector: Connector = _connect,
         backoff: Backoff | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        pong_timeout: float | None = None,
     ) -> None:
-        self._params = params
-        self._post = post
         self.interval = interval
-        self._connector = connector
         # Reconnects are spread over one ping interval, not one second: a server
         # restart drops every agent's socket in the same instant, and with a 1 s
         # window a fleet comes back within that second (benchmarks/fleet.py: 44 %
@@ -140,168 +168,153 @@ class Keepalive:
         # the keepalive is for: the server still hears a ping at least every two
         # intervals, far inside its five-minute sweep, and a reconnect re-reads
         # the status (Resync) for the pushes missed meanwhile.
-        self._backoff = backoff or Backoff(base=max(1.0, interval), cap=60.0)
-        self._clock = clock
-        self._cond = threading.Condition()
-        self._wanted = False
-        self._pinging = False
-        self._agent_id: int | None = None
-        self._refused = False
+        self.backoff = backoff or Backoff(base=max(1.0, interval), cap=60.0)
+        self.pong_timeout = PONG_INTERVALS * interval if pong_timeout is None else pong_timeout
+        self._intent = Intent(open=False, agent_id=None, may_ping=False)
         self._stopping = False
-        self._ws: Any = None
-        self._thread: threading.Thread | None = None
+        #: The socket now: its number, and whether it is open (``None``: none at all).
+        self._socket = 0
+        self._state: str = "closed"  # closed | opening | open | closing
+        self._retry_at: float | None = None
+        self._refused = False
+        self._reopen = False
+        self._next_ping: float | None = None
+        #: When the oldest ping not yet answered was sent.
+        self._unanswered_since: float | None = None
         self._live = False
+        #: The last close: code and reason from the server's close frame (``kicked``...).
+        self.last_close: tuple[int | None, str] | None = None
         #: Counters for doctor, tests and benchmarks.
         self.connects = 0
         self.pings = 0
         self.last_error: str | None = None
 
-    # -- engine thread ---------------------------------------------------------------
-
-    def on_snapshot(self, snap: Snapshot) -> None:
-        wanted = snap.connected and snap.dialect is Dialect.LIBREDESK
-        with self._cond:
-            if snap.signed_out:
-                # New credentials will come with a new Connected.
-                self._refused = False
-            self._agent_id = snap.agent_id
-            # A ping turns offline into online on the server, so an offline
-            # agent must not ping; the socket stays open for the pushes.
-            # Stop as soon as offline is asked for, not when it is confirmed: a
-            # ping landing between the PUT and its answer would undo it.
-            self._pinging = Status.OFFLINE not in (snap.status, snap.pending)
-            changed = wanted != self._wanted
-            self._wanted = wanted
-            if wanted and self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="keepalive", daemon=True)
-                self._thread.start()
-            if changed or not self._pinging:
-                self._cond.notify_all()
-        if changed and not wanted:
-            self._close()
-
-    # -- any thread ----------------------------------------------------------------------
-
-    def is_live(self) -> bool:
-        """Whether pushes are arriving now: connected, and the last ping was answered."""
+    @property
+    def live(self) -> bool:
         return self._live
 
-    def stop(self) -> None:
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
-        self._close()
+    @property
+    def is_open(self) -> bool:
+        return self._state == "open"
 
-    def reconnect(self) -> None:
-        """Open ``/ws`` afresh (after a wake: the socket may have died unnoticed in its sleep)."""
-        self._close()
+    @property
+    def socket(self) -> int:
+        """The number of the newest socket (open or not)."""
+        return self._socket
 
-    def _close(self) -> None:
-        ws = self._ws
-        if ws is not None:
-            try:
-                ws.close()
-            except Exception:
-                log.debug("closing /ws failed", exc_info=True)
-
-    # -- keepalive thread ----------------------------------------------------------------
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._stopping and (not self._wanted or self._refused):
-                    self._cond.wait()
-                if self._stopping:
-                    return
-            try:
-                self._session()
-            except Refused as exc:
-                self.last_error = str(exc)
-                log.error("%s; not retrying until the credentials change", exc)
-                with self._cond:
-                    self._refused = True
-                continue
-            except Exception as exc:  # noqa: BLE001 - any socket failure means: reconnect later
-                self.last_error = first_line(exc, with_type=True)
-                with self._cond:
-                    if self._stopping or not self._wanted:
-                        continue
-                delay = self._backoff.next_delay()
-                log.info("/ws: %s; reconnecting in %.1f s", self.last_error, delay)
-                self._wait(delay)
-
-    def _wait(self, seconds: float) -> None:
-        deadline = self._clock() + seconds
-        with self._cond:
-            while not self._stopping and self._wanted:
-                remaining = deadline - self._clock()
-                if remaining <= 0:
-                    return
-                self._cond.wait(remaining)
-
-    def _session(self) -> None:
-        params = self._params()
-        try:
-            ws = self._connector(params, 10.0)
-        except Exception as exc:
-            status = getattr(getattr(exc, "response", None), "status_code", None)
-            if status in (401, 403):
-                raise Refused(
-                    f"the server refused the /ws keepalive ({status}); check the API key, and"
-                    " that the account is enabled"
-                ) from None
-            raise
-        self._ws = ws
-        self.connects += 1
-        self.last_error = None
-        log.info("/ws connected")
-        from presence_agent.engine import Resync
-
-        self._post(Resync())  # what changed while we had no socket was never pushed
-        try:
-            self._pump(ws)
-        finally:
-            self._live = False
-            self._ws = None
-            try:
-                ws.close()
-            except Exception:
-                log.debug("closing /ws failed", exc_info=True)
-
-    def _pump(self, ws: Any) -> None:
-        interval = self.interval
-        next_ping = self._clock()
-        last_pong = self._clock()
-        healthy = False
-        while True:
-            with self._cond:
-                if self._stopping or not self._wanted:
-                    return
-                pinging = self._pinging
-            now = self._clock()
-            if pinging and now >= next_ping:
-                ws.send("ping")
+    def poll(self, now: float) -> KeepaliveAction:
+        """What to do now: open, ping or close the socket, :class:`Wait`, or :class:`Halt`."""
+        if self._state in ("opening", "closing"):
+            return Wait(None)  # the driver is at it; its result comes as an event
+        if self._stopping:
+            if self._state == "open":
+                return self._close()
+            return Halt(False)
+        if self._state == "open":
+            if not self._intent.open or self._reopen:
+                return self._close()
+            if not self._intent.may_ping:
+                return Wait(None)
+            if self._unanswered_since is not None:
+                give_up = self._unanswered_since + self.pong_timeout
+                if now >= give_up:
+                    self.last_error = f"no pong for {self.pong_timeout:.0f} s"
+                    log.info("/ws: %s; reconnecting", self.last_error)
+                    return self._close()
+            else:
+                give_up = None
+            if self._next_ping is None or now >= self._next_ping:
+                self._next_ping = now + self.interval
+                if self._unanswered_since is None:
+                    self._unanswered_since = now
                 self.pings += 1
-                next_ping = now + interval
-            if not pinging:
-                last_pong = now  # nothing owed while we are not pinging
-                next_ping = now
-            if now - last_pong > 3 * interval:
-                raise TimeoutError(f"no pong for {3 * interval:.0f} s")
-            try:
-                message = ws.recv(timeout=max(0.05, min(next_ping - now, interval)))
-            except TimeoutError:
-                continue
-            if message == "pong":
-                last_pong = self._clock()
-                if not healthy:
-                    healthy = True
-                    self._live = True
-                    self._backoff.reset()
-                continue
-            self._on_message(message)
+                return SendPing(self._socket)
+            return Wait(self._next_ping if give_up is None else min(self._next_ping, give_up))
+        # closed
+        if not self._intent.open or self._refused:
+            return Wait(None)
+        if self._retry_at is not None and now < self._retry_at and not self._reopen:
+            return Wait(self._retry_at)
+        self._retry_at = None
+        self._reopen = False
+        self._socket += 1
+        self._state = "opening"
+        return OpenSocket(self._socket, OPEN_TIMEOUT)
 
-    def _on_message(self, message: str | bytes) -> None:
+    def _close(self) -> CloseSocket:
+        self._state = "closing"
+        return CloseSocket(self._socket)
+
+    def handle(self, now: float, event: KeepaliveInput) -> list[KeepaliveEvent]:
+        """Take one event; returns what the engine must hear, in order."""
+        out: list[KeepaliveEvent] = []
+        match event:
+            case Intent():
+                if event.open and not self._intent.open:
+                    # Wanted again (signed in anew, say): a refusal of the old
+                    # credentials says nothing about the new ones.
+                    self._refused = False
+                if event.may_ping and not self._intent.may_ping:
+                    # Allowed again: ping at once, the server may be about to sweep us.
+                    self._next_ping = now
+                if not event.may_ping:
+                    self._next_ping = None
+                    self._unanswered_since = None  # nothing owed while we are not pinging
+                self._intent = event
+            case Reopen():
+                if self._state != "closed" or self._retry_at is not None:
+                    self._reopen = True
+            case StopKeepalive():
+                self._stopping = True
+            case SocketOpened(socket=number) if number == self._socket:
+                self._state = "open"
+                self.connects += 1
+                self.last_error = None
+                self._next_ping = now if self._intent.may_ping else None
+                self._unanswered_since = None
+                log.info("/ws connected")
+                out.append(Resync())  # what changed while we had no socket was never pushed
+            case OpenFailed(socket=number, message=message, status=status) if (
+                number == self._socket
+            ):
+                self._state = "closed"
+                self.last_error = message
+                if status in (401, 403):
+                    log.error("%s; not retrying until the credentials change", message)
+                    self._refused = True
+                else:
+                    self._schedule_retry(now)
+            case Received(socket=number, message=message) if number == self._socket:
+                self._received(message, out)
+            case SocketClosed(socket=number, code=code, reason=reason) if (
+                number == self._socket and self._state != "closed"
+            ):
+                self._state = "closed"
+                self.last_close = (code, reason)
+                self._next_ping = None
+                self._unanswered_since = None
+                if self._live:
+                    self._live = False
+                    out.append(PushLive(False))
+                if self._intent.open and not self._stopping and not self._reopen:
+                    self._schedule_retry(now)
+            case _:
+                pass  # news of a socket that is gone already
+        return out
+
+    def _schedule_retry(self, now: float) -> None:
+        delay = self.backoff.next_delay()
+        log.info("/ws: %s; reconnecting in %.1f s", self.last_error or "closed", delay)
+        self._retry_at = now + delay
+
+    def _received(self, message: str | bytes, out: list[KeepaliveEvent]) -> None:
+        if message == "pong":
+            self._unanswered_since = None
+            if not self._live:
+                self._live = True
+                self.backoff.reset()
+                out.append(PushLive(True))
+            return
         try:
             data = json.loads(message)
         except (ValueError, RecursionError):  # junk, or nested past the parser's depth
@@ -311,41 +324,163 @@ class Keepalive:
         body = data.get("data")
         if not isinstance(body, dict):
             return
-        with self._cond:
-            mine = self._agent_id
-        agent_id = body.get("agent_id")
+        mine = self._intent.agent_id
         word = body.get("availability_status")
-        if mine is None or agent_id != mine or not isinstance(word, str):
+        if mine is None or body.get("agent_id") != mine or not isinstance(word, str):
             return
         try:
-            server: ServerStatus = from_wire(word, Dialect.LIBREDESK)
+            server = from_wire(word, Dialect.LIBREDESK)
         except UnknownStatusError:
             log.warning("/ws pushed an unknown status %r", word[:40])
             return
-        from presence_agent.engine import ServerPush
-
-        self._post(ServerPush(server))
+        out.append(ServerPush(server))
 
 
-def attach(services: Services, factory: Any) -> Keepalive:
-    """Wire the keepalive (real servers) and the polling fallback (documented ones)."""
-    from presence_agent.engine import Call
+class _StopLoop:
+    """Tells the driver's loop to return."""
 
-    engine = services.engine
-    keepalive = Keepalive(
-        factory.ws_params, engine.post, services.cfg.keepalive_interval or DEFAULT_INTERVAL
-    )
-    polling: list[Dialect | None] = [None]
 
-    def on_snapshot(snap: Snapshot) -> None:
-        keepalive.on_snapshot(snap)
-        if snap.dialect is not None and snap.dialect is not polling[0]:
-            polling[0] = snap.dialect
-            every = POLL_INTERVAL if snap.dialect is Dialect.DOCUMENTED else None
-            engine.post(Call(lambda: engine.set_refresh_every(every)))
+class Keepalive:
+    """The ``/ws`` worker: a :class:`KeepaliveMachine` and the socket it asks for.
 
-    engine.subscribe(on_snapshot)
-    services.reporter.set_push_channel(keepalive.is_live)
-    services.extra_stops.append(keepalive.stop)
-    services.keepalive = keepalive
-    return keepalive
+    Thread use: ``post`` (an :class:`~presence_agent.events.Intent` from the
+    engine, :class:`~presence_agent.events.Reopen`), ``stop`` and ``join`` from
+    any thread. The driver thread opens, pings and closes the socket; a reader
+    thread per socket waits in ``recv`` and posts what arrives. ``emit`` is
+    called on the driver thread and must only post to the engine.
+    """
+
+    def __init__(
+        self,
+        params: Callable[[], WsParams],
+        emit: Callable[[EngineInput], None],
+        *,
+        machine: KeepaliveMachine | None = None,
+        connector: Connector | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        supervise_wait: Callable[[float], bool] | None = None,
+    ) -> None:
+        self._params = params
+        self._emit = emit
+        self.machine = machine or KeepaliveMachine()
+        self._connector = connector or _connect
+        self._clock = clock
+        self._inbox: queue.SimpleQueue[KeepaliveInput | _StopLoop] = queue.SimpleQueue()
+        self._ws: Any = None
+        self._runs = 0
+        self._worker = Supervised(
+            "keepalive", self._loop, self._on_failure, clock=clock, wait=supervise_wait
+        )
+
+    # -- any thread -------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._worker.start()
+
+    def post(self, event: KeepaliveInput) -> None:
+        self._inbox.put(event)
+
+    def stop(self) -> None:
+        """Close the socket and end the thread (bounded: the close waits at most 1 s)."""
+        self._worker.stop()
+        self._inbox.put(StopKeepalive())
+        self._inbox.put(_StopLoop())
+
+    def join(self, timeout: float | None = None) -> None:
+        self._worker.join(timeout)
+
+    # -- keepalive thread ---------------------------------------------------------------
+
+    def _on_failure(self, failure: WorkerFailed) -> None:
+        self._close_socket()
+        self._emit(failure)
+
+    def _loop(self) -> None:
+        machine = self.machine
+        self._runs += 1
+        if self._runs > 1:
+            # Restarted: the socket (or the attempt to open one) went with the old loop.
+            self._close_socket()
+            self._feed(SocketClosed(machine.socket, None, "the keepalive restarted"))
+        while True:
+            action = machine.poll(self._clock())
+            match action:
+                case Halt():
+                    self._close_socket()
+                    return
+                case Wait(until=until):
+                    timeout = None if until is None else max(0.0, until - self._clock())
+                    try:
+                        event = self._inbox.get(timeout=timeout)
+                    except queue.Empty:
+                        continue
+                    if isinstance(event, _StopLoop):
+                        self._close_socket()
+                        return
+                    self._feed(event)
+                case _:
+                    result = self.perform(action)
+                    if result is not None:
+                        self._feed(result)
+
+    def _feed(self, event: KeepaliveInput) -> None:
+        for out in self.machine.handle(self._clock(), event):
+            try:
+                self._emit(out)
+            except Exception:
+                log.exception("event handler failed for %s", type(out).__name__)
+
+    def perform(self, request: KeepaliveRequest) -> KeepaliveResult | None:
+        """Do one socket operation; its outcome as an event for the machine."""
+        match request:
+            case OpenSocket(socket=number, timeout=timeout):
+                try:
+                    ws = self._connector(self._params(), timeout)
+                except Exception as exc:  # noqa: BLE001 - any failure means: try again later
+                    status = getattr(getattr(exc, "response", None), "status_code", None)
+                    if status in (401, 403):
+                        message = (
+                            f"the server refused the /ws keepalive ({status}); check the API"
+                            " key, and that the account is enabled"
+                        )
+                    else:
+                        message = first_line(exc, with_type=True)
+                    return OpenFailed(number, message, status)
+                self._ws = ws
+                threading.Thread(
+                    target=self._read, args=(number, ws), name="keepalive-reader", daemon=True
+                ).start()
+                return SocketOpened(number)
+            case SendPing(socket=number):
+                try:
+                    self._ws.send("ping")
+                except Exception as exc:  # noqa: BLE001 - a dead socket: its reader says so too
+                    self._close_socket()
+                    return SocketClosed(number, None, first_line(exc, with_type=True))
+                return None
+            case CloseSocket(socket=number):
+                self._close_socket()
+                return SocketClosed(number, None, "closed by the agent")
+        raise AssertionError(f"unknown request {request!r}")
+
+    def _read(self, number: int, ws: Any) -> None:
+        """A socket's reader thread: every message, then the close, to the driver."""
+        try:
+            while True:
+                self._inbox.put(Received(number, ws.recv()))
+        except Exception as exc:  # noqa: BLE001 - the socket is gone, however it went
+            frame = getattr(exc, "rcvd", None)
+            code = getattr(frame, "code", None)
+            if frame is not None:
+                reason = getattr(frame, "reason", "")
+            else:
+                reason = first_line(exc, with_type=True)
+            self._inbox.put(SocketClosed(number, code, str(reason)[:200]))
+
+    def _close_socket(self) -> None:
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            try:
+                ws.close()
+            except Exception:
+                log.debug("closing /ws failed", exc_info=True)

@@ -3,12 +3,12 @@
 No threads, no I/O, no clocks: every input carries its own time, and every
 output is a value. The engine feeds it; tests drive it with plain numbers.
 
-Times are two clocks read together (:class:`Now`): ``mono`` for durations and
-``wall`` for the "since" shown to people and for noticing a suspend, during
-which the monotonic clock stands still on Linux and macOS while the wall clock
-runs on.
+Times are two clocks read together (:class:`~presence_agent.events.Now`):
+``mono`` for durations and ``wall`` for the "since" shown to people and for
+noticing a suspend, during which the monotonic clock stands still on Linux and
+macOS while the wall clock runs on.
 
-The rules (DEVELOPERS.md, issues 2, 3, 6):
+The rules (docs/architecture.md, "The presence rules"):
 
 * On start, ``offline`` becomes ``available`` (source ``user``: starting the
   agent is the person's own act); any other status is kept.
@@ -17,6 +17,9 @@ The rules (DEVELOPERS.md, issues 2, 3, 6):
 * The first input after an away that idle detection set brings ``available``
   back (source ``idle``).
 * A manual choice is sent as is (source ``user``).
+* A request that is not idle detection's (the start-up ``available``, a manual
+  choice) is never replaced by an idle change before the server has answered
+  it: idleness acts on what the server holds, so it waits for that answer.
 * The server's answer is the truth, whatever was asked.
 * Only changes are emitted: the same request is never repeated while it is
   still the newest one.
@@ -24,10 +27,20 @@ The rules (DEVELOPERS.md, issues 2, 3, 6):
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
+from presence_agent.events import Desired, Now, Why, check_pause
 from presence_agent.vocab import ServerStatus, Source, Status
+
+__all__ = [
+    "DEFAULT_AWAY_AFTER",
+    "SUSPEND_JUMP",
+    "Desired",
+    "Now",
+    "PresencePolicy",
+    "View",
+    "Why",
+]
 
 #: Default away threshold, in seconds.
 DEFAULT_AWAY_AFTER = 300.0
@@ -35,34 +48,6 @@ DEFAULT_AWAY_AFTER = 300.0
 #: observations before we call it a suspend. NTP slews by far less; a stepped
 #: clock that trips this merely costs one idle away that input undoes.
 SUSPEND_JUMP = 30.0
-
-
-@dataclass(frozen=True)
-class Now:
-    """One reading of both clocks."""
-
-    mono: float
-    wall: float
-
-
-@dataclass(frozen=True)
-class Desired:
-    """A request for the server: set ``status``, asked for by ``source``."""
-
-    status: Status
-    source: Source
-
-
-class Why(str, enum.Enum):
-    """Why the current status holds, for the tooltip and ``status``."""
-
-    UNKNOWN = "unknown"
-    START = "start"
-    IDLE = "idle"
-    MANUAL = "manual"
-    ELSEWHERE = "set elsewhere"
-    LOCKED = "screen locked"
-    SLEEP = "sleep"
 
 
 @dataclass(frozen=True)
@@ -96,6 +81,7 @@ class PresencePolicy:
         self._paused_until: float | None = None
         self._pause_forever = False
         self._inhibited = False
+        self._locked = False
         self._started = False
         self._needs_read = False
         self._slept = False
@@ -135,27 +121,48 @@ class PresencePolicy:
             return self._pending.status, self._pending.source is Source.IDLE
         return self._status, self._by_idle
 
-    def next_deadline(self, now: Now) -> float | None:
+    def next_wake(self, now: Now) -> float | None:
         """The monotonic time of the next idle check, or ``None`` if only an event can matter.
 
-        The engine sleeps until then; it never polls.
+        The earliest of the policy's timers: the idle threshold (while idleness
+        may act), the end of a timed pause, and "at once" while the screen is
+        locked and an away is due. The engine sleeps until then; it never polls.
         """
         if not self._started:
             return None
-        if self.paused(now):
-            return None if self._pause_forever else self._paused_until
-        if self._inhibited:
-            return None
+        timers: list[float] = []
+        if self._paused_until is not None:
+            timers.append(self._paused_until)
+        if self._idle_may_act():
+            if self._locked:
+                timers.append(now.mono)
+            elif not self.paused(now) and not self._inhibited:
+                last = self._last_input if self._last_input is not None else now.mono
+                timers.append(last + self.away_after)
+        return min(timers, default=None)
+
+    def _idle_may_act(self) -> bool:
+        """Whether idleness could change the status now: we hold (or have asked idle
+        detection for) ``available``, and no request of someone else's is unanswered."""
+        if self._pending is not None and self._pending.source is not Source.IDLE:
+            return False
         status, _ = self._effective()
-        if status is not Status.AVAILABLE:
-            return None
-        last = self._last_input if self._last_input is not None else now.mono
-        return last + self.away_after
+        return status is Status.AVAILABLE
 
     def wants_first_input(self) -> bool:
         """Whether the next input matters at once (we are away because of idleness)."""
         status, by_idle = self._effective()
-        return status is Status.AWAY and by_idle
+        return status is Status.AWAY and by_idle and not self._locked
+
+    def may_ping(self) -> bool:
+        """Whether a ``/ws`` ping is welcome now.
+
+        On a real server a ping silently turns ``offline`` into ``online``, so
+        not while offline is held or asked for (a ping landing between the PUT
+        and its answer would undo it).
+        """
+        pending = self._pending.status if self._pending is not None else None
+        return Status.OFFLINE not in (self._status, pending)
 
     # -- events ----------------------------------------------------------
 
@@ -172,8 +179,13 @@ class PresencePolicy:
         return None
 
     def input_seen(self, now: Now, idle_seconds: float = 0.0) -> Desired | None:
-        """Input happened ``idle_seconds`` before ``now`` (the first input after idleness)."""
+        """Input happened ``idle_seconds`` before ``now`` (the first input after idleness).
+
+        Ignored while the screen is locked: typing the password is not being back.
+        """
         self._observe(now)
+        if self._locked:
+            return None
         if self._take_slept():
             # The reading spans a suspend: input stamped before it says
             # nothing about the person now.
@@ -184,7 +196,7 @@ class PresencePolicy:
         return None
 
     def idle_check(self, now: Now, idle_seconds: float) -> Desired | None:
-        """The engine woke (at a deadline or a watchdog tick) and read the idle time."""
+        """The engine woke at :meth:`next_wake` and read the idle time."""
         self._observe(now)
         if self._take_slept():
             return self._go_idle(now, Why.SLEEP)
@@ -200,14 +212,26 @@ class PresencePolicy:
             last = self._last_input
             idle_seconds = now.mono - last
         self._last_input = last
+        if self._locked:
+            return self._go_idle(now, Why.LOCKED)
         if idle_seconds >= self.away_after:
             return self._go_idle(now, Why.IDLE)
         return None
 
     def screen_locked(self, now: Now) -> Desired | None:
-        """The session locked: the person has left, whatever the idle time says."""
+        """The session locked: the person has left, whatever the idle time says.
+
+        If an away cannot be asked yet (a manual choice is unanswered), it is
+        asked at the next idle check once it can: :meth:`next_wake` says "now".
+        """
         self._observe(now)
+        self._locked = True
         return self._go_idle(now, Why.LOCKED)
+
+    def screen_unlocked(self, now: Now) -> None:
+        """The session unlocked. Nothing is sent: the next input says the person is back."""
+        self._observe(now)
+        self._locked = False
 
     def suspending(self, now: Now) -> Desired | None:
         """The OS says it is about to sleep."""
@@ -281,7 +305,12 @@ class PresencePolicy:
         self._accept(now, server, Why.ELSEWHERE)
 
     def pause(self, now: Now, seconds: float | None) -> None:
-        """Pause idle detection for ``seconds``, or until :meth:`resume` if ``None``."""
+        """Pause idle detection for ``seconds``, or until :meth:`resume` if ``None``.
+
+        Raises :class:`ValueError` for a pause that is no duration (``inf``,
+        ``nan``, negative, beyond :data:`~presence_agent.events.MAX_PAUSE`).
+        """
+        seconds = check_pause(seconds)
         self._observe(now)
         self._pause_forever = seconds is None
         self._paused_until = None if seconds is None else now.mono + seconds
@@ -311,8 +340,7 @@ class PresencePolicy:
         # machine means the person has gone all the same.
         if why is Why.IDLE and (self.paused(now) or self._inhibited):
             return None
-        status, _ = self._effective()
-        if status is not Status.AVAILABLE:
+        if not self._idle_may_act():
             return None
         return self._ask(Desired(Status.AWAY, Source.IDLE), why)
 

@@ -1,21 +1,30 @@
 """The reporter: the one thread that talks HTTP to the server.
 
-It holds at most one status request, the newest (never a backlog), retries
-what may succeed later with exponential backoff and full jitter, honours
-``Retry-After``, and stops cold on 401/403 until the credentials change.
+Two parts, as h11 splits HTTP:
+
+* :class:`ReporterMachine` decides, and does no I/O. It holds at most one
+  status request, the newest (never a backlog), and keeps it through every
+  retry, reconnect and re-read until the server has answered it. It retries
+  what may succeed later with exponential backoff and full jitter, honours
+  ``Retry-After``, and on 401/403 stops cold and looks for new credentials
+  after 30, 60 and 120 s, then every 240 s (``login`` and the tray say so at
+  once). Feed it events with the time (:meth:`ReporterMachine.handle`), ask it
+  what to do (:meth:`ReporterMachine.poll`).
+* :class:`Reporter` is its driver: one thread that performs what the machine
+  asks with a :class:`~presence_agent.client.LibredeskClient` and feeds the
+  results back, and passes the machine's news to the engine.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from presence_agent.backoff import Backoff
 from presence_agent.client import (
-    Agent,
     Forbidden,
     LibredeskClient,
     LibredeskError,
@@ -23,157 +32,362 @@ from presence_agent.client import (
     ServerError,
     Unauthorized,
 )
-from presence_agent.policy import Desired
-from presence_agent.vocab import Dialect, ServerStatus, Source, Status, UnsupportedStatusError
+from presence_agent.events import (
+    Answered,
+    Connected,
+    CredentialsRead,
+    Desired,
+    EngineInput,
+    Failed,
+    FailureKind,
+    Finish,
+    ForgetClient,
+    Halt,
+    LoadCredentials,
+    MeRead,
+    PutAnswered,
+    ReadMe,
+    Reconnect,
+    Refresh,
+    Refreshed,
+    ReloadCredentials,
+    ReporterAction,
+    ReporterEvent,
+    ReporterInput,
+    ReporterRequest,
+    ReporterResult,
+    RequestFailed,
+    Restarted,
+    SendPut,
+    SignedOut,
+    Submit,
+    Trouble,
+    Wait,
+    WorkerFailed,
+)
+from presence_agent.vocab import Dialect, Status, UnsupportedStatusError
+from presence_agent.worker import Supervised
 
 log = logging.getLogger(__name__)
 
 #: The only status each idle change may start from.
 _IDLE_FROM = {Status.AWAY: Status.AVAILABLE, Status.AVAILABLE: Status.AWAY}
 
-#: While signed out (401/403, no secret, keyring locked), how often to look for new
-#: credentials in the keyring: at first, and at most. ``login``, ``logout`` and the tray
-#: tell the running agent at once; this is for a keyring unlocked or edited by other means,
-#: and each look starts a keyring helper process, so it slows down the longer nothing changes.
-CREDENTIAL_RECHECK = 30.0
-CREDENTIAL_RECHECK_MAX = 240.0
+#: While signed out (401/403, no secret, keyring locked), when to look for new credentials:
+#: after each of these in turn, then every last one. ``login``, ``logout`` and the tray tell
+#: the running agent at once; this is for a keyring unlocked or edited by other means, and
+#: each look starts a keyring helper process, so it slows down the longer nothing changes.
+CREDENTIAL_RECHECKS = (30.0, 60.0, 120.0, 240.0)
 
 
-# -- what the reporter tells the engine -------------------------------------------
+class CredentialsMissing(Exception):
+    """No server, key or secret is configured: ``presence-agent login`` first."""
 
 
-@dataclass(frozen=True)
-class Connected:
-    """The server answered ``GET /agents/me``: who we are, its dialect and status."""
+class ReporterMachine:
+    """The reporter's rules, with no I/O and no clock: stepped by its driver or by tests.
 
-    agent: Agent
-    dialect: Dialect
-    server: ServerStatus
+    One request is in flight at a time: :meth:`poll` hands out the next one
+    and :meth:`handle` must get its result before :meth:`poll` is asked again.
+    """
+
+    def __init__(
+        self,
+        *,
+        dialect_override: Dialect | None = None,
+        backoff: Backoff | None = None,
+        rechecks: tuple[float, ...] = CREDENTIAL_RECHECKS,
+    ) -> None:
+        self._dialect_override = dialect_override
+        self.backoff = backoff or Backoff(base=1.0, cap=60.0)
+        self._rechecks = rechecks
+        #: The newest request not yet answered, and whether to look before sending it.
+        self._desired: Desired | None = None
+        self._look_first = False
+        #: The request in ``_desired`` was looked at and may go out.
+        self._looked: Desired | None = None
+        #: The request a look in flight is for (a newer one may have come meanwhile).
+        self._looking: Desired | None = None
+        self._want_read = False
+        self._need_client = True
+        self._forget = False
+        self._need_connect = True
+        self._connected = False
+        self._retry_at: float | None = None
+        self._in_flight: ReporterRequest | None = None
+        self._key: str | None = None
+        self._signed_out = False
+        self._refused_key: str | None = None
+        self._recheck_step = 0
+        self._recheck_at = 0.0
+        self._finish: Finish | None = None
+        self._final: Desired | None = None
+        self._final_sent = False
+        self._delivered = False
+
+    # -- reading (tests, the driver) ---------------------------------------------------
+
+    @property
+    def desired(self) -> Desired | None:
+        """The newest request not yet answered."""
+        return self._desired
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    @property
+    def signed_out(self) -> bool:
+        return self._signed_out
+
+    # -- the machine -------------------------------------------------------------------
+
+    def poll(self, now: float) -> ReporterAction:
+        """What to do now: a request to perform, a :class:`Wait`, or :class:`Halt`."""
+        if self._in_flight is not None:
+            raise RuntimeError(f"{self._in_flight!r} is still in flight: handle its result first")
+        action = self._next(now)
+        if isinstance(action, (LoadCredentials, ReadMe, SendPut)):
+            self._in_flight = action
+        return action
+
+    def _next(self, now: float) -> ReporterAction:
+        if self._forget:
+            self._forget = False
+            return ForgetClient()
+        if self._finish is not None:
+            if self._final is not None and not self._final_sent and not self._need_client:
+                remaining = self._finish.deadline - now
+                if remaining > 0:
+                    self._final_sent = True
+                    return SendPut(self._final, timeout=max(0.1, remaining))
+            return Halt(self._delivered)
+        if self._signed_out:
+            if now >= self._recheck_at:
+                return LoadCredentials()
+            return Wait(self._recheck_at)
+        if self._retry_at is not None:
+            if now < self._retry_at:
+                return Wait(self._retry_at)
+            self._retry_at = None
+        if self._need_client:
+            return LoadCredentials()
+        if self._need_connect:
+            return ReadMe("connect", self._dialect_override)
+        if self._desired is not None:
+            if self._look_first and self._looked != self._desired:
+                self._looking = self._desired
+                return ReadMe("look")
+            return SendPut(self._desired)
+        if self._want_read:
+            return ReadMe("refresh")
+        return Wait(None)
+
+    def handle(self, now: float, event: ReporterInput) -> list[ReporterEvent]:
+        """Take one event; returns what the engine must hear, in order."""
+        out: list[ReporterEvent] = []
+        match event:
+            case Submit(desired=desired, look_first=look_first):
+                if desired != self._desired:
+                    self._looked = None
+                self._desired, self._look_first = desired, look_first
+            case Refresh():
+                self._want_read = True
+            case Reconnect():
+                self._need_connect = True
+                self._retry_at = None
+            case ReloadCredentials():
+                self._signed_out = False
+                self._refused_key = None
+                self._forget = True
+                self._need_client = True
+                self._need_connect = True
+                self._retry_at = None
+            case Finish(final=final):
+                self._finish = event
+                send = final is not None and self._connected and not self._signed_out
+                self._final = final if send else None
+                self._want_read = False
+            case Restarted():
+                # The driver lost its client with its thread; what was in flight is unknown.
+                self._in_flight = None
+                self._need_client = True
+                self._need_connect = True
+            case _:
+                self._result(now, event, out)
+        return out
+
+    def _result(self, now: float, result: ReporterResult, out: list[ReporterEvent]) -> None:
+        request, self._in_flight = self._in_flight, None
+        if request is None:
+            raise RuntimeError(f"{result!r} came with no request in flight")
+        match result:
+            case RequestFailed():
+                self._failed(now, request, result, out)
+                return
+            case CredentialsRead(key=key):
+                self._need_client = False
+                if self._signed_out:
+                    if key == self._refused_key:
+                        self._forget = True  # still the refused credentials
+                        self._need_client = True
+                        self._schedule_recheck(now)
+                        return
+                    log.info("new credentials found; reconnecting")
+                    self._signed_out = False
+                    self._need_connect = True
+                self._key = key
+                return
+            case MeRead(agent=agent, dialect=dialect, server=server):
+                self._succeeded(out)
+                assert isinstance(request, ReadMe)
+                if request.purpose == "connect":
+                    self._need_connect = False
+                    self._connected = True
+                    self._want_read = False  # the connect read it
+                    out.append(Connected(agent, dialect, server))
+                elif request.purpose == "refresh":
+                    self._want_read = False
+                    out.append(Refreshed(server))
+                elif self._looking is not None and self._looking == self._desired:
+                    # A look before an idle change (a newer request that came meanwhile
+                    # makes it moot: that one goes out on its own terms).
+                    desired = self._looking
+                    if server.status is _IDLE_FROM.get(desired.status):
+                        self._looked = desired
+                    else:
+                        # Someone else changed it: the idle change no longer applies. Not
+                        # an answer to `desired`: the request was never made.
+                        self._desired = None
+                        held = server.status.value
+                        out.append(Failed(desired, f"skipped: the server holds {held}"))
+                        out.append(Refreshed(server))
+            case PutAnswered(asked=asked, server=server):
+                self._succeeded(out)
+                if self._desired == asked:
+                    self._desired = None
+                if self._finish is not None and asked == self._final:
+                    self._delivered = server.status is asked.status
+                out.append(Answered(asked, server))
+
+    def _succeeded(self, out: list[ReporterEvent]) -> None:
+        if self.backoff.attempt:
+            out.append(Trouble(None))
+        self.backoff.reset()
+
+    def _failed(
+        self, now: float, request: ReporterRequest, failure: RequestFailed, out: list[ReporterEvent]
+    ) -> None:
+        asked = request.desired if isinstance(request, SendPut) else None
+        if isinstance(request, ReadMe) and request.purpose == "look":
+            asked = self._looking
+        if self._finish is not None:
+            if isinstance(request, SendPut):
+                log.warning(
+                    "could not report %s on the way out: %s",
+                    request.desired.status.value,
+                    failure.message,
+                )
+            return  # no retries on the way out: poll halts
+        if failure.kind in (FailureKind.REFUSED, FailureKind.NO_CREDENTIALS):
+            if self._signed_out:
+                self._schedule_recheck(now)  # still nothing usable; said once already
+                return
+            self._sign_out(now, failure.message, asked, out)
+            return
+        if failure.kind is FailureKind.TRANSIENT:
+            out.append(Trouble(failure.message))
+            delay = self.backoff.next_delay(failure.retry_after)
+            log.info("%s; retrying in %.1f s", failure.message, delay)
+            self._retry_at = now + delay
+            return
+        # Permanent, or a status this server cannot hold: this request is given up.
+        log.warning("%s", failure.message)
+        if asked is not None and self._desired == asked:
+            self._desired = None
+        if isinstance(request, ReadMe) and request.purpose == "refresh":
+            self._want_read = False
+        out.append(Failed(asked, failure.message))
+        if isinstance(request, (ReadMe, LoadCredentials)) and (
+            self._need_connect or self._need_client
+        ):
+            # The connect stays due, so without a wait it would be retried at once,
+            # forever (a status word we do not know, a 4xx): try again later.
+            self._retry_at = now + self.backoff.next_delay()
+
+    def _sign_out(
+        self, now: float, message: str, asked: Desired | None, out: list[ReporterEvent]
+    ) -> None:
+        log.error("%s; waiting for `presence-agent login`", message)
+        self._signed_out = True
+        self._refused_key = self._key
+        self._recheck_step = 0
+        self._recheck_at = now + self._rechecks[0]
+        self._forget = True
+        self._need_client = True
+        self._need_connect = True
+        self._connected = False
+        self._want_read = False
+        self._retry_at = None
+        self.backoff.reset()
+        dropped = [d for d in dict.fromkeys((asked, self._desired)) if d is not None]
+        self._desired = None
+        out.append(SignedOut(message))
+        out.extend(Failed(d, message) for d in dropped)
+
+    def _schedule_recheck(self, now: float) -> None:
+        self._recheck_step = min(self._recheck_step + 1, len(self._rechecks) - 1)
+        self._recheck_at = now + self._rechecks[self._recheck_step]
 
 
-@dataclass(frozen=True)
-class Answered:
-    asked: Desired
-    server: ServerStatus
-
-
-@dataclass(frozen=True)
-class Refreshed:
-    server: ServerStatus
-
-
-@dataclass(frozen=True)
-class Failed:
-    """A request was given up for good; ``message`` says why, for a person."""
-
-    asked: Desired | None
-    message: str
-
-
-@dataclass(frozen=True)
-class Trouble:
-    """The server cannot be reached or is failing; we keep trying. ``None`` when it is over."""
-
-    message: str | None
-
-
-@dataclass(frozen=True)
-class SignedOut:
-    """401/403: the credentials are refused (or missing). Nothing is retried until they change."""
-
-    message: str
-
-
-ReporterEvent = Connected | Answered | Refreshed | Failed | Trouble | SignedOut
-
-#: Builds a client from the current credentials, or raises LibredeskError /
-#: KeyringUnavailable with a message for a person. ``key`` identifies the
-#: credentials, so a new login can be told from the refused one without the
-#: reporter ever holding the secret itself.
+#: Builds a client from the current credentials, or raises CredentialsMissing /
+#: KeyringUnavailable / ConfigError with a message for a person. ``key`` identifies the
+#: credentials, so a new login can be told from the refused one without the reporter ever
+#: holding the secret itself.
 ClientFactory = Callable[[], tuple[LibredeskClient, str]]
 
 
-class Reporter:
-    """The HTTP worker.
+class _StopLoop:
+    """Tells the driver's loop to return."""
 
-    Thread use: ``submit``, ``refresh``, ``credentials_changed``, ``stop`` and
-    ``finish`` may be called from any thread; everything else runs on the
-    reporter's own thread, which also calls ``on_event`` (so it must only post).
+
+class Reporter:
+    """The HTTP worker: a :class:`ReporterMachine` and the I/O it asks for, on one thread.
+
+    Thread use: ``post``, ``finish``, ``stop`` and ``join`` from any thread;
+    everything else on the reporter's own thread, which calls ``emit`` (so
+    ``emit`` must only post to the engine) and performs every request.
     """
 
     def __init__(
         self,
         client_factory: ClientFactory,
-        on_event: Callable[[ReporterEvent], None],
+        emit: Callable[[EngineInput], None],
         *,
-        dialect_override: Dialect | None = None,
-        backoff: Backoff | None = None,
+        machine: ReporterMachine | None = None,
         clock: Callable[[], float] = time.monotonic,
-        push_live: Callable[[], bool] = lambda: False,
+        supervise_wait: Callable[[float], bool] | None = None,
     ) -> None:
         self._factory = client_factory
-        self._push_live = push_live
-        self._on_event = on_event
-        self._dialect_override = dialect_override
-        self._backoff = backoff or Backoff(base=1.0, cap=60.0)
+        self._emit = emit
+        self.machine = machine or ReporterMachine()
         self._clock = clock
-        self._cond = threading.Condition()
-        self._slot: Desired | None = None
-        self._want_refresh = False
-        self._need_connect = True
-        self._signed_out_key: str | None = None
-        self._signed_out = False
-        self._recheck = CREDENTIAL_RECHECK
-        self._recheck_at = 0.0
-        self._wake_early = False
-        self._stopping = False
-        self._final_deadline: float | None = None
-        self._final_done = threading.Event()
-        self._final_ok = False
+        self._inbox: queue.SimpleQueue[ReporterInput | _StopLoop] = queue.SimpleQueue()
         self._client: LibredeskClient | None = None
-        self._client_key: str | None = None
-        #: The stored credentials changed: the client built from the old ones must go.
-        self._client_stale = False
-        self._connected = False
-        self._thread = threading.Thread(target=self._run, name="reporter", daemon=True)
+        self._halted = threading.Event()
+        self._delivered = False
+        self._runs = 0
+        self._worker = Supervised(
+            "reporter", self._loop, self._on_failure, clock=clock, wait=supervise_wait
+        )
 
-    # -- any thread ----------------------------------------------------------------
+    # -- any thread -----------------------------------------------------------------------
 
     def start(self) -> None:
-        self._thread.start()
+        self._worker.start()
 
-    def set_push_channel(self, live: Callable[[], bool]) -> None:
-        """Tell the reporter how to know that server pushes are arriving (before start)."""
-        self._push_live = live
-
-    def submit(self, desired: Desired) -> None:
-        """Ask for ``desired``; replaces any request not yet sent."""
-        with self._cond:
-            self._slot = desired
-            self._cond.notify_all()
-
-    def refresh(self) -> None:
-        """Re-read the server's status soon (coalesced)."""
-        with self._cond:
-            self._want_refresh = True
-            self._cond.notify_all()
-
-    def reconnect(self) -> None:
-        """Re-learn who we are and the dialect (after a resume, say)."""
-        with self._cond:
-            self._need_connect = True
-            self._wake_early = True
-            self._cond.notify_all()
-
-    def credentials_changed(self) -> None:
-        """``login`` stored new credentials (or ``logout`` removed them): use them at once."""
-        with self._cond:
-            self._client_stale = True
-            self._signed_out = False
-            self._signed_out_key = None
-            self._need_connect = True
-            self._wake_early = True
-            self._cond.notify_all()
+    def post(self, event: ReporterInput) -> None:
+        self._inbox.put(event)
 
     def finish(self, final: Desired | None, timeout: float) -> bool:
         """Send ``final`` (if connected) within ``timeout`` seconds, then stop.
@@ -181,257 +395,150 @@ class Reporter:
         Returns whether ``final`` reached the server. Bounded however the
         server behaves: a hanging request is abandoned with the thread.
         """
-        deadline = self._clock() + timeout
-        with self._cond:
-            send = final is not None and self._connected and not self._signed_out
-            self._slot = final if send else None
-            self._want_refresh = False
-            self._final_deadline = deadline
-            self._wake_early = True
-            self._cond.notify_all()
-        if not self._thread.is_alive():
+        self.post(Finish(final, self._clock() + timeout))
+        if not self._worker.is_alive():
             return False
-        delivered = self._final_done.wait(max(0.0, deadline - self._clock())) and send
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
-        return bool(delivered) and self._final_ok
+        done = self._halted.wait(max(0.0, timeout))
+        self.stop()
+        return done and self._delivered
 
     def stop(self) -> None:
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
+        self._worker.stop()
+        self._inbox.put(_StopLoop())
 
     def join(self, timeout: float | None = None) -> None:
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+        self._worker.join(timeout)
 
-    # -- reporter thread ---------------------------------------------------------------
+    def is_alive(self) -> bool:
+        return self._worker.is_alive()
 
-    def _run(self) -> None:
-        try:
-            while True:
-                job = self._next_job()
-                if job is None:
+    # -- reporter thread ------------------------------------------------------------------
+
+    def _on_failure(self, failure: WorkerFailed) -> None:
+        self._close_client()
+        self._emit(failure)
+
+    def _loop(self) -> None:
+        machine = self.machine
+        self._runs += 1
+        if self._runs > 1:
+            self._feed(Restarted())
+        while True:
+            action = machine.poll(self._clock())
+            match action:
+                case Halt(delivered=delivered):
+                    self._close_client()
+                    self._delivered = delivered
+                    self._halted.set()
                     return
-                job()
-        finally:
-            self._final_done.set()
-            if self._client is not None:
-                self._client.close()
-
-    def _next_job(self) -> Callable[[], None] | None:
-        with self._cond:
-            while True:
-                if self._stopping:
-                    return None
-                if self._final_deadline is not None:
-                    if self._slot is None:
-                        self._final_done.set()
-                        return None
-                    return self._do_final
-                if self._signed_out:
-                    # Other wake-ups (a request, a refresh) change nothing while
-                    # signed out: only the recheck's own time does.
-                    remaining = self._recheck_at - self._clock()
-                    if remaining > 0:
-                        self._cond.wait(remaining)
+                case Wait(until=until):
+                    timeout = None if until is None else max(0.0, until - self._clock())
+                    try:
+                        event = self._inbox.get(timeout=timeout)
+                    except queue.Empty:
                         continue
-                    return self._check_new_credentials
-                if self._need_connect:
-                    return self._do_connect
-                if self._slot is not None:
-                    return self._do_put
-                if self._want_refresh:
-                    self._want_refresh = False
-                    return self._do_refresh
-                self._cond.wait()
+                    if isinstance(event, _StopLoop):
+                        self._close_client()
+                        return
+                    self._feed(event)
+                    self._drain()
+                case _:
+                    result = self.perform(action)
+                    if result is not None:
+                        self._feed(result)
+                    self._drain()
 
-    def _ensure_client(self) -> LibredeskClient:
-        with self._cond:
-            stale, self._client_stale = self._client_stale, False
-        if stale:
-            self._drop_client()
-        if self._client is None:
-            self._client, self._client_key = self._factory()
-        return self._client
-
-    def _drop_client(self) -> None:
-        if self._client is not None:
-            self._client.close()
-        self._client = None
-
-    def _do_connect(self) -> None:
-        def connect() -> None:
-            client = self._ensure_client()
-            agent = client.me()
-            if self._dialect_override is not None:
-                client.dialect = self._dialect_override
-            else:
-                client.detect_dialect(agent)
-            assert client.dialect is not None
-            server = client.read_status(agent.status_word)
-            with self._cond:
-                self._need_connect = False
-                self._connected = True
-            self._emit(Connected(agent, client.dialect, server))
-
-        self._attempt(connect, asked=None)
-
-    def _do_put(self) -> None:
-        with self._cond:
-            asked = self._slot
-        if asked is None:
-            return
-
-        def put() -> None:
-            client = self._ensure_client()
-            if asked.source is Source.IDLE and not self._push_live():
-                # Without a live push channel (a documented server has none;
-                # a real one's /ws may be reconnecting) a change made elsewhere,
-                # or the offline sweep, may have gone unseen, and an idle PUT
-                # would overwrite it; the documented server cannot even say
-                # who set an away. So look before an idle change.
-                held = client.read_status(client.me().status_word)
-                if held.status is not _IDLE_FROM[asked.status]:
-                    with self._cond:
-                        if self._slot == asked:
-                            self._slot = None
-                    # Not an answer to `asked`: the request was never made.
-                    self._emit(Failed(asked, f"skipped: the server holds {held.status.value}"))
-                    self._emit(Refreshed(held))
-                    return
-            server = client.set_status(asked)
-            with self._cond:
-                if self._slot == asked:
-                    self._slot = None
-            self._emit(Answered(asked, server))
-
-        self._attempt(put, asked=asked)
-
-    def _do_refresh(self) -> None:
-        def refresh() -> None:
-            client = self._ensure_client()
-            agent = client.me()
-            self._emit(Refreshed(client.read_status(agent.status_word)))
-
-        self._attempt(refresh, asked=None)
-
-    def _do_final(self) -> None:
-        with self._cond:
-            asked, self._slot = self._slot, None
-            deadline = self._final_deadline
-        if asked is None or deadline is None:
-            return
-        try:
-            remaining = max(0.1, deadline - self._clock())
-            server = self._ensure_client().set_status(asked, timeout=remaining)
-        except (LibredeskError, UnsupportedStatusError) as exc:
-            log.warning("could not report %s on the way out: %s", asked.status.value, exc)
-        else:
-            self._final_ok = server.status is asked.status
-            self._emit(Answered(asked, server))
-        self._final_done.set()
-
-    def _check_new_credentials(self) -> None:
-        with self._cond:
-            self._recheck = min(self._recheck * 2, CREDENTIAL_RECHECK_MAX)
-            self._recheck_at = self._clock() + self._recheck
-        try:
-            client, key = self._factory()
-        except Exception:  # noqa: BLE001 - still signed out; the factory's text was logged once
-            return
-        with self._cond:
-            if key == self._signed_out_key:
-                client.close()
+    def _drain(self) -> None:
+        """Take every event already waiting, so the next request is the newest one."""
+        while True:
+            try:
+                event = self._inbox.get_nowait()
+            except queue.Empty:
                 return
-            log.info("new credentials found; reconnecting")
-            self._client, self._client_key = client, key
-            self._signed_out = False
-            self._need_connect = True
+            if isinstance(event, _StopLoop):
+                self._inbox.put(event)  # seen by the next wait
+                return
+            self._feed(event)
 
-    def _attempt(self, action: Callable[[], None], asked: Desired | None) -> None:
-        """Run one request; sort its failure into retry, give up, or sign out."""
+    def _feed(self, event: ReporterInput) -> None:
+        for out in self.machine.handle(self._clock(), event):
+            try:
+                self._emit(out)
+            except Exception:
+                log.exception("event handler failed for %s", type(out).__name__)
+
+    def perform(self, request: ReporterRequest) -> ReporterResult | None:
+        """Do one request with the client; its outcome as an event for the machine.
+
+        Errors the machine knows come back as :class:`RequestFailed`; anything
+        else propagates to the supervisor.
+        """
         try:
-            action()
+            return self._perform(request)
         except (Unauthorized, Forbidden) as exc:
-            self._sign_out(str(exc), asked)
+            return RequestFailed(FailureKind.REFUSED, str(exc))
         except LibredeskError as exc:
             if not exc.retryable:
-                log.warning("%s", exc)
-                self._drop_slot(asked)
-                self._emit(Failed(asked, str(exc)))
-                with self._cond:
-                    connecting = self._need_connect
-                if connecting:
-                    # The connect stays due, so without a wait it would be
-                    # retried at once, forever (a status word we do not
-                    # know, a 4xx): try again later, like any failure.
-                    self._sleep(self._backoff.next_delay())
-                return
-            self._emit(Trouble(str(exc)))
+                return RequestFailed(FailureKind.PERMANENT, str(exc))
             retry_after = exc.retry_after if isinstance(exc, (RateLimited, ServerError)) else None
-            delay = self._backoff.next_delay(retry_after)
-            log.info("%s; retrying in %.1f s", exc, delay)
-            self._sleep(delay)
-            return
+            return RequestFailed(FailureKind.TRANSIENT, str(exc), retry_after)
         except UnsupportedStatusError as exc:
-            self._drop_slot(asked)
-            self._emit(Failed(asked, str(exc)))
-            return
+            return RequestFailed(FailureKind.UNSUPPORTED, str(exc))
         except Exception as exc:
-            # The factory's own errors (keyring, config) land here: they are
-            # written for a person already. Treat them like a refusal: wait
-            # for new credentials rather than spin.
+            # The factory's own errors are written for a person already.
             from presence_agent.config import ConfigError
             from presence_agent.credentials import KeyringUnavailable
 
             if isinstance(exc, (KeyringUnavailable, ConfigError, CredentialsMissing)):
-                self._sign_out(str(exc), asked)
-                return
+                return RequestFailed(FailureKind.NO_CREDENTIALS, str(exc))
             raise
-        else:
-            if self._backoff.attempt:
-                self._emit(Trouble(None))
-            self._backoff.reset()
 
-    def _drop_slot(self, asked: Desired | None) -> None:
-        with self._cond:
-            if asked is not None and self._slot == asked:
-                self._slot = None
+    def _perform(self, request: ReporterRequest) -> ReporterResult | None:
+        match request:
+            case ForgetClient():
+                self._close_client()
+                return None
+            case LoadCredentials():
+                self._close_client()
+                self._client, key = self._factory()
+                return CredentialsRead(key)
+            case ReadMe(purpose=purpose, dialect=dialect):
+                client = self._require_client()
+                agent = client.me()
+                if purpose == "connect":
+                    if dialect is not None:
+                        client.dialect = dialect
+                    else:
+                        client.detect_dialect(agent)
+                found = client.dialect or Dialect.DOCUMENTED
+                return MeRead(agent, found, client.read_status(agent.status_word))
+            case SendPut(desired=desired, timeout=timeout):
+                server = self._require_client().set_status(desired, timeout=timeout)
+                return PutAnswered(desired, server)
+        raise AssertionError(f"unknown request {request!r}")
 
-    def _sign_out(self, message: str, asked: Desired | None) -> None:
-        log.error("%s; waiting for `presence-agent login`", message)
-        with self._cond:
-            self._signed_out = True
-            self._recheck = CREDENTIAL_RECHECK
-            self._recheck_at = self._clock() + CREDENTIAL_RECHECK
-            self._signed_out_key = self._client_key
-            self._need_connect = True
-            self._connected = False
-            slot, self._slot = self._slot, None
-            self._drop_client()
-        self._emit(SignedOut(message))
-        for dropped in {asked, slot} - {None}:
-            self._emit(Failed(dropped, message))
+    def _require_client(self) -> LibredeskClient:
+        if self._client is None:
+            raise RuntimeError("the reporter machine asked for a request before a client")
+        return self._client
 
-    def _sleep(self, seconds: float) -> None:
-        """Back off, but wake for shutdown or new credentials (never for new requests)."""
-        deadline = self._clock() + seconds
-        with self._cond:
-            self._wake_early = False
-            while not (self._stopping or self._wake_early or self._final_deadline is not None):
-                remaining = deadline - self._clock()
-                if remaining <= 0:
-                    return
-                self._cond.wait(remaining)
-
-    def _emit(self, event: ReporterEvent) -> None:
-        try:
-            self._on_event(event)
-        except Exception:
-            log.exception("event handler failed for %s", type(event).__name__)
+    def _close_client(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.close()
+            except Exception:
+                log.debug("closing the client failed", exc_info=True)
 
 
-class CredentialsMissing(Exception):
-    """No server, key or secret is configured: ``presence-agent login`` first."""
+__all__ = [
+    "CREDENTIAL_RECHECKS",
+    "ClientFactory",
+    "CredentialsMissing",
+    "Reconnect",
+    "Refresh",
+    "ReloadCredentials",
+    "Reporter",
+    "ReporterMachine",
+    "Submit",
+]

@@ -67,7 +67,7 @@ def check_input(
     for the secret: a typo in the URL should not cost the person a paste.
     """
     from presence_agent import config
-    from presence_agent.client import InsecureURL, normalize_server_url
+    from presence_agent.urls import InsecureURL, normalize_server_url
 
     try:
         layers = config.load_layers(paths)  # a corrupt config fails here, before anything is stored
@@ -216,7 +216,8 @@ def sign_out(paths: Paths, *, credentials: SecretStore | None = None) -> str:
 
 
 def _verify(server: str, api_key: str, secret: str, auth: str, ca_bundle: str | None) -> Any:
-    from presence_agent.client import AuthScheme, LibredeskClient, make_ssl_context
+    from presence_agent.client import LibredeskClient, make_ssl_context
+    from presence_agent.vocab import AuthScheme
 
     scheme: AuthScheme = "basic" if auth == "basic" else "token"
     with LibredeskClient(

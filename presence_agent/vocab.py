@@ -1,4 +1,5 @@
-"""The status vocabulary: the app's own words, and how each server dialect spells them.
+"""The server's vocabulary: the app's own status words, how each dialect spells them, and
+the two ways to authenticate.
 
 This is the one place that knows both dialects (docs/libredesk.md):
 
@@ -12,6 +13,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Literal
+
+#: The ``Authorization`` schemes the server takes: ``token key:secret`` or HTTP Basic.
+AuthScheme = Literal["token", "basic"]
 
 
 class Status(str, enum.Enum):

@@ -11,6 +11,10 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tests.libredesk_server import LibredeskServer
 
 
 def agent_argv() -> list[str]:
@@ -142,3 +146,15 @@ class AgentProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.kill()
+
+
+#: The end-to-end suites' credentials (':' and non-ASCII on purpose).
+KEY = "agent-key"
+SECRET = "s3cr:et-ünïcode-Zq9"
+
+
+def signed_in(env: Mapping[str, str], server: LibredeskServer) -> None:
+    """``presence-agent login`` against ``server`` with :data:`KEY` and :data:`SECRET`."""
+    result = login(env, server.url, KEY, SECRET)
+    assert result.returncode == 0, result.stderr
+    assert "Signed in" in result.stdout

@@ -9,7 +9,7 @@ from typing import Any
 from presence_agent.calls import describe
 from presence_agent.calls._linux import recording
 from presence_agent.calls._windows import STORE, WindowsCalls, in_use
-from presence_agent.engine import IdleInhibit, Snapshot
+from presence_agent.events import IdleInhibit, Snapshot
 from presence_agent.session._bridge import EngineBridge, held_by
 from presence_agent.tray._model import tooltip
 from presence_agent.vocab import Status
@@ -101,14 +101,9 @@ class Engine:
         return Snapshot()
 
 
-class Reporter:
-    def reconnect(self) -> None:
-        return None
-
-
 def test_a_call_holds_idle_off_and_says_why() -> None:
     engine = Engine()
-    bridge = EngineBridge(engine, Reporter())  # type: ignore[arg-type]
+    bridge = EngineBridge(engine)  # type: ignore[arg-type]
     bridge.inhibited("microphone", True)
     bridge.inhibited("camera", True)
     bridge.inhibited("microphone", False)

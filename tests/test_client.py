@@ -23,7 +23,6 @@ from presence_agent.client import (
     MAX_RETRY_AFTER,
     USER_AGENT,
     Forbidden,
-    InsecureURL,
     LibredeskClient,
     LibredeskError,
     NotLibredesk,
@@ -34,12 +33,11 @@ from presence_agent.client import (
     UnexpectedStatus,
     Unreachable,
     authorization_header,
-    is_loopback_host,
     make_auth,
-    normalize_server_url,
     parse_retry_after,
 )
-from presence_agent.policy import Desired
+from presence_agent.events import Desired
+from presence_agent.urls import InsecureURL, is_loopback_host, normalize_server_url
 from presence_agent.vocab import (
     Dialect,
     ServerStatus,

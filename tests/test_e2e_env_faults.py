@@ -14,19 +14,13 @@ import base64
 import json
 import os
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from presence_agent.client import Agent
-from presence_agent.engine import Call, Engine, InputSeen, Stop
-from presence_agent.policy import Desired, PresencePolicy, Why
-from presence_agent.reporter import Answered, Connected, Refreshed
-from presence_agent.vocab import Dialect, ServerStatus, Source, Status
-from tests import agent_process, secret_scan, test_e2e_headless
+from tests import agent_process, secret_scan
 from tests.agent_process import AgentProcess, login, run_cli
 from tests.desktop import (
     _Daemon,
@@ -38,7 +32,6 @@ from tests.desktop import (
     running_session_bus,
     wait_until,
 )
-from tests.fakes import Clock, FakeSource
 from tests.libredesk_server import LibredeskServer
 from tests.secret_scan import register_secret
 
@@ -228,81 +221,6 @@ def test_a_keyring_that_cannot_be_opened(
     check_broken_keyring(env, "is it unlocked?")
 
 
-# -- a suspend the engine learns of from a server message first ----------------------------------
-
-AWAY_AFTER = 60.0
-GO_AWAY = Desired(Status.AWAY, Source.IDLE)
-COME_BACK = Desired(Status.AVAILABLE, Source.IDLE)
-
-
-class Server:
-    """The reporter, answering every request as a server would (any thread)."""
-
-    def __init__(self) -> None:
-        self.engine: Engine | None = None
-        self.sent: list[Desired] = []
-
-    def submit(self, desired: Desired) -> None:
-        self.sent.append(desired)
-        assert self.engine is not None
-        idle_away = desired == GO_AWAY
-        self.engine.post(Answered(desired, ServerStatus(desired.status, by_idle=idle_away)))
-
-    def refresh(self) -> None:
-        return None
-
-
-def test_a_suspend_first_seen_by_a_server_answer_still_means_away() -> None:
-    clocks = Clock()
-    source = FakeSource(clocks)
-    server = Server()
-    engine = Engine(PresencePolicy(AWAY_AFTER), source, server, clock=clocks)  # type: ignore[arg-type]
-    server.engine = engine
-    thread = threading.Thread(target=engine.run, name="engine", daemon=True)
-    thread.start()
-
-    def settle() -> None:
-        done = threading.Event()
-        engine.post(Call(done.set))
-        assert done.wait(5)
-
-    try:
-        available = ServerStatus(Status.AVAILABLE, by_idle=False)
-        engine.post(Connected(Agent(7, "online", "Ada", None), Dialect.LIBREDESK, available))
-        settle()
-        assert server.sent == []
-
-        # An hour asleep. On waking, the first thing the engine hears is the server (the /ws
-        # reconnect's re-read), which still says available: that is no sign of the person.
-        clocks.sleep(3600)
-        engine.post(Refreshed(available))
-        settle()
-        # Then the key that woke the machine, one second ago by the idle counter.
-        clocks.advance(1)
-        source.last_input = clocks.now().mono - 1
-        engine.post(InputSeen())
-        settle()
-        snap = engine.snapshot()
-        assert (snap.status, snap.by_idle, snap.why) == (Status.AWAY, True, Why.SLEEP)
-        assert server.sent == [GO_AWAY], "away (idle) on the jump, and nothing else"
-        assert source.armed, "the next input must bring the person back"
-
-        # Time passes with no input: nothing more is reported (no 'available' for the sleep).
-        clocks.advance(AWAY_AFTER * 3)
-        engine.post(Call(lambda: None))
-        settle()
-        assert server.sent == [GO_AWAY]
-
-        # Real input now: back.
-        source.last_input = clocks.now().mono
-        engine.post(InputSeen())
-        settle()
-        assert server.sent == [GO_AWAY, COME_BACK]
-        assert engine.snapshot().status is Status.AVAILABLE
-    finally:
-        engine.post(Stop())
-        thread.join(5)
-
 
 # -- the secrets scan itself ----------------------------------------------------------------
 
@@ -351,4 +269,4 @@ def test_the_scan_records_the_real_agents_output() -> None:
     # Registered secrets, and the constants of the other suites, paired with their keys.
     secrets = secret_scan.all_secrets()
     assert secrets[SECRET] == {KEY}
-    assert secrets[test_e2e_headless.SECRET] >= {test_e2e_headless.KEY}
+    assert secrets[agent_process.SECRET] >= {agent_process.KEY}

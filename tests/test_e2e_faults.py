@@ -8,22 +8,22 @@ server's dialect a /ws ping also turns offline into online); test_e2e_libredesk.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import pytest
 
-from tests.agent_process import AgentProcess, login
+from tests.agent_process import KEY, SECRET, AgentProcess, login, signed_in
 from tests.desktop import Input
 from tests.libredesk_server import AVAILABILITY_PATH, ME_PATH, LibredeskServer
-from tests.test_e2e_headless import KEY, SECRET, signed_in
 
 pytestmark = pytest.mark.desktop
 
 
 @pytest.fixture
-def server() -> LibredeskServer:
+def server() -> Iterator[LibredeskServer]:
     srv = LibredeskServer(dialect="documented", api_key=KEY, api_secret=SECRET)
     srv.start()
-    yield srv  # type: ignore[misc]
+    yield srv
     srv.stop()
 
 
@@ -38,6 +38,21 @@ def test_5xx_burst_is_retried_until_delivered(env: dict[str, str], server: Libre
         assert server.wait_for(lambda: server.status == "available", 20), agent.output()
         attempts = server.requests("PUT")
         assert len(attempts) == 4, "three failures, then one success; no more"
+        assert agent.terminate() == 0
+
+
+def test_a_503_burst_at_start_loses_no_status(
+    env: dict[str, str], server: LibredeskServer
+) -> None:
+    # Regression: the retries outlasted the away threshold, the idle away replaced the
+    # unanswered start-up Available, and its look found the server still offline: the
+    # agent stayed "Offline (start)" for good.
+    signed_in(env, server)
+    server.inject_status(AVAILABILITY_PATH, status=503, count=3, retry_after=1)
+    with start(env, "--away-after", "2") as agent:
+        assert server.wait_for_put("available", "user", timeout=20), agent.output()
+        # And then idleness acts on what the server holds: away, with nobody at the desk.
+        assert server.wait_for(lambda: server.status == "away", 10), agent.output()
         assert agent.terminate() == 0
 
 

@@ -14,14 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.agent_process import AgentProcess, login, run_cli
+from tests.agent_process import KEY, SECRET, AgentProcess, login, run_cli, signed_in
 from tests.desktop import Input
 from tests.libredesk_server import LibredeskServer
 
 pytestmark = pytest.mark.desktop
 
-KEY = "agent-key"
-SECRET = "s3cr:et-ünïcode-Zq9"  # ':' and non-ASCII on purpose
 WORDS = {
     "documented": {"available": "available", "away": "away", "manual_away": "away"},
     "libredesk": {"available": "online", "away": "away", "manual_away": "away_manual"},
@@ -40,12 +38,6 @@ def words(server: LibredeskServer) -> dict[str, str]:
 
 def start_agent(env: dict[str, str], *args: str) -> AgentProcess:
     return AgentProcess(["run", "--no-tray", *args], env)
-
-
-def signed_in(env: dict[str, str], server: LibredeskServer) -> None:
-    result = login(env, server.url, KEY, SECRET)
-    assert result.returncode == 0, result.stderr
-    assert "Signed in" in result.stdout
 
 
 def test_presence_follows_input_end_to_end(

@@ -8,10 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.agent_process import AgentProcess, run_cli
+from tests.agent_process import KEY, SECRET, AgentProcess, run_cli, signed_in
 from tests.desktop import Input
 from tests.libredesk_server import LibredeskServer
-from tests.test_e2e_headless import KEY, SECRET, signed_in
 
 pytestmark = pytest.mark.desktop
 
@@ -125,10 +124,10 @@ def test_ws_drops_and_silence_reconnect(env: dict[str, str], server: LibredeskSe
     with start(env) as agent:
         assert server.wait_for(lambda: server.ws_connected() == 1, 10), agent.output()
         for round_ in range(3):
-            pings = server.ws_pings
-            assert server.wait_for(lambda p=pings: server.ws_pings > p, 5)  # a healthy socket
+            pings, want = server.ws_pings, round_ + 2
+            assert server.wait_for(lambda: server.ws_pings > pings, 5)  # a healthy socket  # noqa: B023
             server.ws_drop_all()
-            assert server.wait_for(lambda r=round_: server.ws_connections >= r + 2, 10)
+            assert server.wait_for(lambda: server.ws_connections >= want, 10)  # noqa: B023
         # No pong for three intervals: reconnect.
         server.ws_mute(True)
         before = server.ws_connections

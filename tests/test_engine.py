@@ -1,164 +1,54 @@
-"""The engine on its own thread, with a fake clock, idle source and reporter.
+"""The engine in virtual time: the real engine and policy on the test's thread, with a fake
+clock, idle source and reporter inbox (tests/fakes.py).
 
-Reporter events (Connected, Answered, ...) are posted by hand, as the
-reporter thread would. The clock only moves when a test moves it; a posted
-no-op :class:`Call` wakes the engine to look at the new time.
+Reporter events (Connected, Answered, ...) are posted by hand, as the reporter
+thread would. Each post is handled at once; the clock only moves when a test
+moves it, and the engine's timer fires exactly when ``wake_at`` says.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable, Iterator
-
 import pytest
 
-from presence_agent.client import Agent
-from presence_agent.engine import (
-    WATCHDOG,
-    Call,
-    Engine,
+from presence_agent.events import (
+    Answered,
+    Connected,
+    Desired,
+    Failed,
     InputSeen,
+    Intent,
     ManualChoice,
     Outcome,
     Pause,
+    PushLive,
     Resume,
+    Resync,
     ScreenLock,
     ServerPush,
+    SignedOut,
+    SignInChanged,
     Snapshot,
-    Stop,
+    Submit,
+    Suspend,
+    Trouble,
+    WorkerFailed,
 )
-from presence_agent.policy import Desired, Now, PresencePolicy, Why
-from presence_agent.reporter import Answered, Connected, Failed, SignedOut, Trouble
+from presence_agent.policy import Why
 from presence_agent.vocab import Dialect, ServerStatus, Source, Status, statuses_for
+from tests.fakes import AGENT, EngineHarness
 
-WAIT = 3.0
-AGENT = Agent(id=7, status_word="online", name="Ada Lovelace", email=None)
 AVAILABLE = ServerStatus(Status.AVAILABLE)
 OFFLINE = ServerStatus(Status.OFFLINE)
 IDLE_AWAY = ServerStatus(Status.AWAY, by_idle=True)
 MANUAL_AWAY = ServerStatus(Status.AWAY, by_idle=False)
 GO_AWAY = Desired(Status.AWAY, Source.IDLE)
 COME_BACK = Desired(Status.AVAILABLE, Source.IDLE)
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.002)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.mono = 5000.0
-        self.wall = 1_700_000_000.0
-        self._lock = threading.Lock()
-
-    def now(self) -> Now:
-        with self._lock:
-            return Now(self.mono, self.wall)
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self.mono += seconds
-            self.wall += seconds
-
-
-class FakeSource:
-    name = "fake"
-
-    def __init__(self) -> None:
-        self.idle = 0.0
-        self.armed = False
-        self.reads = 0
-
-    def start(self, on_activity: Callable[[], None]) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
-
-    def idle_seconds(self) -> float:
-        self.reads += 1
-        return self.idle
-
-    def arm(self) -> None:
-        self.armed = True
-
-    def disarm(self) -> None:
-        self.armed = False
-
-
-class FakeReporter:
-    def __init__(self) -> None:
-        self.submitted: list[Desired] = []
-        self.refreshes = 0
-
-    def submit(self, desired: Desired) -> None:
-        self.submitted.append(desired)
-
-    def refresh(self) -> None:
-        self.refreshes += 1
-
-
-class Harness:
-    def __init__(self, refresh_every: float | None = None) -> None:
-        self.clock = FakeClock()
-        self.source = FakeSource()
-        self.reporter = FakeReporter()
-        self.policy = PresencePolicy(300.0)
-        self.engine = Engine(
-            self.policy,
-            self.source,
-            self.reporter,
-            clock=self.clock,  # type: ignore[arg-type]
-            refresh_every=refresh_every,
-        )
-        self.snapshots: list[Snapshot] = []
-        self.engine.subscribe(self.snapshots.append)
-        self.thread = threading.Thread(target=self.engine.run, name="engine-under-test")
-        self.thread.start()
-
-    def post(self, event) -> None:
-        self.engine.post(event)
-
-    def sync(self) -> None:
-        """Wait until the engine has handled everything posted so far."""
-        done = threading.Event()
-        self.post(Call(done.set))
-        assert done.wait(WAIT)
-
-    def wake(self) -> None:
-        """Make the engine look at the clock (as its timer would)."""
-        self.post(Call(lambda: None))
-
-    def connect(self, server: ServerStatus = AVAILABLE, dialect=Dialect.LIBREDESK) -> None:
-        self.post(Connected(AGENT, dialect, server))
-        self.sync()
-
-    def snap(self) -> Snapshot:
-        return self.engine.snapshot()
-
-    def stop(self) -> None:
-        self.post(Stop())
-        self.thread.join(WAIT)
-        assert not self.thread.is_alive()
+START = Desired(Status.AVAILABLE, Source.USER)
 
 
 @pytest.fixture
-def h() -> Iterator[Harness]:
-    harness = Harness()
-    yield harness
-    harness.stop()
-
-
-@pytest.fixture
-def documented() -> Iterator[Harness]:
-    harness = Harness(refresh_every=60.0)
-    yield harness
-    harness.stop()
+def h() -> EngineHarness:
+    return EngineHarness()
 
 
 class Replies:
@@ -173,7 +63,6 @@ class Replies:
 
 
 def test_before_connecting(h):
-    h.sync()
     snap = h.snap()
     assert snap.connected is False
     assert snap.status is None
@@ -183,8 +72,7 @@ def test_before_connecting(h):
     h.source.idle = 10_000
     h.post(InputSeen())
     h.clock.advance(600)
-    h.wake()
-    h.sync()
+    h.tick()
     assert h.reporter.submitted == []
 
 
@@ -200,7 +88,6 @@ def test_start_on_offline_asks_available(h):
     assert snap.pending is Status.AVAILABLE
 
     h.post(Answered(Desired(Status.AVAILABLE, Source.USER), AVAILABLE))
-    h.sync()
     snap = h.snap()
     assert (snap.status, snap.pending, snap.why) == (Status.AVAILABLE, None, Why.START)
     assert snap.since_wall == h.clock.wall
@@ -228,7 +115,6 @@ def test_snapshot_choices_follow_the_dialect(h, dialect, choices):
 def test_reconnect_reads_the_server_instead_of_starting_again(h):
     h.connect(AVAILABLE)
     h.post(SignedOut("bad key"))
-    h.sync()
     h.connect(OFFLINE)  # swept offline while signed out: a status like any other
     assert h.reporter.submitted == []
     snap = h.snap()
@@ -247,19 +133,16 @@ def test_deadline_driven_away_and_input_brings_back(h):
     h.connect(AVAILABLE)
     h.clock.advance(299)
     h.source.idle = 299
-    h.wake()
-    h.sync()
+    h.tick()
     assert h.reporter.submitted == []
 
     h.clock.advance(1)
     h.source.idle = 300
-    h.wake()  # the deadline has passed: the engine checks at once
-    wait_until(lambda: h.reporter.submitted == [GO_AWAY])
-    h.sync()
+    h.tick()  # the deadline has passed: the engine checks at once
+    assert h.reporter.submitted == [GO_AWAY]
     assert h.source.armed is True  # the next input matters at once
 
     h.post(Answered(GO_AWAY, IDLE_AWAY))
-    h.sync()
     snap = h.snap()
     assert (snap.status, snap.by_idle, snap.why) == (Status.AWAY, True, Why.IDLE)
     assert h.source.armed is True
@@ -267,11 +150,9 @@ def test_deadline_driven_away_and_input_brings_back(h):
     h.clock.advance(1200)
     h.source.idle = 0
     h.post(InputSeen())
-    h.sync()
     assert h.reporter.submitted == [GO_AWAY, COME_BACK]
     assert h.source.armed is False
     h.post(Answered(COME_BACK, AVAILABLE))
-    h.sync()
     assert h.snap().status is Status.AVAILABLE
 
 
@@ -279,75 +160,67 @@ def test_input_while_available_is_not_sent(h):
     h.connect(AVAILABLE)
     for _ in range(3):
         h.post(InputSeen())
-    h.sync()
     assert h.reporter.submitted == []
 
 
-def test_no_polling_while_nothing_is_due(h):
+def test_the_engine_wakes_only_at_the_idle_deadline(h):
     h.connect(AVAILABLE)
+    now = h.clock.now()
+    assert h.engine.wake_at(now) == now.mono + 300
     reads = h.source.reads
-    time.sleep(0.3)  # the fake clock stands still: the next deadline is 300 s away
-    assert h.source.reads == reads
-    assert h.reporter.submitted == []
+    h.advance(299.9)
+    assert (h.ticks, h.source.reads) == (0, reads)  # no watchdog, no polling
+    h.advance(0.1)
+    assert h.ticks == 1
+    assert h.reporter.submitted == [GO_AWAY]
 
 
-def test_watchdog_wakes_without_a_deadline(h):
-    # Manual away: no idle deadline, but the engine still wakes every WATCHDOG
-    # seconds (to notice a suspend); it does not go away or come back.
+def test_no_wake_at_all_while_nothing_can_change(h):
+    # Manual away: no idle deadline, and no watchdog either (a suspend is noticed
+    # from the clocks at the next event, or from the session watcher).
     h.connect(MANUAL_AWAY)
-    h.clock.advance(WATCHDOG)
+    assert h.engine.wake_at(h.clock.now()) is None
     h.source.idle = 10_000
-    h.wake()
-    h.sync()
+    h.advance(86_400)
+    assert h.ticks == 0
     assert h.reporter.submitted == []
 
 
 def test_screen_lock_is_away_at_once(h):
     h.connect(AVAILABLE)
     h.post(ScreenLock(locked=True))
-    h.sync()
     assert h.reporter.submitted == [GO_AWAY]
     h.post(Answered(GO_AWAY, IDLE_AWAY))
-    h.sync()
     assert h.snap().why is Why.LOCKED
 
 
 def test_pause_holds_idle_away_and_resume_restarts_the_clock(h):
     h.connect(AVAILABLE)
     h.post(Pause(None))
-    h.sync()
     snap = h.snap()
     assert snap.paused is True
     assert snap.paused_until_wall is None
     h.clock.advance(3600)
     h.source.idle = 3600
-    h.wake()
-    h.sync()
+    h.tick()
     assert h.reporter.submitted == []
 
     h.post(Resume())
-    h.sync()
     assert h.snap().paused is False
-    h.clock.advance(WATCHDOG)
-    h.wake()
-    h.sync()
+    h.advance(299)
     assert h.reporter.submitted == []  # not at once after a resume
-    h.clock.advance(300 - WATCHDOG)
-    h.wake()
-    wait_until(lambda: h.reporter.submitted == [GO_AWAY])
+    h.advance(1)
+    assert h.reporter.submitted == [GO_AWAY]
 
 
 def test_timed_pause_shows_its_end(h):
     h.connect(AVAILABLE)
     h.post(Pause(1800))
-    h.sync()
     snap = h.snap()
     assert snap.paused is True
     assert snap.paused_until_wall == pytest.approx(h.clock.wall + 1800)
     h.clock.advance(1800)
-    h.wake()
-    h.sync()
-    h.sync()
+    h.tick()
     assert h.snap().paused is False
     assert h.snap().paused_until_wall is None
 
@@ -359,13 +232,11 @@ def test_manual_choice_is_sent_and_answered(h):
     h.connect(AVAILABLE)
     replies = Replies()
     h.post(ManualChoice(Status.AWAY, replies))
-    h.sync()
     desired = Desired(Status.AWAY, Source.USER)
     assert h.reporter.submitted == [desired]
     assert replies.outcomes == []  # only the server's answer settles it
     assert h.snap().pending is Status.AWAY
     h.post(Answered(desired, MANUAL_AWAY))
-    h.sync()
     assert replies.outcomes == [Outcome(True, Status.AWAY, "now Away")]
     snap = h.snap()
     assert (snap.status, snap.by_idle, snap.why, snap.pending) == (
@@ -377,9 +248,8 @@ def test_manual_choice_is_sent_and_answered(h):
     # Idleness and input leave it alone.
     h.clock.advance(3600)
     h.source.idle = 3600
-    h.wake()
+    h.tick()
     h.post(InputSeen())
-    h.sync()
     assert h.reporter.submitted == [desired]
 
 
@@ -387,9 +257,7 @@ def test_manual_choice_answered_with_something_else(h):
     h.connect(AVAILABLE)
     replies = Replies()
     h.post(ManualChoice(Status.AVAILABLE, replies))
-    h.sync()
     h.post(Answered(Desired(Status.AVAILABLE, Source.USER), OFFLINE))
-    h.sync()
     (outcome,) = replies.outcomes
     assert outcome.ok is True
     assert outcome.status is Status.OFFLINE
@@ -401,9 +269,7 @@ def test_manual_choice_that_fails(h):
     h.connect(AVAILABLE)
     replies = Replies()
     h.post(ManualChoice(Status.OFFLINE, replies))
-    h.sync()
     h.post(Failed(Desired(Status.OFFLINE, Source.USER), "the server rejected the request"))
-    h.sync()
     assert replies.outcomes == [Outcome(False, Status.AVAILABLE, "the server rejected the request")]
     assert h.snap().pending is None
 
@@ -411,7 +277,6 @@ def test_manual_choice_that_fails(h):
 def test_manual_choice_before_connecting_is_refused(h):
     replies = Replies()
     h.post(ManualChoice(Status.AWAY, replies))
-    h.sync()
     assert replies.outcomes == [Outcome(False, None, "not connected to the server yet")]
     assert h.reporter.submitted == []
 
@@ -420,44 +285,141 @@ def test_busy_is_refused_on_real_libredesk(h):
     h.connect(AVAILABLE, Dialect.LIBREDESK)
     replies = Replies()
     h.post(ManualChoice(Status.BUSY, replies))
-    h.sync()
     (outcome,) = replies.outcomes
     assert outcome.ok is False
     assert "'Busy'" in outcome.message
     assert h.reporter.submitted == []
 
 
-def test_busy_is_sent_on_the_documented_server(documented):
-    documented.connect(AVAILABLE, Dialect.DOCUMENTED)
-    documented.post(ManualChoice(Status.BUSY))
-    documented.sync()
-    assert documented.reporter.submitted == [Desired(Status.BUSY, Source.USER)]
+def test_busy_is_sent_on_the_documented_server(h):
+    h.connect(AVAILABLE, Dialect.DOCUMENTED)
+    h.post(ManualChoice(Status.BUSY))
+    assert h.reporter.submitted == [Desired(Status.BUSY, Source.USER)]
 
 
 def test_signed_out(h):
     h.connect(AVAILABLE)
     h.post(SignedOut("the server refused the API key or secret (401)"))
-    h.sync()
     snap = h.snap()
     assert (snap.connected, snap.signed_out) == (False, True)
     assert snap.problem == "the server refused the API key or secret (401)"
     replies = Replies()
     h.post(ManualChoice(Status.AWAY, replies))
     h.post(ScreenLock(locked=True))
-    h.sync()
     assert replies.outcomes == [
         Outcome(False, Status.AVAILABLE, "the server refused the API key or secret (401)")
     ]
-    assert h.reporter.submitted == []
+    # What idleness asks is still handed to the reporter, which keeps it (the newest
+    # only) until new credentials connect it, so the engine and the reporter never
+    # disagree about the newest request.
+    assert h.reporter.submitted == [GO_AWAY]
+
+
+def test_input_after_a_sign_out_that_followed_an_idle_away_reaches_the_engine_once(h):
+    h.connect(AVAILABLE)
+    h.advance(300)
+    h.post(Answered(GO_AWAY, IDLE_AWAY))
+    assert h.source.armed is True
+    h.post(SignedOut("the server refused the API key or secret (401)"))
+    arms = h.source.arms
+    h.input()
+    # The return is asked (and kept by the reporter): the source is not armed again,
+    # so no further input event comes to the engine while signed out.
+    assert h.reporter.submitted == [GO_AWAY, COME_BACK]
+    assert h.source.armed is False
+    for _ in range(5):
+        h.advance(1)
+        h.input()
+    assert h.source.arms == arms
+    assert h.reporter.submitted == [GO_AWAY, COME_BACK]
+
+
+def test_sign_in_changes_reach_the_reporter(h):
+    from presence_agent.events import ReloadCredentials
+
+    h.post(SignInChanged())
+    assert h.reporter.inputs == [ReloadCredentials()]
+
+
+def test_a_start_available_that_the_server_is_slow_to_take_survives_idleness(h):
+    # Regression: a 503 burst at start left the agent "Offline (start)" for good, because
+    # the idle away replaced the unanswered Available and was then skipped.
+    h.connect(OFFLINE)
+    assert h.reporter.submitted == [START]
+    h.advance(3600)
+    h.post(ScreenLock(True))
+    h.post(ScreenLock(False))
+    assert h.reporter.submitted == [START]
+    assert h.snap().pending is Status.AVAILABLE
+    h.post(Answered(START, AVAILABLE))
+    # Now idleness acts, at once: an hour has passed without input.
+    assert h.reporter.submitted == [START, GO_AWAY]
+
+
+def test_idle_changes_look_first_unless_pushes_are_live(h):
+    h.connect(AVAILABLE)
+    h.advance(300)
+    assert h.reporter.submits[-1] == Submit(GO_AWAY, look_first=True)
+    h.post(Answered(GO_AWAY, IDLE_AWAY))
+    h.post(PushLive(True))
+    h.input()
+    assert h.reporter.submits[-1] == Submit(COME_BACK, look_first=False)
+    h.post(ManualChoice(Status.OFFLINE))
+    assert h.reporter.submits[-1].look_first is False  # a person's choice is sent as is
+
+
+def test_keepalive_intent_follows_the_connection_and_offline(h):
+    assert h.keepalive.intent == Intent(open=False, agent_id=None, may_ping=True) or (
+        h.keepalive.intent is None
+    )
+    h.connect(OFFLINE)
+    # Offline held, available asked: no ping until the server holds available.
+    assert h.keepalive.intent == Intent(open=True, agent_id=AGENT.id, may_ping=False)
+    h.post(Answered(START, AVAILABLE))
+    assert h.keepalive.intent == Intent(open=True, agent_id=AGENT.id, may_ping=True)
+    h.post(ManualChoice(Status.OFFLINE))
+    # Offline asked: no ping from now on, before the answer even comes.
+    assert h.keepalive.intent == Intent(open=True, agent_id=AGENT.id, may_ping=False)
+    h.post(SignedOut("401"))
+    assert h.keepalive.intent == Intent(open=False, agent_id=AGENT.id, may_ping=False)
+
+
+def test_no_keepalive_on_a_documented_server(h):
+    h.connect(AVAILABLE, Dialect.DOCUMENTED)
+    assert h.keepalive.intent is not None
+    assert h.keepalive.intent.open is False
+
+
+def test_a_wake_reconnects_the_reporter_and_the_socket(h):
+    from presence_agent.events import Reconnect
+
+    h.connect(AVAILABLE)
+    h.post(Suspend(before=False))
+    assert Reconnect() in h.reporter.inputs
+    assert h.keepalive.reopens == 1
+
+
+def test_a_resync_rereads_the_server(h):
+    h.connect(AVAILABLE)
+    h.post(Resync())
+    assert h.reporter.refreshes == 1
+
+
+def test_a_crashed_worker_is_shown_until_it_is_heard_from_again(h):
+    h.connect(AVAILABLE)
+    h.post(WorkerFailed("reporter", "internal error in the reporter: FileNotFoundError", 4.0))
+    assert h.snap().problem == "internal error in the reporter: FileNotFoundError"
+    h.post(ServerPush(AVAILABLE))  # the keepalive is fine; the reporter still is not
+    assert h.snap().problem is not None
+    h.post(Connected(AGENT, Dialect.LIBREDESK, AVAILABLE))
+    assert h.snap().problem is None
 
 
 def test_trouble_is_shown_and_cleared(h):
     h.connect(AVAILABLE)
     h.post(Trouble("cannot connect to https://desk.example.com"))
-    h.sync()
     assert h.snap().problem == "cannot connect to https://desk.example.com"
     h.post(Trouble(None))
-    h.sync()
     assert h.snap().problem is None
 
 
@@ -467,15 +429,13 @@ def test_trouble_is_shown_and_cleared(h):
 def test_push_from_elsewhere_is_respected(h):
     h.connect(AVAILABLE)
     h.post(ServerPush(MANUAL_AWAY))
-    h.sync()
     snap = h.snap()
     assert (snap.status, snap.by_idle, snap.why) == (Status.AWAY, False, Why.ELSEWHERE)
     assert h.source.armed is False
     h.clock.advance(3600)
     h.source.idle = 3600
-    h.wake()
+    h.tick()
     h.post(InputSeen())
-    h.sync()
     assert h.reporter.submitted == []
 
 
@@ -483,27 +443,23 @@ def test_pushed_idle_away_is_undone_by_input(h):
     # The web app's own idle detection set "away"; the person is at this desk.
     h.connect(AVAILABLE)
     h.post(ServerPush(IDLE_AWAY))
-    h.sync()
     assert h.source.armed is True
     h.post(InputSeen())
-    h.sync()
     assert h.reporter.submitted == [COME_BACK]
 
 
-def test_documented_server_is_polled_and_read_on_return(documented):
-    documented.connect(AVAILABLE, Dialect.DOCUMENTED)
-    assert documented.reporter.refreshes == 0
-    documented.clock.advance(60)
-    documented.wake()
-    wait_until(lambda: documented.reporter.refreshes == 1)
+def test_documented_server_is_polled_and_read_on_return(h):
+    h.connect(AVAILABLE, Dialect.DOCUMENTED)
+    assert h.reporter.refreshes == 0
+    h.clock.advance(60)
+    h.tick()
+    assert h.reporter.refreshes == 1
     # Back from an idle away: the server is read again.
-    documented.post(ServerPush(ServerStatus(Status.AWAY, by_idle=True)))
-    documented.sync()
-    before = documented.reporter.refreshes
-    documented.post(InputSeen())
-    documented.sync()
-    assert documented.reporter.submitted == [COME_BACK]
-    assert documented.reporter.refreshes == before + 1
+    h.post(ServerPush(ServerStatus(Status.AWAY, by_idle=True)))
+    before = h.reporter.refreshes
+    h.post(InputSeen())
+    assert h.reporter.submitted == [COME_BACK]
+    assert h.reporter.refreshes == before + 1
 
 
 # -- snapshots ---------------------------------------------------------------------------------
@@ -516,10 +472,8 @@ def test_listeners_get_each_new_snapshot_once(h):
     assert h.snapshots[-1] == h.snap()
     for _ in range(3):
         h.post(InputSeen())
-    h.sync()
     assert len(h.snapshots) == count  # nothing changed, nothing published
     h.post(ServerPush(OFFLINE))
-    h.sync()
     assert len(h.snapshots) == count + 1
     assert h.snapshots[-1].status is Status.OFFLINE
 
@@ -531,4 +485,5 @@ def test_a_failing_listener_does_not_stop_the_engine(h):
     h.engine.subscribe(broken)
     h.connect(OFFLINE)
     assert h.reporter.submitted == [Desired(Status.AVAILABLE, Source.USER)]
-    assert h.thread.is_alive()
+    h.post(Answered(START, AVAILABLE))
+    assert h.snap().status is Status.AVAILABLE

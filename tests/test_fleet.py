@@ -1,8 +1,8 @@
 """A thousand agents against one server that restarts: reconnects spread out, load stays bounded.
 
-The simulation (benchmarks/fleet.py) runs the real Reporter, Keepalive and Backoff on
-their own threads, with the I/O swapped for an in-process server and time made
-virtual, so twenty minutes of a fleet take seconds. See its docstring for exactly
+The simulation (benchmarks/fleet.py) runs the real reporter and keepalive machines and
+the reporter's real HTTP driver, with the I/O swapped for an in-process server and time
+made virtual, so twenty minutes of a fleet take seconds. See its docstring for exactly
 what is real and what is simulated.
 """
 

@@ -10,7 +10,7 @@ import pytest
 from presence_agent import idle
 from presence_agent.idle import _dbus
 from presence_agent.idle.base import IdleSourceError
-from tests.test_session_linux import FakeService, ServiceError
+from tests.fakes import FakeService, ServiceError
 
 pytestmark = pytest.mark.desktop
 

@@ -12,6 +12,7 @@ import pytest
 from presence_agent import idle
 from presence_agent.idle import _x11
 from presence_agent.idle._native import NativeSource
+from presence_agent.idle._xsync import XSyncWatch
 from presence_agent.idle.base import IdleSourceError
 from tests.desktop import key, kill_xvfb, move_mouse, running_xvfb, wait_until
 
@@ -108,7 +109,7 @@ def test_falls_back_to_polling_without_xsync(display: str) -> None:
         src.stop()
 
 
-class NoXSync(_x11.XSyncWatch):
+class NoXSync(XSyncWatch):
     """What the watch does on a server without SYNC."""
 
     def open(self, on_activity: object, on_broken: object = None) -> None:
@@ -136,7 +137,7 @@ def test_an_x_error_is_reported_and_the_counter_is_polled_instead(
 ) -> None:
     # A negative transition with a positive delta: the X server answers BadMatch for
     # real. libX11's default handler would print it and exit() the whole agent.
-    src = _x11.X11Source(display, watch=_x11.XSyncWatch(display, alarm_delta=1))
+    src = _x11.X11Source(display, watch=XSyncWatch(display, alarm_delta=1))
     seen: list[float] = []
     try:
         src.start(lambda: seen.append(time.monotonic()))

@@ -221,7 +221,9 @@ def test_app_icon_png() -> None:
         assert image.size == (256, 256)
         assert image.mode == "RGBA"
         # Transparent corners: a rounded tile, not a square.
-        assert image.getpixel((0, 0))[3] == 0  # type: ignore[index]
+        pixel = image.getpixel((0, 0))
+        assert isinstance(pixel, tuple)
+        assert pixel[3] == 0
 
 
 def test_app_icon_ico_has_the_sizes_windows_uses() -> None:

@@ -108,7 +108,7 @@ def test_nothing_known_before_start(clock):
     assert view.why is Why.UNKNOWN
     assert view.since_wall is None
     assert view.pending is None
-    assert policy.next_deadline(clock.now()) is None
+    assert policy.next_wake(clock.now()) is None
     assert policy.wants_first_input() is False
 
 
@@ -151,7 +151,7 @@ def test_start_keeps_a_manual_status(clock, server):
     assert policy.status is server.status
     assert policy.pending is None
     assert policy.wants_first_input() is False
-    assert policy.next_deadline(clock.now()) is None
+    assert policy.next_wake(clock.now()) is None
     # Hours of idleness, then input: nothing.
     assert policy.idle_check(clock.advance(3600), 3600) is None
     assert policy.input_seen(clock.advance(1)) is None
@@ -165,7 +165,7 @@ def test_start_on_an_idle_away_keeps_it_and_input_undoes_it(clock):
     assert policy.status is Status.AWAY
     assert policy.view().by_idle is True
     assert policy.wants_first_input() is True
-    assert policy.next_deadline(clock.now()) is None
+    assert policy.next_wake(clock.now()) is None
     assert policy.idle_check(clock.advance(600), 600) is None
 
     assert policy.input_seen(clock.advance(1)) == COME_BACK
@@ -204,7 +204,7 @@ def test_just_below_the_threshold_stays_available(clock):
     assert policy.idle_check(now, 299.999) is None
     assert policy.pending is None
     # It wakes again exactly when the threshold will be crossed.
-    assert policy.next_deadline(now) == pytest.approx(now.mono + 0.001, abs=1e-9)
+    assert policy.next_wake(now) == pytest.approx(now.mono + 0.001, abs=1e-9)
 
 
 def test_exactly_the_threshold_goes_away(clock):
@@ -244,7 +244,7 @@ def test_idle_away_flow(clock):
     assert (view.status, view.by_idle, view.why) == (Status.AWAY, True, Why.IDLE)
     assert view.since_wall == clock.wall
     assert policy.wants_first_input() is True
-    assert policy.next_deadline(clock.now()) is None
+    assert policy.next_wake(clock.now()) is None
 
     assert policy.input_seen(clock.advance(900)) == COME_BACK
     assert policy.wants_first_input() is False
@@ -252,7 +252,7 @@ def test_idle_away_flow(clock):
     view = policy.view()
     assert (view.status, view.by_idle, view.why) == (Status.AVAILABLE, False, Why.IDLE)
     # And the idle clock runs again from the input.
-    assert policy.next_deadline(clock.now()) == pytest.approx(clock.mono - 0.1 + 300)
+    assert policy.next_wake(clock.now()) == pytest.approx(clock.mono - 0.1 + 300)
 
 
 def test_idle_away_on_the_documented_server_is_ours_to_undo(clock):
@@ -276,7 +276,7 @@ def test_server_status_set_elsewhere_is_never_changed_by_idleness_or_input(clock
     policy.server_said(clock.advance(1), server)
     assert policy.status is server.status
     assert policy.view().why is Why.ELSEWHERE
-    assert policy.next_deadline(clock.now()) is None
+    assert policy.next_wake(clock.now()) is None
     assert policy.wants_first_input() is False
     for idle in (300, 3000, 86400):
         assert policy.idle_check(clock.advance(idle), idle) is None
@@ -490,12 +490,33 @@ def test_away_then_input_then_idle_again_before_any_answer(clock):
     assert policy.pending == GO_AWAY
 
 
-def test_idle_during_start_request_goes_away_instead(clock):
+def test_idle_during_the_start_request_waits_for_its_answer(clock):
+    # The start-up Available is not held yet (the server is failing, say): an idle
+    # away would replace it, and an idle change from a server still holding
+    # offline is skipped, which left the agent "Offline (start)" for good. The
+    # start request stays the newest until answered; then idleness acts at once.
     policy = PresencePolicy()
     assert policy.start(clock.now(), OFFLINE) == START_AVAILABLE
-    assert policy.next_deadline(clock.now()) == clock.mono + 300
-    assert policy.idle_check(clock.advance(300), 300) == GO_AWAY
-    assert policy.pending == GO_AWAY
+    assert policy.next_wake(clock.now()) is None
+    assert policy.idle_check(clock.advance(300), 300) is None
+    assert policy.screen_locked(clock.advance(1)) is None
+    policy.screen_unlocked(clock.advance(1))
+    assert policy.suspending(clock.advance(1)) is None
+    assert policy.pending == START_AVAILABLE
+    policy.answered(clock.advance(1), START_AVAILABLE, AVAILABLE)
+    assert policy.next_wake(clock.now()) <= clock.mono  # due now
+    assert policy.idle_check(clock.now(), 304) == GO_AWAY
+
+
+def test_a_lock_during_a_manual_request_goes_away_once_it_is_answered(clock):
+    policy = started(clock, MANUAL_AWAY)
+    desired = policy.manual(clock.advance(1), Status.AVAILABLE)
+    assert policy.screen_locked(clock.advance(1)) is None
+    policy.answered(clock.advance(1), desired, AVAILABLE)
+    assert policy.next_wake(clock.now()) == clock.mono  # at once: the screen is locked
+    assert policy.idle_check(clock.now(), 1) == GO_AWAY
+    assert policy.view().pending == GO_AWAY
+    assert policy.next_wake(clock.now()) is None
 
 
 # -- manual Available and resume are activity --------------------------------------------------
@@ -508,7 +529,7 @@ def test_manual_available_from_an_idle_away_restarts_the_idle_clock(clock):
     assert desired == START_AVAILABLE
     policy.answered(clock.advance(0.1), desired, AVAILABLE)
     assert policy.view().why is Why.MANUAL
-    assert policy.next_deadline(clock.now()) == pytest.approx(clock.mono - 0.1 + 300)
+    assert policy.next_wake(clock.now()) == pytest.approx(clock.mono - 0.1 + 300)
 
 
 def test_manual_available_is_not_undone_at_the_next_watchdog_tick(clock):
@@ -536,7 +557,7 @@ def test_timed_pause_holds_idle_detection_until_it_ends(clock):
     view = policy.view()
     assert view.paused is True
     assert view.paused_until_mono == start + 1800
-    assert policy.next_deadline(clock.now()) == start + 1800  # wake to end it
+    assert policy.next_wake(clock.now()) == start + 1800  # wake to end it
     assert policy.idle_check(clock.advance(300), 300) is None
     assert policy.idle_check(clock.advance(1499), 1799) is None
     now = clock.advance(1)
@@ -545,7 +566,7 @@ def test_timed_pause_holds_idle_detection_until_it_ends(clock):
     # idle all along, the person still gets the full threshold before away.
     assert policy.idle_check(now, 1800) is None
     assert policy.view().paused is False
-    assert policy.next_deadline(now) == start + 1800 + 300
+    assert policy.next_wake(now) == start + 1800 + 300
     assert policy.idle_check(clock.advance(299), 2099) is None
     assert policy.idle_check(clock.advance(1), 2100) == GO_AWAY
 
@@ -566,14 +587,14 @@ def test_pause_forever_and_resume(clock):
     assert view.paused is True
     assert view.paused_until_mono is None
     assert policy.paused(clock.advance(10**6)) is True
-    assert policy.next_deadline(clock.now()) is None
+    assert policy.next_wake(clock.now()) is None
     assert policy.idle_check(clock.now(), 10**6) is None
 
     policy.resume(clock.advance(1))
     assert policy.paused(clock.now()) is False
     assert policy.view().paused is False
     # The idle clock starts afresh: no away at once, nor at the next watchdog tick.
-    assert policy.next_deadline(clock.now()) == clock.mono + 300
+    assert policy.next_wake(clock.now()) == clock.mono + 300
     assert policy.idle_check(clock.now(), 10**6) is None
     assert policy.idle_check(clock.advance(15), 10**6) is None
     assert policy.idle_check(clock.advance(285), 10**6) == GO_AWAY
@@ -596,9 +617,9 @@ def test_a_new_pause_replaces_the_old_one(clock):
     policy = started(clock)
     policy.pause(clock.now(), None)
     policy.pause(clock.now(), 60)
-    assert policy.next_deadline(clock.now()) == clock.mono + 60
+    assert policy.next_wake(clock.now()) == clock.mono + 60
     policy.pause(clock.now(), None)
-    assert policy.next_deadline(clock.now()) is None
+    assert policy.next_wake(clock.now()) is None
 
 
 @pytest.mark.parametrize("seconds", [60, None])
@@ -609,8 +630,10 @@ def test_screen_lock_overrides_a_pause(clock, seconds):
     policy.answered(clock.advance(0.1), GO_AWAY, IDLE_AWAY)
     view = policy.view()
     assert (view.status, view.by_idle, view.why) == (Status.AWAY, True, Why.LOCKED)
-    # Unlocking means typing: input brings the person back.
-    assert policy.input_seen(clock.advance(30)) == COME_BACK
+    # Typing the password is not being back; the input after unlocking is.
+    assert policy.input_seen(clock.advance(20)) is None
+    policy.screen_unlocked(clock.advance(5))
+    assert policy.input_seen(clock.advance(5)) == COME_BACK
 
 
 @pytest.mark.parametrize("seconds", [60, None])
@@ -630,10 +653,10 @@ def test_screen_lock_before_start_threshold(clock):
 def test_idle_inhibitor_holds_idle_away_and_restarts_the_clock_when_it_ends(clock):
     policy = started(clock)
     policy.inhibit(clock.now(), True)
-    assert policy.next_deadline(clock.now()) is None
+    assert policy.next_wake(clock.now()) is None
     assert policy.idle_check(clock.advance(3600), 3600) is None
     policy.inhibit(clock.advance(1), False)
-    assert policy.next_deadline(clock.now()) == clock.mono + 300
+    assert policy.next_wake(clock.now()) == clock.mono + 300
     assert policy.idle_check(clock.advance(15), 3616) is None
     assert policy.idle_check(clock.advance(285), 3901) == GO_AWAY
 
@@ -733,13 +756,13 @@ def test_drift_is_measured_between_consecutive_readings(clock):
 
 def test_next_deadline_is_last_input_plus_threshold(clock):
     policy = started(clock, away_after=120)
-    assert policy.next_deadline(clock.now()) == clock.mono + 120
+    assert policy.next_wake(clock.now()) == clock.mono + 120
     now = clock.advance(50)
     policy.input_seen(now, idle_seconds=5)
-    assert policy.next_deadline(clock.now()) == now.mono - 5 + 120
+    assert policy.next_wake(clock.now()) == now.mono - 5 + 120
     now = clock.advance(100)
     assert policy.idle_check(now, 30) is None
-    assert policy.next_deadline(now) == now.mono - 30 + 120
+    assert policy.next_wake(now) == now.mono - 30 + 120
 
 
 def test_input_never_moves_the_idle_clock_back(clock):
@@ -747,26 +770,28 @@ def test_input_never_moves_the_idle_clock_back(clock):
     now = clock.advance(100)
     policy.input_seen(now, 0)
     policy.input_seen(clock.advance(1), 50)  # stamped before the one we know
-    assert policy.next_deadline(clock.now()) == now.mono + 300
+    assert policy.next_wake(clock.now()) == now.mono + 300
 
 
 @pytest.mark.parametrize("server", [IDLE_AWAY, MANUAL_AWAY, BUSY, REASSIGNING])
 def test_no_deadline_when_not_available(clock, server):
     policy = started(clock, server)
-    assert policy.next_deadline(clock.now()) is None
+    assert policy.next_wake(clock.now()) is None
 
 
 def test_no_deadline_while_away_is_pending(clock):
     policy = started(clock)
     policy.idle_check(clock.advance(300), 300)
-    assert policy.next_deadline(clock.now()) is None
+    assert policy.next_wake(clock.now()) is None
 
 
-def test_deadline_while_available_is_pending(clock):
+def test_no_idle_deadline_until_a_manual_available_is_answered(clock):
     policy = started(clock, MANUAL_AWAY)
     desired = policy.manual(clock.advance(10), Status.AVAILABLE)
     assert desired.status is Status.AVAILABLE
-    assert policy.next_deadline(clock.now()) == clock.mono + 300
+    assert policy.next_wake(clock.now()) is None
+    policy.answered(clock.advance(1), desired, AVAILABLE)
+    assert policy.next_wake(clock.now()) == clock.mono - 1 + 300  # from the choice
 
 
 # -- wants_first_input -------------------------------------------------------------------------

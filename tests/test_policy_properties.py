@@ -162,6 +162,7 @@ events = st.one_of(
     st.tuples(st.just("idle_check_consistent")),
     st.tuples(st.just("manual"), st.sampled_from(statuses_for(D))),
     st.tuples(st.just("lock")),
+    st.tuples(st.just("unlock")),
     st.tuples(st.just("suspending")),
     st.tuples(st.just("pause"), st.one_of(st.none(), st.floats(min_value=1, max_value=3600))),
     st.tuples(st.just("resume")),
@@ -206,6 +207,8 @@ def run(world: World, event: tuple) -> None:
         world.call("manual", event[1])
     elif kind == "lock":
         world.call("screen_locked")
+    elif kind == "unlock":
+        world.policy.screen_unlocked(world.now())
     elif kind == "suspending":
         world.call("suspending")
     elif kind == "pause":
@@ -268,8 +271,10 @@ def test_policy_against_the_real_server_rules(start, script):
     assert policy.status is held.status, world.log
     assert policy.view().by_idle is bool(held.by_idle), world.log
 
-    # 4. Input undoes an idle away and nothing else.
+    # 4. Input (after unlocking: typing the password is not being back) undoes an idle
+    # away and nothing else.
     before = server.word
+    world.policy.screen_unlocked(world.now())
     world.advance(1)
     world.last_input = world.mono
     world.call("input_seen", 0.0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import signal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,10 +33,10 @@ def user_file(env: dict[str, str]) -> Path:
     return Path(env["XDG_CONFIG_HOME"]) / "presence-agent" / "config.toml"
 
 
-def doctor_json(env: dict[str, str]) -> dict[str, object]:
+def doctor_json(env: dict[str, str]) -> dict[str, Any]:
     result = run_cli(["doctor", "--json"], env, timeout=90)
     assert result.returncode in (0, 1), result.stderr
-    report: dict[str, object] = json.loads(result.stdout)
+    report: dict[str, Any] = json.loads(result.stdout)
     return report
 
 
@@ -68,13 +69,13 @@ def test_a_preset_server_signs_in_stays_central_and_locks(env: dict[str, str]) -
         assert settings["api_key"]["from"] == str(user_file(env))
         assert settings["away_after"] == {"value": 300.0, "from": None, "locked_by": None}
         assert report["version"]
-        assert report["files"]["config"] == str(user_file(env))  # type: ignore[index]
-        assert any(c["part"] == "server" and c["ok"] for c in report["checks"])  # type: ignore[union-attr]
+        assert report["files"]["config"] == str(user_file(env))
+        assert any(c["part"] == "server" and c["ok"] for c in report["checks"])
 
         # The person edits the locked key in their own file: ignored, and doctor says why.
         user_file(env).write_text(f'api_key = "{KEY}"\nserver = "https://elsewhere.example.com"\n')
         report = doctor_json(env)
-        refusals = [c for c in report["checks"] if c["part"] == "config" and not c["ok"]]  # type: ignore[union-attr]
+        refusals = [c for c in report["checks"] if c["part"] == "config" and not c["ok"]]
         assert len(refusals) == 1
         assert str(user_file(env)) in refusals[0]["text"]
         assert str(preset_file(env)) in refusals[0]["text"]
@@ -112,4 +113,4 @@ def test_a_preset_server_signs_in_stays_central_and_locks(env: dict[str, str]) -
 
         # The admin moves the server centrally: the person follows without doing anything.
         run_cli(["preset", "--server", "https://moved.example.com"], env)
-        assert doctor_json(env)["settings"]["server"]["value"] == "https://moved.example.com"  # type: ignore[index]
+        assert doctor_json(env)["settings"]["server"]["value"] == "https://moved.example.com"

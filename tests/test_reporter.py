@@ -1,16 +1,19 @@
-"""The reporter thread, with a scripted fake client and a tiny backoff."""
+"""The reporter: its machine stepped in virtual time, and its driver's I/O and supervision.
+
+The machine tests never start a thread or sleep: a scripted server answers each
+request the machine hands out (tests/fakes.py's ReporterServer), and the clock
+moves only when a test moves it. The driver tests run the real thread once or
+twice, synchronised on the events it emits (a queue), never on time.
+"""
 
 from __future__ import annotations
 
+import queue
 import threading
-import time
-from collections.abc import Callable, Iterator
 
 import pytest
 
-from presence_agent.backoff import Backoff
 from presence_agent.client import (
-    Agent,
     Forbidden,
     RateLimited,
     Rejected,
@@ -20,766 +23,613 @@ from presence_agent.client import (
     Unreachable,
 )
 from presence_agent.credentials import KeyringUnavailable
-from presence_agent.policy import Desired
-from presence_agent.reporter import (
+from presence_agent.events import (
     Answered,
     Connected,
-    CredentialsMissing,
+    CredentialsRead,
+    Desired,
     Failed,
+    FailureKind,
+    Finish,
+    ForgetClient,
+    Halt,
+    LoadCredentials,
+    MeRead,
+    PutAnswered,
+    ReadMe,
+    Reconnect,
+    Refresh,
     Refreshed,
-    Reporter,
+    ReloadCredentials,
+    RequestFailed,
+    Restarted,
+    SendPut,
     SignedOut,
+    Submit,
     Trouble,
+    Wait,
+    WorkerFailed,
 )
-from presence_agent.vocab import Dialect, ServerStatus, Source, Status, from_wire, to_wire
+from presence_agent.reporter import CredentialsMissing, Reporter, ReporterMachine
+from presence_agent.vocab import Dialect, ServerStatus, Source, Status
+from tests.fakes import AGENT, FakeClient, MaxJitter, ReporterServer
 
 AWAY = Desired(Status.AWAY, Source.USER)
-BUSY = Desired(Status.BUSY, Source.USER)
 OFFLINE = Desired(Status.OFFLINE, Source.USER)
 AVAILABLE = Desired(Status.AVAILABLE, Source.USER)
 IDLE_AWAY = Desired(Status.AWAY, Source.IDLE)
 REASSIGN = Desired(Status.REASSIGNING, Source.USER)
-
-WAIT = 3.0  # generous: only a failing test waits this long
-#: Every gate made, so teardown can open those a test left shut.
-ALL_GATES: list[Gate] = []
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.002)
-
-
-class Gate:
-    """A script step that blocks the fake until opened."""
-
-    def __init__(self) -> None:
-        self.entered = threading.Event()
-        self.opened = threading.Event()
-
-    def open(self) -> None:
-        self.opened.set()
-
-
-class FakeClient:
-    """Stands in for LibredeskClient. Each call takes the next step of its script:
-    an exception to raise, a Gate to block on, or a ServerStatus to answer."""
-
-    def __init__(self, word: str = "online", detect: Dialect = Dialect.LIBREDESK) -> None:
-        self.word = word
-        self.detect = detect
-        self.dialect: Dialect | None = None
-        self.me_script: list[object] = []
-        self.put_script: list[object] = []
-        self.calls: list[tuple] = []
-        self.detected = 0
-        self.closed = False
-
-    def _step(self, script: list[object]) -> ServerStatus | None:
-        if not script:
-            return None
-        step = script.pop(0)
-        if isinstance(step, BaseException):
-            raise step
-        if isinstance(step, Gate):
-            step.entered.set()
-            step.opened.wait(10)
-            return None
-        assert isinstance(step, ServerStatus)
-        return step
-
-    def me(self, timeout: float | None = None) -> Agent:
-        self.calls.append(("me",))
-        self._step(self.me_script)
-        return Agent(id=7, status_word=self.word, name="Ada Lovelace", email=None)
-
-    def detect_dialect(self, agent: Agent, timeout: float | None = None) -> Dialect:
-        self.detected += 1
-        self.dialect = self.detect
-        return self.detect
-
-    def read_status(self, word: str) -> ServerStatus:
-        return from_wire(word, self.dialect or Dialect.DOCUMENTED)
-
-    def set_status(self, desired: Desired, timeout: float | None = None) -> ServerStatus:
-        # As the real client: the vocabulary check comes before any request.
-        word = to_wire(desired.status, desired.source, self.dialect or Dialect.DOCUMENTED)
-        self.calls.append(("put", desired, timeout))
-        answer = self._step(self.put_script)
-        if answer is not None:
-            return answer
-        self.word = word
-        return self.read_status(word)
-
-    def close(self) -> None:
-        self.closed = True
-
-    def puts(self) -> list[Desired]:
-        return [call[1] for call in self.calls if call[0] == "put"]
-
-
-class Factory:
-    """Hands out clients; ``key`` stands for the credentials they were made from."""
-
-    def __init__(self, *clients: FakeClient, key: str = "key-1") -> None:
-        self.queue = list(clients)
-        self.made: list[FakeClient] = []
-        self.key = key
-        self.error: Exception | None = None
-        self.template: Callable[[], FakeClient] = FakeClient
-
-    @property
-    def gates(self) -> list[Gate]:
-        return ALL_GATES
-
-    def __call__(self) -> tuple[FakeClient, str]:
-        if self.error is not None:
-            raise self.error
-        client = self.queue.pop(0) if self.queue else self.template()
-        self.made.append(client)
-        return client, self.key  # type: ignore[return-value]
-
-    def calls(self) -> list[tuple]:
-        return [call for client in self.made for call in client.calls]
-
-
-class Events:
-    def __init__(self) -> None:
-        self.items: list[object] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, event: object) -> None:
-        with self._lock:
-            self.items.append(event)
-
-    def of(self, kind: type) -> list:
-        with self._lock:
-            return [e for e in self.items if isinstance(e, kind)]
-
-    def wait_for(self, kind: type, count: int = 1) -> list:
-        wait_until(lambda: len(self.of(kind)) >= count)
-        return self.of(kind)
-
-
-class RecordingBackoff(Backoff):
-    """Observes the ``retry_after`` the reporter passes, and waits ``delay``."""
-
-    def __init__(self, delay: float = 0.01) -> None:
-        super().__init__(base=0.01, cap=0.05)
-        self.delay = delay
-        self.retry_afters: list[float | None] = []
-
-    def next_delay(self, retry_after: float | None = None) -> float:
-        super().next_delay(retry_after)
-        self.retry_afters.append(retry_after)
-        return self.delay
+HELD_AVAILABLE = ServerStatus(Status.AVAILABLE)
 
 
 @pytest.fixture
-def make() -> Iterator[Callable[..., tuple[Reporter, Events]]]:
-    made: list[tuple[Reporter, Factory]] = []
-
-    def make(
-        factory: Factory,
-        *,
-        backoff: Backoff | None = None,
-        dialect_override: Dialect | None = None,
-        start: bool = True,
-        **options,
-    ) -> tuple[Reporter, Events]:
-        events = Events()
-        reporter = Reporter(
-            factory,  # type: ignore[arg-type]
-            events,
-            backoff=backoff or Backoff(base=0.01, cap=0.05),
-            dialect_override=dialect_override,
-            **options,
-        )
-        made.append((reporter, factory))
-        if start:
-            reporter.start()
-        return reporter, events
-
-    yield make
-    for reporter, factory in made:
-        reporter.stop()
-        # Release anything a test left blocked; then the thread must end.
-        for gate in factory.gates:
-            gate.open()
-        reporter.join(WAIT)
-        assert not reporter._thread.is_alive()
+def s() -> ReporterServer:
+    """A reporter machine (full-jitter backoff at its maximum) and the server it talks to."""
+    return ReporterServer(ReporterMachine(backoff=MaxJitter.backoff()))
 
 
-def gate_in(script: list[object]) -> Gate:
-    gate = Gate()
-    script.append(gate)
-    ALL_GATES.append(gate)
-    return gate
+def connected(s: ReporterServer, word: str = "online") -> ReporterServer:
+    s.word = word
+    s.run()
+    assert [type(e) for e in s.events] == [Connected]
+    s.events.clear()
+    return s
 
 
-# -- connecting --------------------------------------------------------------------------------
+# -- connecting ---------------------------------------------------------------------------------
 
 
-def test_connect_reports_agent_dialect_and_status(make):
-    client = FakeClient("online")
-    _, events = make(Factory(client))
-    (connected,) = events.wait_for(Connected)
-    assert connected.dialect is Dialect.LIBREDESK
-    assert connected.server == ServerStatus(Status.AVAILABLE)
-    assert connected.agent.id == 7
-    assert client.calls == [("me",)]
+def test_connect_loads_credentials_reads_the_agent_and_reports(s):
+    s.run()
+    assert s.requests == [LoadCredentials(), ReadMe("connect")]
+    (event,) = s.events
+    assert event == Connected(AGENT, Dialect.LIBREDESK, HELD_AVAILABLE)
+    assert s.machine.poll(s.clock()) == Wait(None)  # nothing more to do: no polling
+
+
+def test_the_dialect_override_goes_with_the_connect():
+    s = ReporterServer(ReporterMachine(dialect_override=Dialect.DOCUMENTED))
+    s.run()
+    assert s.requests[1] == ReadMe("connect", Dialect.DOCUMENTED)
+
+
+def test_connect_retries_with_backoff_until_the_server_answers(s):
+    s.fail("me", RequestFailed(FailureKind.TRANSIENT, "no route"))
+    s.fail("me", RequestFailed(FailureKind.TRANSIENT, "starting"))
+    wait = s.run()
+    assert wait == Wait(s.clock() + 1.0)  # full jitter: at most base * 2**0
+    assert [e.message for e in s.events] == ["no route"]
+    s.clock.advance(1.0)
+    wait = s.run()
+    assert wait == Wait(s.clock() + 2.0)  # at most base * 2**1
+    s.clock.advance(2.0)
+    s.run()
+    assert [type(e) for e in s.events] == [Trouble, Trouble, Trouble, Connected]
+    assert s.events[2] == Trouble(None)
+    assert s.requests.count(ReadMe("connect")) == 3
+
+
+def test_nothing_is_tried_before_the_backoff_ends(s):
+    s.fail("me", RequestFailed(FailureKind.TRANSIENT, "down"))
+    s.run()
+    s.clock.advance(0.999)
+    before = len(s.requests)
+    s.feed(Refresh())
+    s.feed(Submit(AWAY))
+    assert isinstance(s.run(), Wait)
+    assert len(s.requests) == before
+
+
+# -- requests -----------------------------------------------------------------------------------
+
+
+def test_submit_is_sent_and_answered(s):
+    connected(s)
+    s.feed(Submit(AWAY))
+    s.run()
+    assert s.requests[-1] == SendPut(AWAY)
+    assert s.events == [Answered(AWAY, ServerStatus(Status.AWAY, by_idle=False))]
+    assert s.machine.desired is None
+
+
+def test_submit_before_connecting_waits_for_the_connection(s):
+    s.feed(Submit(AWAY))
+    s.run()
+    assert s.requests == [LoadCredentials(), ReadMe("connect"), SendPut(AWAY)]
+
+
+def test_coalesces_to_the_newest_with_no_backlog(s):
+    connected(s)
+    s.feed(Submit(AWAY))
+    put = s.take()
+    assert put == SendPut(AWAY)
+    # While the PUT is in flight three more come: only the newest remains.
+    for desired in (REASSIGN, OFFLINE, AVAILABLE):
+        s.feed(Submit(desired))
+    assert isinstance(put, SendPut)
+    result = s.answer(put)
+    assert result is not None
+    s.feed(result)
+    s.run()
+    assert s.puts() == [AWAY, AVAILABLE]
+    assert [a.asked for a in s.events] == [AWAY, AVAILABLE]
+
+
+def test_resubmitting_the_request_in_flight_sends_it_once(s):
+    connected(s)
+    s.feed(Submit(AWAY))
+    put = s.take()
+    s.feed(Submit(AWAY))
+    assert isinstance(put, SendPut)
+    result = s.answer(put)
+    assert result is not None
+    s.feed(result)
+    s.run()
+    assert s.puts() == [AWAY]
+
+
+@pytest.mark.parametrize("message", ["cannot connect", "the server failed (HTTP 502)"])
+def test_transient_failures_are_retried(s, message):
+    connected(s)
+    s.fail("put", RequestFailed(FailureKind.TRANSIENT, message))
+    s.fail("put", RequestFailed(FailureKind.TRANSIENT, message))
+    s.feed(Submit(AWAY))
+    s.run_for(10)
+    assert s.puts() == [AWAY] * 3
+    assert [e.message for e in s.events if isinstance(e, Trouble)] == [message, message, None]
+    assert not [e for e in s.events if isinstance(e, Failed)]
+
+
+def test_the_newest_status_survives_retries_reconnects_and_rereads(s):
+    # The start-up Available while the server answers 503: it is kept through every
+    # retry, a reconnect (a wake), a re-read (a /ws resync) and a new client, and goes
+    # out as soon as the server takes it.
+    s.word = "offline"
+    s.run()
+    s.events.clear()
+    for _ in range(3):
+        s.fail("put", RequestFailed(FailureKind.TRANSIENT, "HTTP 503", retry_after=2.0))
+    s.feed(Submit(AVAILABLE))
+    s.run()
+    s.feed(Reconnect())
+    s.feed(Refresh())
+    s.run_for(1.0)
+    s.feed(Restarted())  # the driver crashed and came back
+    s.run_for(30)
+    assert s.machine.desired is None
+    assert s.word == "online"
+    assert s.puts() == [AVAILABLE] * 4
+    answered = [e for e in s.events if isinstance(e, Answered)]
+    assert answered == [Answered(AVAILABLE, HELD_AVAILABLE)]
+    assert not [e for e in s.events if isinstance(e, Failed)]
+
+
+def test_a_newer_request_replaces_the_one_being_retried(s):
+    connected(s)
+    s.fail("put", RequestFailed(FailureKind.TRANSIENT, "down"))
+    s.feed(Submit(AWAY))
+    s.run()
+    s.feed(Submit(OFFLINE))
+    s.run_for(5)
+    assert s.puts() == [AWAY, OFFLINE]
+
+
+@pytest.mark.parametrize("retry_after", [7.0, 2.5])
+def test_retry_after_is_honoured_with_jitter_on_top(s, retry_after):
+    connected(s)
+    s.fail("put", RequestFailed(FailureKind.TRANSIENT, "busy", retry_after=retry_after))
+    s.feed(Submit(AWAY))
+    wait = s.run()
+    assert isinstance(wait, Wait)
+    assert wait.until is not None
+    assert wait.until - s.clock() >= retry_after  # never sooner than the server asked
+    assert wait.until - s.clock() <= retry_after * 1.25
+    s.clock.advance(retry_after - 0.01)
+    s.run()
+    assert s.puts() == [AWAY]
+    s.clock.advance(retry_after)
+    s.run()
+    assert s.puts() == [AWAY, AWAY]
+    assert s.machine.backoff.attempt == 0  # reset by the success
+
+
+@pytest.mark.parametrize("kind", [FailureKind.PERMANENT, FailureKind.UNSUPPORTED])
+def test_permanent_failures_are_not_retried(s, kind):
+    connected(s)
+    s.fail("put", RequestFailed(kind, "the server rejected the request (HTTP 400)"))
+    s.feed(Submit(AWAY))
+    s.run_for(600)
+    assert s.puts() == [AWAY]
+    assert s.events == [Failed(AWAY, "the server rejected the request (HTTP 400)")]
+    s.feed(Submit(OFFLINE))
+    s.run()
+    assert s.puts() == [AWAY, OFFLINE]
+
+
+def test_a_permanent_failure_to_connect_is_retried_later_not_at_once(s):
+    s.fail("me", RequestFailed(FailureKind.PERMANENT, "unknown status 'lunch'"))
+    wait = s.run()
+    assert isinstance(wait, Wait)
+    assert wait.until is not None
+    assert wait.until > s.clock()
+    assert s.requests.count(ReadMe("connect")) == 1
+
+
+def test_refresh_reads_the_server_and_is_coalesced(s):
+    connected(s)
+    s.word = "away_manual"
+    s.feed(Refresh())
+    s.feed(Refresh())
+    s.run()
+    assert s.events == [Refreshed(ServerStatus(Status.AWAY, by_idle=False))]
+    assert s.requests.count(ReadMe("refresh")) == 1
+
+
+def test_a_failed_refresh_is_tried_again(s):
+    connected(s)
+    s.fail("me", RequestFailed(FailureKind.TRANSIENT, "down"))
+    s.feed(Refresh())
+    s.run_for(5)
+    assert s.requests.count(ReadMe("refresh")) == 2
+    assert isinstance(s.events[-1], Refreshed)
+
+
+def test_an_idle_change_looks_first_and_is_sent_over_what_idleness_may_change(s):
+    connected(s)
+    s.feed(Submit(IDLE_AWAY, look_first=True))
+    s.run()
+    assert s.requests[-2:] == [ReadMe("look"), SendPut(IDLE_AWAY)]
+
+
+@pytest.mark.parametrize("word", ["away_manual", "offline"])
+def test_an_idle_change_over_a_status_set_elsewhere_is_not_asked(s, word):
+    connected(s)
+    s.word = word  # /ws is down and the person chose another status in the web app
+    s.feed(Submit(IDLE_AWAY, look_first=True))
+    s.run()
+    assert s.puts() == []
+    failed, refreshed = s.events
+    assert isinstance(failed, Failed)
+    assert failed.asked == IDLE_AWAY
+    assert isinstance(refreshed, Refreshed)
+    assert s.machine.desired is None
+
+
+def test_a_person_s_choice_made_during_the_look_is_sent_not_skipped(s):
+    # Regression: the look's answer was applied to whatever was newest by then, so a
+    # manual Offline chosen while an idle away was being looked at was "skipped".
+    connected(s)
+    s.feed(Submit(IDLE_AWAY, look_first=True))
+    look = s.take()
+    assert look == ReadMe("look")
+    s.feed(Submit(OFFLINE))
+    result = s.answer(look)
+    assert result is not None
+    s.feed(result)
+    s.run()
+    assert s.puts() == [OFFLINE]
+    assert not [e for e in s.events if isinstance(e, Failed)]
+    assert s.events == [Answered(OFFLINE, ServerStatus(Status.OFFLINE))]
+
+
+# -- signed out ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", [FailureKind.REFUSED, FailureKind.NO_CREDENTIALS])
+def test_refused_credentials_stop_everything(s, kind):
+    connected(s)
+    s.fail("put", RequestFailed(kind, "bad key (401)"))
+    s.feed(Submit(AWAY))
+    s.run()
+    assert s.events == [SignedOut("bad key (401)"), Failed(AWAY, "bad key (401)")]
+    assert ForgetClient() in s.requests
+    before = list(s.requests)
+    # Nothing more is tried with the refused credentials, whatever is asked, until the
+    # first recheck.
+    s.feed(Submit(OFFLINE))
+    s.feed(Refresh())
+    s.feed(Reconnect())
+    assert s.run() == Wait(s.clock() + 30)
+    assert s.requests == before
+
+
+def test_refused_on_connect(s):
+    s.fail("me", RequestFailed(FailureKind.REFUSED, "bad key (401)"))
+    s.run()
+    assert s.events == [SignedOut("bad key (401)")]  # nothing was asked, nothing failed
+
+
+def test_signed_out_rechecks_after_30_60_120_then_every_240_s(s):
+    s.fail("me", RequestFailed(FailureKind.REFUSED, "bad key (401)"))
+    start = s.clock()
+    s.run()
+    looks = []
+    for _ in range(7):
+        wait = s.run()
+        assert isinstance(wait, Wait)
+        assert wait.until is not None
+        s.clock.now = wait.until
+        s.run()
+        looks.append(s.clock() - start)
+    assert looks == [30, 90, 210, 450, 690, 930, 1170]
+    assert s.requests.count(LoadCredentials()) == 8
+    assert s.events == [SignedOut("bad key (401)")]  # said once
+
+
+def test_new_credentials_found_by_a_recheck_resume_and_send_what_was_kept(s):
+    connected(s)
+    s.fail("put", RequestFailed(FailureKind.REFUSED, "bad key (401)"))
+    s.feed(Submit(AWAY))
+    s.run()
+    s.feed(Submit(OFFLINE))  # asked while signed out: kept for later
+    s.key = "key-2"  # someone ran `login`, but the agent was not told
+    s.clock.advance(30)
+    s.run()
+    assert [type(e) for e in s.events] == [SignedOut, Failed, Connected, Answered]
+    assert s.events[-1] == Answered(OFFLINE, ServerStatus(Status.OFFLINE))
+
+
+def test_login_is_used_at_once(s):
+    s.fail("load", RequestFailed(FailureKind.NO_CREDENTIALS, "not signed in"))
+    s.run()
+    assert s.events == [SignedOut("not signed in")]
+    s.feed(ReloadCredentials())
+    s.run()
+    assert isinstance(s.events[-1], Connected)
+
+
+def test_a_new_sign_out_rechecks_soon_again(s):
+    s.fail("load", RequestFailed(FailureKind.NO_CREDENTIALS, "locked"))
+    s.run()
+    for _ in range(3):  # slowed down to one look each 240 s
+        s.clock.advance(240)
+        s.fail("load", RequestFailed(FailureKind.NO_CREDENTIALS, "locked"))
+        s.run()
+    s.feed(ReloadCredentials())  # `login`
+    s.run()
+    s.fail("put", RequestFailed(FailureKind.REFUSED, "bad key (401)"))  # ...and this key is refused
+    s.feed(Submit(AWAY))
+    s.run()
+    assert s.run() == Wait(s.clock() + 30)
+
+
+# -- finishing ----------------------------------------------------------------------------------
+
+
+def test_finish_sends_the_final_status_bounded_and_halts(s):
+    connected(s)
+    s.feed(Finish(OFFLINE, deadline=s.clock() + 2.0))
+    assert s.run() == Halt(True)
+    assert s.requests[-1] == SendPut(OFFLINE, timeout=2.0)
+
+
+def test_finish_replaces_a_request_not_yet_sent(s):
+    connected(s)
+    s.fail("put", RequestFailed(FailureKind.TRANSIENT, "down"))
+    s.feed(Submit(AWAY))
+    s.run()  # in backoff now
+    s.feed(Finish(OFFLINE, deadline=s.clock() + 2.0))
+    assert s.run() == Halt(True)  # at once, not after the backoff
+    assert s.puts() == [AWAY, OFFLINE]
+
+
+def test_finish_before_connecting_sends_nothing(s):
+    s.feed(Submit(AWAY))
+    s.feed(Finish(OFFLINE, deadline=s.clock() + 2.0))
+    assert s.run() == Halt(False)
+    assert s.puts() == []
+
+
+def test_finish_is_false_when_the_server_keeps_another_status(s):
+    connected(s)
+    s.hold("put", ServerStatus(Status.AWAY, by_idle=False))
+    s.feed(Finish(OFFLINE, deadline=s.clock() + 2.0))
+    assert s.run() == Halt(False)
+
+
+def test_finish_tries_once_and_is_false_when_it_fails(s):
+    connected(s)
+    s.fail("put", RequestFailed(FailureKind.TRANSIENT, "down"))
+    s.feed(Finish(OFFLINE, deadline=s.clock() + 2.0))
+    assert s.run() == Halt(False)
+    assert s.puts() == [OFFLINE]
+
+
+def test_finish_without_a_final_status_or_while_signed_out(s):
+    s.fail("me", RequestFailed(FailureKind.REFUSED, "bad key"))
+    s.run()
+    s.feed(Finish(OFFLINE, deadline=s.clock() + 2.0))
+    assert s.run() == Halt(False)
+    assert s.puts() == []
+
+
+def test_finish_after_its_deadline_sends_nothing(s):
+    connected(s)
+    s.feed(Finish(OFFLINE, deadline=s.clock() + 2.0))
+    s.clock.advance(2.0)  # a request in flight took all the time there was
+    assert s.run() == Halt(False)
+    assert s.puts() == []
+
+
+def test_a_restart_keeps_the_newest_request(s):
+    connected(s)
+    s.feed(Submit(AWAY))
+    s.machine.poll(s.clock())  # the PUT is in flight when the driver dies
+    s.feed(Restarted())
+    s.run()
+    assert s.requests[-3:] == [LoadCredentials(), ReadMe("connect"), SendPut(AWAY)]
+    assert s.events[-1] == Answered(AWAY, ServerStatus(Status.AWAY, by_idle=False))
+
+
+def test_a_result_with_nothing_in_flight_is_a_bug(s):
+    with pytest.raises(RuntimeError):
+        s.machine.handle(s.clock(), CredentialsRead("key"))
+
+
+def test_polling_twice_without_the_result_is_a_bug(s):
+    assert s.machine.poll(s.clock()) == LoadCredentials()
+    with pytest.raises(RuntimeError):
+        s.machine.poll(s.clock())
+
+
+# -- the driver: the I/O ------------------------------------------------------------------------
+
+
+def performer(client: FakeClient, *, key: str = "key-1") -> Reporter:
+    return Reporter(lambda: (client, key), lambda _event: None)  # type: ignore[arg-type, return-value]
+
+
+@pytest.mark.parametrize(
+    ("error", "kind", "retry_after"),
+    [
+        (Unauthorized("bad key (401)"), FailureKind.REFUSED, None),
+        (Forbidden("disabled (403)"), FailureKind.REFUSED, None),
+        (Unreachable("cannot connect"), FailureKind.TRANSIENT, None),
+        (ServerError("the server failed (HTTP 503)", 503, 2.5), FailureKind.TRANSIENT, 2.5),
+        (RateLimited("slow down", 7.0), FailureKind.TRANSIENT, 7.0),
+        (Rejected("the server rejected the request (HTTP 400)"), FailureKind.PERMANENT, None),
+        (UnexpectedStatus("an unknown status 'lunch'"), FailureKind.PERMANENT, None),
+    ],
+)
+def test_the_driver_sorts_errors_for_the_machine(error, kind, retry_after):
+    client = FakeClient()
+    client.put_script.append(error)
+    reporter = performer(client)
+    assert reporter.perform(LoadCredentials()) == CredentialsRead("key-1")
+    assert reporter.perform(SendPut(AWAY)) == RequestFailed(kind, str(error), retry_after)
+
+
+def test_the_driver_checks_the_vocabulary_before_any_request():
+    client = FakeClient()
+    reporter = performer(client)
+    reporter.perform(LoadCredentials())
+    reporter.perform(ReadMe("connect"))
+    result = reporter.perform(SendPut(Desired(Status.BUSY, Source.USER)))  # no Busy on Libredesk
+    assert isinstance(result, RequestFailed)
+    assert result.kind is FailureKind.UNSUPPORTED
+    assert client.puts() == []
+
+
+@pytest.mark.parametrize(
+    "error",
+    [CredentialsMissing("not signed in: run `presence-agent login`"), KeyringUnavailable("locked")],
+)
+def test_factory_errors_for_a_person_are_no_credentials(error):
+    def factory():
+        raise error
+
+    reporter = Reporter(factory, lambda _event: None)
+    assert reporter.perform(LoadCredentials()) == RequestFailed(
+        FailureKind.NO_CREDENTIALS, str(error)
+    )
+
+
+def test_connect_detects_the_dialect_or_takes_the_override():
+    client = FakeClient("away", detect=Dialect.DOCUMENTED)
+    reporter = performer(client)
+    reporter.perform(LoadCredentials())
+    assert reporter.perform(ReadMe("connect")) == MeRead(
+        AGENT.__class__(7, "away", AGENT.name, None),
+        Dialect.DOCUMENTED,
+        ServerStatus(Status.AWAY),
+    )
+    assert client.detected == 1
+    again = reporter.perform(ReadMe("connect", Dialect.LIBREDESK))
+    assert isinstance(again, MeRead)
+    assert again.dialect is Dialect.LIBREDESK
     assert client.detected == 1
 
 
-def test_connect_on_a_documented_server(make):
-    client = FakeClient("busy", detect=Dialect.DOCUMENTED)
-    _, events = make(Factory(client))
-    (connected,) = events.wait_for(Connected)
-    assert connected.dialect is Dialect.DOCUMENTED
-    assert connected.server == ServerStatus(Status.BUSY)
-
-
-def test_dialect_override_skips_detection(make):
-    client = FakeClient("away")
-    _, events = make(Factory(client), dialect_override=Dialect.DOCUMENTED)
-    (connected,) = events.wait_for(Connected)
-    assert connected.dialect is Dialect.DOCUMENTED
-    assert client.dialect is Dialect.DOCUMENTED
-    assert client.detected == 0
-    assert connected.server == ServerStatus(Status.AWAY, by_idle=None)
-
-
-def test_connect_retries_until_the_server_answers(make):
+def test_forget_closes_the_client():
     client = FakeClient()
-    client.me_script += [Unreachable("no route"), ServerError("starting", 503)]
-    _, events = make(Factory(client))
-    events.wait_for(Connected)
-    assert client.calls == [("me",)] * 3
-    assert [t.message for t in events.of(Trouble)] == ["no route", "starting", None]
+    reporter = performer(client)
+    reporter.perform(LoadCredentials())
+    assert reporter.perform(ForgetClient()) is None
+    assert client.closed
 
 
-# -- requests ----------------------------------------------------------------------------------
-
-
-def test_submit_is_sent_and_answered(make):
+def test_put_passes_the_timeout():
     client = FakeClient()
-    reporter, events = make(Factory(client))
-    events.wait_for(Connected)
-    reporter.submit(AWAY)
-    (answered,) = events.wait_for(Answered)
-    assert answered == Answered(AWAY, ServerStatus(Status.AWAY, by_idle=False))
-    assert client.puts() == [AWAY]
+    reporter = performer(client)
+    reporter.perform(LoadCredentials())
+    reporter.perform(ReadMe("connect"))
+    assert reporter.perform(SendPut(OFFLINE, timeout=1.5)) == PutAnswered(
+        OFFLINE, ServerStatus(Status.OFFLINE)
+    )
+    assert client.calls[-1] == ("put", OFFLINE, 1.5)
 
 
-def test_submit_before_connecting_waits_for_the_connection(make):
+# -- the driver: its thread ---------------------------------------------------------------------
+
+
+def next_of(events: queue.Queue[object], kind: type) -> object:
+    """The next event of ``kind`` the reporter emitted (bounded, so a bug fails, not hangs)."""
+    while True:
+        event = events.get(timeout=10)
+        if isinstance(event, kind):
+            return event
+
+
+def test_the_thread_connects_sends_and_finishes():
     client = FakeClient()
-    gate = gate_in(client.me_script)
-    reporter, events = make(Factory(client))
-    assert gate.entered.wait(WAIT)
-    reporter.submit(AWAY)
-    gate.open()
-    events.wait_for(Answered)
-    assert [c[0] for c in client.calls] == ["me", "put"]
-
-
-def test_the_answer_is_what_the_server_holds(make):
-    # Idle away seen; the person's away_manual elsewhere races our return.
-    client = FakeClient("away")
-    client.put_script.append(ServerStatus(Status.AWAY, by_idle=False))
-    reporter, events = make(Factory(client))
-    events.wait_for(Connected)
-    reporter.submit(Desired(Status.AVAILABLE, Source.IDLE))
-    (answered,) = events.wait_for(Answered)
-    assert answered.server == ServerStatus(Status.AWAY, by_idle=False)
-
-
-@pytest.mark.parametrize(
-    ("live", "calls"),
-    [(True, ["me", "put"]), (False, ["me", "me", "put"])],
-    ids=["push-live", "no-push"],
-)
-def test_idle_change_reads_first_unless_pushes_are_live(make, live, calls):
-    client = FakeClient("online")
-    reporter, events = make(Factory(client), push_live=lambda: live)
-    events.wait_for(Connected)
-    reporter.submit(IDLE_AWAY)
-    events.wait_for(Answered)
-    assert [c[0] for c in client.calls] == calls
-
-
-def test_idle_change_over_a_status_set_elsewhere_is_not_asked(make):
-    # /ws is down and the person chose away_manual in the web app meanwhile.
-    client = FakeClient("online")
-    reporter, events = make(Factory(client), push_live=lambda: False)
-    events.wait_for(Connected)
-    client.word = "away_manual"
-    reporter.submit(IDLE_AWAY)
-    (refreshed,) = events.wait_for(Refreshed)
-    assert refreshed.server == ServerStatus(Status.AWAY, by_idle=False)
-    assert [f.asked for f in events.of(Failed)] == [IDLE_AWAY]
-    assert client.puts() == []
-
-
-def test_coalesces_to_the_newest_with_no_backlog(make):
-    client = FakeClient()
-    gate = gate_in(client.put_script)
-    reporter, events = make(Factory(client))
-    events.wait_for(Connected)
-    reporter.submit(AWAY)
-    assert gate.entered.wait(WAIT)
-    reporter.submit(REASSIGN)
-    reporter.submit(OFFLINE)
-    reporter.submit(AVAILABLE)
-    gate.open()
-    answered = events.wait_for(Answered, 2)
-    time.sleep(0.1)  # nothing else may follow
-    assert client.puts() == [AWAY, AVAILABLE]
-    assert [a.asked for a in events.of(Answered)] == [AWAY, AVAILABLE]
-    assert answered[-1].server == ServerStatus(Status.AVAILABLE)
-
-
-def test_resubmitting_the_request_in_flight_sends_it_once(make):
-    client = FakeClient()
-    gate = gate_in(client.put_script)
-    reporter, events = make(Factory(client))
-    events.wait_for(Connected)
-    reporter.submit(AWAY)
-    assert gate.entered.wait(WAIT)
-    reporter.submit(AWAY)
-    gate.open()
-    events.wait_for(Answered)
-    time.sleep(0.1)
-    assert client.puts() == [AWAY]
-
-
-@pytest.mark.parametrize(
-    "error",
-    [
-        Unreachable("cannot connect"),
-        ServerError("the server failed (HTTP 502)", 502),
-        RateLimited("slow down", None),
-    ],
-)
-def test_transient_failures_are_retried(make, error):
-    client = FakeClient()
-    client.put_script += [error, error]
-    reporter, events = make(Factory(client))
-    events.wait_for(Connected)
-    reporter.submit(AWAY)
-    events.wait_for(Answered)
-    assert client.puts() == [AWAY] * 3
-    assert [t.message for t in events.of(Trouble)] == [str(error), str(error), None]
-    assert events.of(Failed) == []
-
-
-def test_a_newer_request_replaces_the_one_being_retried(make):
-    client = FakeClient()
-    client.put_script.append(Unreachable("down"))
-    backoff = RecordingBackoff(delay=0.2)
-    reporter, events = make(Factory(client), backoff=backoff)
-    events.wait_for(Connected)
-    reporter.submit(AWAY)
-    events.wait_for(Trouble)
-    reporter.submit(OFFLINE)
-    events.wait_for(Answered)
-    assert client.puts() == [AWAY, OFFLINE]
-
-
-@pytest.mark.parametrize(
-    ("error", "retry_after"),
-    [
-        (RateLimited("slow down", 7.0), 7.0),
-        (ServerError("maintenance", 503, retry_after=2.5), 2.5),
-        (ServerError("boom", 500), None),
-        (Unreachable("down"), None),
-    ],
-)
-def test_retry_after_is_passed_to_the_backoff(make, error, retry_after):
-    client = FakeClient()
-    client.put_script.append(error)
-    backoff = RecordingBackoff()
-    reporter, events = make(Factory(client), backoff=backoff)
-    events.wait_for(Connected)
-    reporter.submit(AWAY)
-    events.wait_for(Answered)
-    assert backoff.retry_afters == [retry_after]
-    assert backoff.attempt == 0  # reset by the success
-
-
-def test_the_backoff_delay_is_waited_in_full(make):
-    client = FakeClient()
-    client.put_script.append(RateLimited("slow down", 0.25))
-    times: list[float] = []
-    real_step = client._step
-
-    def timed(script):
-        if script is client.put_script:
-            times.append(time.monotonic())
-        return real_step(script)
-
-    client._step = timed  # type: ignore[method-assign]
-    reporter, events = make(Factory(client), backoff=RecordingBackoff(delay=0.25))
-    events.wait_for(Connected)
-    reporter.submit(AWAY)
-    events.wait_for(Answered)
-    assert len(times) == 2
-    assert times[1] - times[0] >= 0.25
-
-
-@pytest.mark.parametrize(
-    "error",
-    [
-        Rejected("the server rejected the request (HTTP 400)"),
-        UnexpectedStatus("the server reported an unknown status 'lunch'"),
-    ],
-)
-def test_permanent_failures_are_not_retried(make, error):
-    client = FakeClient()
-    client.put_script.append(error)
-    reporter, events = make(Factory(client))
-    events.wait_for(Connected)
-    reporter.submit(AWAY)
-    (failed,) = events.wait_for(Failed)
-    assert failed == Failed(AWAY, str(error))
-    time.sleep(0.1)
-    assert client.puts() == [AWAY]
-    # The reporter is still alive for the next request.
-    reporter.submit(OFFLINE)
-    events.wait_for(Answered)
-    assert client.puts() == [AWAY, OFFLINE]
-
-
-def test_unsupported_status_fails_without_a_request(make):
-    client = FakeClient("online")
-    reporter, events = make(Factory(client))
-    events.wait_for(Connected)
-    reporter.submit(BUSY)  # no Busy on real Libredesk
-    (failed,) = events.wait_for(Failed)
-    assert failed.asked == BUSY
-    assert "Busy" in failed.message
-    assert client.puts() == []
-    reporter.submit(AWAY)
-    events.wait_for(Answered)
-
-
-def test_refresh_reads_the_server(make):
-    client = FakeClient("online")
-    reporter, events = make(Factory(client))
-    events.wait_for(Connected)
-    client.word = "away_manual"
-    reporter.refresh()
-    reporter.refresh()  # coalesced
-    (refreshed,) = events.wait_for(Refreshed)
-    assert refreshed.server == ServerStatus(Status.AWAY, by_idle=False)
-    time.sleep(0.05)
-    assert client.calls.count(("me",)) == 2
-
-
-def test_documented_idle_change_looks_before_it_asks(make):
-    # The documented server has no push: before an idle change the reporter
-    # reads it, and never asks an idle away over a status set by someone else.
-    client = FakeClient("busy", detect=Dialect.DOCUMENTED)
-    reporter, events = make(Factory(client))
-    events.wait_for(Connected)
-    reporter.submit(IDLE_AWAY)
-    (refreshed,) = events.wait_for(Refreshed)
-    assert refreshed.server == ServerStatus(Status.BUSY)
-    (failed,) = events.of(Failed)
-    assert failed.asked == IDLE_AWAY
-    assert client.puts() == []
-    assert events.of(Answered) == []
-
-
-def test_event_handler_errors_do_not_stop_the_reporter(make):
-    client = FakeClient()
-    seen: list[object] = []
-
-    def handler(event: object) -> None:
-        seen.append(event)
-        if isinstance(event, Connected):
-            raise RuntimeError("listener bug")
-
-    reporter = Reporter(Factory(client), handler, backoff=Backoff(0.01, 0.05))  # type: ignore[arg-type]
+    events: queue.Queue[object] = queue.Queue()
+    reporter = Reporter(lambda: (client, "key-1"), events.put)  # type: ignore[arg-type, return-value]
     reporter.start()
-    try:
-        wait_until(lambda: any(isinstance(e, Connected) for e in seen))
-        reporter.submit(AWAY)
-        wait_until(lambda: any(isinstance(e, Answered) for e in seen))
-    finally:
-        reporter.stop()
-        reporter.join(WAIT)
-
-
-# -- signed out --------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("error", [Unauthorized("bad key (401)"), Forbidden("disabled (403)")])
-def test_refused_credentials_stop_everything(make, error):
-    client = FakeClient()
-    client.put_script.append(error)
-    factory = Factory(client)
-    reporter, events = make(factory)
-    events.wait_for(Connected)
-    reporter.submit(AWAY)
-    (signed_out,) = events.wait_for(SignedOut)
-    assert signed_out.message == str(error)
-    assert events.wait_for(Failed) == [Failed(AWAY, str(error))]
+    next_of(events, Connected)
+    reporter.post(Submit(AWAY))
+    assert next_of(events, Answered) == Answered(AWAY, ServerStatus(Status.AWAY, by_idle=False))
+    assert reporter.finish(OFFLINE, timeout=10.0) is True
+    reporter.join(10)
+    assert not reporter.is_alive()
     assert client.closed
-    calls = factory.calls()
-    # Nothing more is tried with the refused credentials, whatever is asked.
-    reporter.submit(OFFLINE)
-    reporter.refresh()
-    reporter.submit(AVAILABLE)
-    time.sleep(0.2)
-    assert factory.calls() == calls
-    assert len(events.of(SignedOut)) == 1
-    assert all(c.closed for c in factory.made)
-
-
-def test_refused_on_connect(make):
-    client = FakeClient()
-    client.me_script.append(Unauthorized("bad key (401)"))
-    factory = Factory(client)
-    reporter, events = make(factory)
-    events.wait_for(SignedOut)
-    assert events.of(Connected) == []
-    assert events.of(Failed) == []  # nothing was asked
-    reporter.submit(AWAY)
-    time.sleep(0.1)
-    assert factory.calls() == [("me",)]
-
-
-def test_new_credentials_resume(make):
-    first = FakeClient()
-    first.put_script.append(Unauthorized("bad key (401)"))
-    factory = Factory(first)
-    reporter, events = make(factory)
-    events.wait_for(Connected)
-    reporter.submit(AWAY)
-    events.wait_for(SignedOut)
-    reporter.submit(OFFLINE)  # asked while signed out: kept for later
-
-    second = FakeClient("online")
-    factory.queue.append(second)
-    factory.key = "key-2"
-    reporter.credentials_changed()
-    events.wait_for(Connected, 2)
-    (answered,) = events.wait_for(Answered)
-    assert answered.asked == OFFLINE
-    assert second.calls[0] == ("me",)
-    assert second.puts() == [OFFLINE]
-    assert first.puts() == [AWAY]
-
-
-@pytest.mark.parametrize(
-    "error",
-    [
-        CredentialsMissing("not signed in: run `presence-agent login`"),
-        KeyringUnavailable("no usable OS keyring"),
-    ],
-)
-def test_factory_errors_sign_out_without_spinning(make, error):
-    factory = Factory()
-    factory.error = error
-    reporter, events = make(factory)
-    (signed_out,) = events.wait_for(SignedOut)
-    assert signed_out.message == str(error)
-    time.sleep(0.1)
-    assert len(events.of(SignedOut)) == 1
-    # Login stores credentials and says so.
-    factory.error = None
-    reporter.credentials_changed()
-    events.wait_for(Connected)
-
-
-class CountingFactory(Factory):
-    """Counts the keyring reads (each one a helper process in the real agent)."""
-
-    def __init__(self, *clients: FakeClient) -> None:
-        super().__init__(*clients)
-        self.reads = 0
-
-    def __call__(self) -> tuple[FakeClient, str]:
-        self.reads += 1
-        return super().__call__()
-
-
-def test_signed_out_rechecks_slow_down_and_ignore_other_wake_ups(make):
-    now = [0.0]
-    factory = CountingFactory()
-    factory.error = KeyringUnavailable("the OS keyring could not read the secret; is it unlocked?")
-    reporter, events = make(factory, clock=lambda: now[0])
-    events.wait_for(SignedOut)
-    assert factory.reads == 1
-
-    def at(t: float) -> int:
-        now[0] = t
-        reporter.refresh()  # a wake-up that is not the recheck's own
-        reporter.submit(AWAY)
-        time.sleep(0.05)
-        return factory.reads
-
-    # Looks again after 30 s, then 60, 120 and 240 s, and never more often than that.
-    assert at(29.9) == 1
-    assert at(30.0) == 2
-    assert at(89.9) == 2
-    assert at(90.0) == 3
-    assert at(209.9) == 3
-    assert at(210.0) == 4
-    assert at(449.9) == 4
-    assert at(450.0) == 5
-    assert at(690.0) == 6
-    # The keyring is unlocked at last: the next look connects and sends what was asked.
-    factory.error = None
-    assert at(930.0) == 7
-    events.wait_for(Connected)
-    (answered,) = events.wait_for(Answered)
-    assert answered.asked == AWAY
-
-
-def test_a_new_sign_out_rechecks_soon_again(make):
-    now = [0.0]
-    first = FakeClient()
-    first.put_script.append(Unauthorized("bad key (401)"))
-    factory = CountingFactory(first)
-    factory.error = KeyringUnavailable("locked")
-    reporter, events = make(factory, clock=lambda: now[0])
-    events.wait_for(SignedOut)
-    for t in (30.0, 90.0, 210.0):  # slowed down to one look each 240 s
-        now[0] = t
-        reporter.refresh()
-        time.sleep(0.05)
-    factory.error = None
-    reporter.credentials_changed()  # `login`: looks at once
-    events.wait_for(Connected)
-    reads = factory.reads
-    reporter.submit(AWAY)  # ...and this key is refused
-    events.wait_for(SignedOut, 2)  # at 210 s: the next look is 30 s later, not 240
-    now[0] = 239.9
-    reporter.refresh()
-    time.sleep(0.05)
-    assert factory.reads == reads
-    now[0] = 240.0
-    reporter.refresh()
-    wait_until(lambda: factory.reads == reads + 1)
-
-
-# -- finishing ---------------------------------------------------------------------------------
-
-
-def test_finish_sends_the_final_status_and_stops(make):
-    client = FakeClient()
-    reporter, events = make(Factory(client))
-    events.wait_for(Connected)
-    started = time.monotonic()
-    assert reporter.finish(OFFLINE, timeout=2.0) is True
-    assert time.monotonic() - started < 1.0
-    (put,) = [c for c in client.calls if c[0] == "put"]
-    assert put[1] == OFFLINE
-    assert 0 < put[2] <= 2.0  # the request itself is bounded by what is left
-    reporter.join(WAIT)
-    assert not reporter._thread.is_alive()
-    assert client.closed
-
-
-def test_finish_replaces_a_request_not_yet_sent(make):
-    client = FakeClient()
-    gate = gate_in(client.me_script)
-    reporter, _ = make(Factory(client))
-    assert gate.entered.wait(WAIT)
-    reporter.submit(AWAY)
-    # Not connected yet: nothing is sent at all.
-    assert reporter.finish(OFFLINE, timeout=0.2) is False
-    gate.open()
-    reporter.join(WAIT)
-    assert client.puts() == []
-
-
-def test_finish_is_false_when_the_server_keeps_another_status(make):
-    client = FakeClient()
-    client.put_script.append(ServerStatus(Status.AWAY, by_idle=False))
-    reporter, events = make(Factory(client))
-    events.wait_for(Connected)
-    assert reporter.finish(OFFLINE, timeout=2.0) is False
-
-
-def test_finish_is_false_when_the_final_request_fails(make):
-    client = FakeClient()
-    client.put_script.append(Unreachable("down"))
-    reporter, events = make(Factory(client))
-    events.wait_for(Connected)
-    assert reporter.finish(OFFLINE, timeout=2.0) is False
-    assert client.puts() == [OFFLINE]  # tried once: no retries on the way out
-
-
-def test_finish_without_a_final_status(make):
-    client = FakeClient()
-    reporter, events = make(Factory(client))
-    events.wait_for(Connected)
-    assert reporter.finish(None, timeout=2.0) is False
-    reporter.join(WAIT)
-    assert client.puts() == []
-
-
-def test_finish_while_signed_out_sends_nothing(make):
-    client = FakeClient()
-    client.me_script.append(Unauthorized("bad key"))
-    factory = Factory(client)
-    reporter, events = make(factory)
-    events.wait_for(SignedOut)
-    started = time.monotonic()
-    assert reporter.finish(OFFLINE, timeout=2.0) is False
-    assert time.monotonic() - started < 1.0
-    assert factory.calls() == [("me",)]
-
-
-def test_finish_is_bounded_when_a_request_in_flight_hangs(make):
-    client = FakeClient()
-    gate = gate_in(client.put_script)
-    reporter, events = make(Factory(client))
-    events.wait_for(Connected)
-    reporter.submit(AWAY)
-    assert gate.entered.wait(WAIT)
-    started = time.monotonic()
-    assert reporter.finish(OFFLINE, timeout=0.3) is False
-    elapsed = time.monotonic() - started
-    assert 0.25 <= elapsed < 1.0
-
-
-def test_finish_is_bounded_when_the_final_request_hangs(make):
-    client = FakeClient()
-    gate = gate_in(client.put_script)
-    reporter, events = make(Factory(client))
-    events.wait_for(Connected)
-    started = time.monotonic()
-    assert reporter.finish(OFFLINE, timeout=0.3) is False
-    assert time.monotonic() - started < 1.0
-    assert gate.entered.is_set()
-
-
-def test_finish_interrupts_a_backoff(make):
-    client = FakeClient()
-    client.put_script.append(Unreachable("down"))
-    reporter, events = make(Factory(client), backoff=RecordingBackoff(delay=30.0))
-    events.wait_for(Connected)
-    reporter.submit(AWAY)
-    events.wait_for(Trouble)
-    started = time.monotonic()
-    assert reporter.finish(OFFLINE, timeout=2.0) is True
-    assert time.monotonic() - started < 1.0
     assert client.puts() == [AWAY, OFFLINE]
 
 
-def test_stop_interrupts_a_backoff(make):
+def test_a_crashing_factory_is_shown_and_the_reporter_restarts():
+    # A ca_bundle that names a missing file: the client factory raises FileNotFoundError,
+    # which nobody expects. The thread must not die silently.
     client = FakeClient()
-    client.put_script.append(Unreachable("down"))
-    reporter, events = make(Factory(client), backoff=RecordingBackoff(delay=30.0))
-    events.wait_for(Connected)
-    reporter.submit(AWAY)
-    events.wait_for(Trouble)
+    calls = []
+
+    def factory():
+        calls.append(1)
+        if len(calls) == 1:
+            raise FileNotFoundError(2, "No such file or directory", "/etc/ssl/missing.pem")
+        return client, "key-1"
+
+    waits: list[float] = []
+
+    def wait(seconds: float) -> bool:
+        waits.append(seconds)
+        return False  # not stopped: restart at once (the delay is only recorded)
+
+    events: queue.Queue[object] = queue.Queue()
+    reporter = Reporter(factory, events.put, supervise_wait=wait)
+    reporter.post(Submit(AVAILABLE))
+    reporter.start()
+    failure = next_of(events, WorkerFailed)
+    assert isinstance(failure, WorkerFailed)
+    assert failure.worker == "reporter"
+    assert "FileNotFoundError" in failure.message
+    assert "/etc/ssl/missing.pem" in failure.message
+    next_of(events, Connected)
+    # The request made before the crash survived it.
+    assert next_of(events, Answered) == Answered(AVAILABLE, HELD_AVAILABLE)
+    assert waits == [1.0]
     reporter.stop()
-    reporter.join(1.0)
-    assert not reporter._thread.is_alive()
+    reporter.join(10)
+
+
+def test_finish_is_bounded_when_the_request_in_flight_hangs():
+    client = FakeClient()
+    gate = threading.Event()
+    client.put_script.append(gate)
+    events: queue.Queue[object] = queue.Queue()
+    reporter = Reporter(lambda: (client, "key-1"), events.put)  # type: ignore[arg-type, return-value]
+    reporter.start()
+    next_of(events, Connected)
+    reporter.post(Submit(AWAY))
+    assert client.entered.wait(10)
+    assert reporter.finish(OFFLINE, timeout=0.05) is False  # returns although the PUT hangs
+    gate.set()
+    reporter.join(10)

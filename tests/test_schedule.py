@@ -281,7 +281,9 @@ def test_a_night_shift_on_the_night_clocks_go_forward_is_an_hour_shorter():
 def test_a_night_shift_on_the_night_clocks_go_back_is_an_hour_longer():
     hours = schedule(sat="22:00-06:00")
     start = hours.next_start(wall(2026, 10, 24, 12))
+    assert start is not None
     end = hours.next_end(start)
+    assert end is not None
     assert end - start == 9 * 3600
 
 
@@ -293,7 +295,9 @@ def test_a_range_inside_the_skipped_hour_is_no_range():
 def test_a_range_ending_in_the_repeated_hour_ends_at_its_first_showing():
     hours = schedule(tz=NEW_YORK, sat="22:00-01:30")
     start = hours.next_start(wall(2026, 10, 31, 12, tz=NEW_YORK))
+    assert start is not None
     end = hours.next_end(start)
+    assert end is not None
     assert end - start == 3.5 * 3600
     # The second 01:15 (standard time) is after the shift.
     second = datetime(2026, 11, 1, 6, 15, tzinfo=timezone.utc).timestamp()
@@ -305,6 +309,7 @@ def test_the_timezone_of_the_schedule_not_of_the_caller():
     hours = schedule(tz=NEW_YORK, mon="09:00-17:00")
     # 09:00 in New York is 14:00 in Berlin (on 9 March 2026, between the two changes: 13:00).
     start = hours.next_start(wall(2026, 3, 9, 0, tz=NEW_YORK))
+    assert start is not None
     assert datetime.fromtimestamp(start, NEW_YORK).hour == 9
 
 

@@ -5,7 +5,7 @@ for the system bus, with a fake logind on it. Signals are sent the way the
 desktop sends them (``dbus-send`` for the screensaver's ActiveChanged), and
 the fake services answer real method calls, so the whole jeepney path runs.
 
-:class:`FakeService` is also used by ``test_idle_dbus.py``.
+The fake D-Bus services and the recorder are in tests/fakes.py.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import os
 import select
 import subprocess
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,106 +33,10 @@ from presence_agent.session._linux import (
 )
 from presence_agent.session.base import Signal, WatcherUnavailable
 from tests.desktop import running_session_bus, wait_until
+from tests.fakes import FakeService, Handler, ServiceError
 from tests.fakes import SessionRecorder as Recorder
 
 pytestmark = pytest.mark.desktop
-
-#: ``handler(body) -> (signature, body)`` for a method, or raises ``ServiceError``.
-Handler = Callable[[tuple[Any, ...]], tuple[str | None, tuple[Any, ...]]]
-
-
-class ServiceError(Exception):
-    def __init__(self, name: str, text: str = "") -> None:
-        super().__init__(text)
-        self.name = name
-        self.text = text
-
-
-class FakeService:
-    """A D-Bus service owned by a name on a private bus, answered from a thread.
-
-    ``methods`` maps ``(path, interface, member)`` to a handler; anything else
-    gets ``UnknownMethod``. Thread use: ``start``/``stop``/``emit`` from the
-    test thread; handlers run on the service's thread.
-    """
-
-    def __init__(
-        self,
-        address: str,
-        name: str,
-        methods: dict[tuple[str, str, str], Handler],
-        *,
-        enable_fds: bool = False,
-    ) -> None:
-        self.address = address
-        self.name = name
-        self.methods = methods
-        self.enable_fds = enable_fds
-        self.calls: list[tuple[str, tuple[Any, ...]]] = []
-        self._conn: Any = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> FakeService:
-        from jeepney.bus_messages import message_bus
-        from jeepney.io.threading import DBusRouter, Proxy, open_dbus_connection
-
-        self._conn = open_dbus_connection(bus=self.address, enable_fds=self.enable_fds)
-        with DBusRouter(self._conn) as router:
-            Proxy(message_bus, router, timeout=5).RequestName(self.name, 4)
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-        if self._thread is not None:
-            self._thread.join(5)
-
-    def __enter__(self) -> FakeService:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def emit(self, path: str, interface: str, member: str, signature: str, body: tuple) -> None:
-        from jeepney import DBusAddress, new_signal
-
-        self._conn.send(new_signal(DBusAddress(path, interface=interface), member, signature, body))
-
-    def _serve(self) -> None:
-        from jeepney import HeaderFields, MessageType, new_error, new_method_return
-        from jeepney.io.threading import ReceiveStopped
-
-        while True:
-            try:
-                message = self._conn.receive()
-            except (ReceiveStopped, OSError, ValueError):
-                return
-            if message.header.message_type is not MessageType.method_call:
-                continue
-            fields = message.header.fields
-            key = (
-                fields.get(HeaderFields.path),
-                fields.get(HeaderFields.interface),
-                fields.get(HeaderFields.member),
-            )
-            self.calls.append((str(key[2]), message.body))
-            handler = self.methods.get(key)  # type: ignore[arg-type]
-            try:
-                if handler is None:
-                    raise ServiceError("org.freedesktop.DBus.Error.UnknownMethod", str(key))
-                signature, body = handler(message.body)
-                reply = new_method_return(message, signature, body)
-            except ServiceError as exc:
-                reply = new_error(message, exc.name, "s", (exc.text,))
-            with contextlib.suppress(OSError):
-                self._conn.send(reply)
-            for item in reply.body:
-                # A file descriptor sent (a delay lock's pipe) is the client's now.
-                if hasattr(item, "close") and hasattr(item, "fileno"):
-                    item.close()
-
 
 def send_signal(bus: str, path: str, member: str, *args: str) -> None:
     subprocess.run(

@@ -16,7 +16,7 @@ from presence_agent.session._macos import (
     MacWatcher,
 )
 from presence_agent.session.base import WatcherUnavailable
-from tests.test_session_linux import Recorder
+from tests.fakes import SessionRecorder as Recorder
 
 
 class FakeCenters:

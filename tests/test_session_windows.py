@@ -19,7 +19,7 @@ from presence_agent.session._windows import (
     WindowsWatcher,
 )
 from presence_agent.session.base import WatcherUnavailable
-from tests.test_session_linux import Recorder
+from tests.fakes import SessionRecorder as Recorder
 
 #: PBT_APMRESUMESUSPEND: sent after RESUMEAUTOMATIC only when a person woke the machine.
 PBT_APMRESUMESUSPEND = 0x7

@@ -23,7 +23,7 @@ PROBE = textwrap.dedent(
     import sys
     from presence_agent.tray import TrayUnavailable, run_tray
     try:
-        run_tray(None)
+        run_tray(None, None, None, None)
     except TrayUnavailable as exc:
         print("UNAVAILABLE", exc)
         sys.exit(0)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from presence_agent.engine import Snapshot
+from presence_agent.events import Snapshot
 from presence_agent.policy import Why
 from presence_agent.tray._icons import (
     ENV_THEME,

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from presence_agent.engine import Snapshot
+from presence_agent.events import Snapshot
 from presence_agent.policy import Why
 from presence_agent.tray._model import (
     LOGIN_COMMAND,

@@ -2,7 +2,8 @@
 
 One watcher module per OS, imported only when chosen (``_linux`` for every
 D-Bus desktop, ``_windows``, ``_macos``); ``PRESENCE_AGENT_SESSION=none``
-turns them off. :func:`attach` wires the watcher into a running app;
+turns them off. :class:`SessionSignals` is the app's part: built with the
+engine, started and stopped by the composition root (presence_agent/app.py);
 wherever a signal is missing the agent degrades silently to idle time (and
 notices a sleep from the clock jump on wake).
 """
@@ -18,16 +19,15 @@ from typing import TYPE_CHECKING
 from presence_agent.session.base import SessionEvents, SessionWatcher, Signal, WatcherUnavailable
 
 if TYPE_CHECKING:
-    from presence_agent.app import Services
-    from presence_agent.session._bridge import EngineBridge
+    from presence_agent.commands import EngineLike
 
 __all__ = [
     "ENV_VAR",
     "SessionEvents",
+    "SessionSignals",
     "SessionWatcher",
     "Signal",
     "WatcherUnavailable",
-    "attach",
     "probe",
     "watcher_for",
 ]
@@ -58,38 +58,60 @@ def watcher_for(
     return LinuxWatcher(environ=environ)
 
 
-def attach(services: Services) -> EngineBridge | None:
-    """Start the platform's watcher, posting to ``services.engine``; register its stop.
+class SessionSignals:
+    """The platform's watcher, posting to the engine through an :class:`EngineBridge`.
 
-    Returns the bridge, or ``None`` when nothing can be heard here.
+    Thread use: build and ``start``/``stop`` on the thread that wires the app.
+    ``start`` never raises: with no signals here the agent runs on idle time.
     """
-    from presence_agent.session._bridge import EngineBridge
 
-    bridge = EngineBridge(
-        services.engine,
-        services.reporter,
-        services.keepalive,
-        lock_means_away=services.cfg.lock_means_away,
-    )
-    services.engine.subscribe(bridge.on_snapshot)
-    if services.cfg.hold_in_call:
-        start_calls(bridge, services.extra_stops.append)
-    else:
-        log.info("call: not watched (hold_in_call = false)")
-    try:
-        watcher = watcher_for()
-        signals = watcher.start(bridge)
-    except WatcherUnavailable as exc:
-        log.info("no session signals (%s): idle time only", exc)
-        return None
-    except Exception:
-        # Lock and sleep signals are a refinement: never a reason not to run.
-        log.exception("session signals failed to start: idle time only")
-        return None
-    services.extra_stops.append(watcher.stop)
-    for signal in signals:
-        log.info("%s: %s%s", signal.kind, "" if signal.available else "not heard: ", signal.text)
-    return bridge
+    def __init__(
+        self,
+        engine: EngineLike,
+        *,
+        lock_means_away: bool = True,
+        hold_in_call: bool = True,
+        watcher: Callable[[], SessionWatcher] = watcher_for,
+    ) -> None:
+        from presence_agent.session._bridge import EngineBridge
+
+        self.bridge = EngineBridge(engine, lock_means_away=lock_means_away)
+        engine.subscribe(self.bridge.on_snapshot)
+        self._make_watcher = watcher
+        self._watcher: SessionWatcher | None = None
+        self._hold_in_call = hold_in_call
+        self._stops: list[Callable[[], None]] = []
+
+    def start(self) -> list[Signal]:
+        """Start listening; returns what is heard (nothing, when no watcher works here)."""
+        if self._hold_in_call:
+            start_calls(self.bridge, self._stops.append)
+        else:
+            log.info("call: not watched (hold_in_call = false)")
+        try:
+            watcher = self._make_watcher()
+            signals = watcher.start(self.bridge)
+        except WatcherUnavailable as exc:
+            log.info("no session signals (%s): idle time only", exc)
+            return []
+        except Exception:
+            # Lock and sleep signals are a refinement: never a reason not to run.
+            log.exception("session signals failed to start: idle time only")
+            return []
+        self._watcher = watcher
+        for signal in signals:
+            log.info(
+                "%s: %s%s", signal.kind, "" if signal.available else "not heard: ", signal.text
+            )
+        return signals
+
+    def stop(self) -> None:
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.stop()
+        stops, self._stops = self._stops, []
+        for stop_one in stops:
+            stop_one()
 
 
 def start_calls(events: SessionEvents, on_stop: Callable[[Callable[[], None]], None]) -> None:

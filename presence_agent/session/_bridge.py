@@ -6,9 +6,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
 
-from presence_agent.engine import Call, Event, IdleInhibit, ScreenLock, Snapshot, Suspend
+from presence_agent.commands import EngineLike
+from presence_agent.events import Call, IdleInhibit, ScreenLock, Snapshot, Suspend
 
 log = logging.getLogger(__name__)
 
@@ -16,16 +16,6 @@ log = logging.getLogger(__name__)
 #: server. logind allows a delay lock 5 s (InhibitDelayMaxSec), Windows about
 #: 2 s for PBT_APMSUSPEND; a server that slow gets the away on wake instead.
 SLEEP_GRACE = 3.0
-
-
-class EngineLike(Protocol):
-    def post(self, event: Event) -> None: ...
-
-    def snapshot(self) -> Snapshot: ...
-
-
-class ReporterLike(Protocol):
-    def reconnect(self) -> None: ...
 
 
 class EngineBridge:
@@ -38,16 +28,12 @@ class EngineBridge:
     def __init__(
         self,
         engine: EngineLike,
-        reporter: ReporterLike,
-        keepalive: Any = None,
         *,
         lock_means_away: bool = True,
         sleep_grace: float = SLEEP_GRACE,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._engine = engine
-        self._reporter = reporter
-        self._keepalive = keepalive
         self._lock_means_away = lock_means_away
         self._sleep_grace = sleep_grace
         self._clock = clock
@@ -98,13 +84,9 @@ class EngineBridge:
         # went out (no warning from the OS, no network then), it goes now: the
         # first input brings Available back within 100 ms anyway.
         self._engine.post(Suspend(before=True))
-        self._engine.post(Suspend(before=False))  # the engine re-reads the server's status
-        # The connection and the /ws socket may have died in their sleep
-        # without either end knowing: open both afresh.
-        self._reporter.reconnect()
-        reconnect = getattr(self._keepalive, "reconnect", None)
-        if callable(reconnect):
-            reconnect()
+        # The engine re-reads the server's status, and opens the connection and the /ws
+        # socket afresh: either may have died in its sleep without either end knowing.
+        self._engine.post(Suspend(before=False))
 
     def inhibited(self, holder: str, active: bool) -> None:
         with self._cond:

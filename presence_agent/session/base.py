@@ -2,7 +2,7 @@
 
 A watcher turns the platform's signals (screen lock, sleep and wake, idle
 inhibitors held by a call or a video) into calls on :class:`SessionEvents`.
-One module per OS implements it; :func:`presence_agent.session.attach`
+One module per OS implements it; :class:`presence_agent.session.SessionSignals`
 chooses and wires them.
 """
 

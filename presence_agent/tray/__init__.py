@@ -17,13 +17,18 @@ from typing import TYPE_CHECKING
 from presence_agent.tray._backend import TrayUnavailable
 
 if TYPE_CHECKING:
-    from presence_agent.app import Services
+    from presence_agent.commands import Commands
+    from presence_agent.credentials import SecretStore
+    from presence_agent.paths import Paths
+    from presence_agent.tray._app import TraySettings
 
 __all__ = ["TrayUnavailable", "run_tray"]
 
 
-def run_tray(services: Services) -> None:
-    """Run the tray on the main thread until ``services.stop_event`` is set.
+def run_tray(
+    commands: Commands, settings: TraySettings, paths: Paths, credentials: SecretStore | None
+) -> None:
+    """Run the tray on the main thread until the agent is asked to quit.
 
     Returns once the icon is gone; the caller then shuts the agent down.
     """
@@ -50,10 +55,13 @@ def run_tray(services: Services) -> None:
         raise TrayUnavailable(str(exc)) from None
     try:
         app = TrayApp(
-            services,
+            commands,
+            settings,
+            paths,
+            credentials,
             pystray,
             artwork,
-            detect_theme(env, preference=services.cfg.tray_theme),
+            detect_theme(env, preference=settings.tray_theme),
             dialog_command=signin_dialog.command(),
         )
     # The backend's own set-up (a status icon, an indicator) failing in any way

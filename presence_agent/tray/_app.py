@@ -1,7 +1,8 @@
 """The pystray adapter: it renders snapshots and turns menu clicks into commands.
 
 The tray holds no presence logic. It shows the engine's :class:`Snapshot`
-(icon, tooltip, menu) and posts what the person chose to :class:`Services`;
+(icon, tooltip, menu) and posts what the person chose through
+:class:`~presence_agent.commands.Commands`;
 the icon changes when the server's answer comes back as a new snapshot.
 
 Threads:
@@ -12,7 +13,7 @@ Threads:
   setters themselves, so :meth:`_Ui.call_soon` calls at once, under a lock.
 * **engine thread**: :meth:`TrayApp._on_snapshot` only stores the snapshot,
   picks a notification, and asks the UI thread to render (coalesced).
-* **tray-stop thread**: waits for ``services.stop_event`` (menu Quit, SIGTERM,
+* **tray-stop thread**: waits for a quit (menu Quit, SIGTERM,
   ``presence-agent``'s control socket) and stops the icon, which ends
   :meth:`TrayApp.run`.
 * short **worker threads** for anything that may block: the sign-in dialog
@@ -28,13 +29,16 @@ import sys
 import threading
 import webbrowser
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 from presence_agent import config as config_mod
 from presence_agent import selfexec
-from presence_agent.app import Services
-from presence_agent.engine import Outcome, Snapshot
+from presence_agent.commands import Commands
+from presence_agent.credentials import SecretStore
+from presence_agent.events import Outcome, Snapshot
+from presence_agent.paths import Paths
 from presence_agent.tray._backend import GLIB_BACKENDS, TrayUnavailable, backend_name
 from presence_agent.tray._icons import Artwork, IconKey, IconState, Theme, icon_key
 from presence_agent.tray._model import (
@@ -64,6 +68,17 @@ TITLE = "presence-agent"
 #: file themselves; larger artwork scales down more cleanly than it scales up).
 DEFAULT_SIZES = {"win32": 32, "darwin": 44}
 DEFAULT_SIZE = 64
+
+
+@dataclass(frozen=True)
+class TraySettings:
+    """What the tray needs from the config."""
+
+    server_url: str | None
+    away_after: float
+    notifications: bool = True
+    #: ``auto``, ``light`` or ``dark`` (presence_agent/tray/_theme.py).
+    tray_theme: str = "auto"
 
 
 class _Ui:
@@ -113,7 +128,10 @@ class TrayApp:
 
     def __init__(
         self,
-        services: Services,
+        commands: Commands,
+        settings: TraySettings,
+        paths: Paths,
+        credentials: SecretStore | None,
         pystray: ModuleType,
         artwork: Artwork,
         theme: Theme,
@@ -121,7 +139,10 @@ class TrayApp:
         dialog_command: Sequence[str] | None = None,
         platform: str = sys.platform,
     ) -> None:
-        self._services = services
+        self._commands = commands
+        self._settings = settings
+        self._paths = paths
+        self._credentials = credentials
         self._pystray = pystray
         self._artwork = artwork
         self._theme = theme
@@ -146,7 +167,7 @@ class TrayApp:
         self._rebuild_pending = False
         # Changed by worker threads, read when rendering.
         self._context = MenuContext(
-            server_url=services.cfg.server,
+            server_url=settings.server_url,
             autostart=_read_autostart(),
             can_sign_in=self._dialog_command is not None,
         )
@@ -162,14 +183,14 @@ class TrayApp:
             "presence-agent",
             artwork.render(first),
             TITLE,
-            menu=pystray.Menu(pystray.MenuItem("Quit", services.quit)),
+            menu=pystray.Menu(pystray.MenuItem("Quit", commands.quit)),
         )
         self._size_hint = self._status_icon_size()
 
     # -- main thread ---------------------------------------------------------------------
 
     def run(self) -> None:
-        """Show the icon and run pystray's loop until ``services.stop_event`` is set.
+        """Show the icon and run pystray's loop until the agent is asked to quit.
 
         Raises :class:`TrayUnavailable` if the loop fails before the icon is up,
         so the agent can run headless instead.
@@ -184,7 +205,7 @@ class TrayApp:
                 self._closing.set()
                 self._release_setup_thread()
                 raise TrayUnavailable(f"the tray could not start: {exc}") from exc
-            if self._services.stop_event.is_set():
+            if self._commands.quitting():
                 # The known trap: pystray's GTK stop() ends with a D-Bus call to
                 # org.freedesktop.Notifications, which raises when no such
                 # service exists. The icon is gone all the same.
@@ -192,14 +213,14 @@ class TrayApp:
             else:
                 log.exception("the tray loop failed")
         else:
-            if not self._services.stop_event.is_set():
+            if not self._commands.quitting():
                 log.warning("the tray loop ended by itself; quitting")
         finally:
             self._closing.set()
             self._finished.set()
             # Whatever ended the loop, the agent is quitting now: let the
             # stopper thread go, and make the app shut down.
-            self._services.stop_event.set()
+            self._commands.quit()
         log.info("tray stopped")
 
     def _setup(self, sigint: Any) -> None:
@@ -212,12 +233,11 @@ class TrayApp:
             # pystray's GLib backends set SIGINT to the default (kill at once)
             # so Ctrl+C works for them; put back ours, which quits in order.
             self._ui.call_soon(lambda: _restore_sigint(sigint))
-        engine = self._services.engine
-        engine.subscribe(self._on_snapshot)
+        self._commands.subscribe(self._on_snapshot)
         with self._lock:
             seed = self._latest is None
         if seed:
-            self._store(engine.snapshot(), only_if_first=True)
+            self._store(self._commands.snapshot(), only_if_first=True)
         log.info("tray icon shown (%s backend)", self._backend)
 
     def _release_setup_thread(self) -> None:
@@ -234,9 +254,9 @@ class TrayApp:
     # -- engine thread ---------------------------------------------------------------------
 
     def _on_snapshot(self, snap: Snapshot) -> None:
-        notice = idle_notice(self._previous, snap, self._services.cfg.away_after)
+        notice = idle_notice(self._previous, snap, self._settings.away_after)
         self._previous = snap
-        if notice and self._services.cfg.notifications:
+        if notice and self._settings.notifications:
             self._notify(notice)
         self._store(snap)
 
@@ -445,15 +465,15 @@ class TrayApp:
 
     def _act(self, action: Action) -> None:
         """A menu choice. Runs on the UI thread: post, or hand blocking work to a thread."""
-        services = self._services
+        commands = self._commands
         match action:
             case Choose(status=status):
                 log.info("tray: %s chosen", status.value)
-                services.choose(status, self._report_failure)
+                commands.set_status(status, self._report_failure)
             case PauseFor(seconds=seconds):
-                services.pause(seconds)
+                commands.pause(seconds)
             case ResumeIdle():
-                services.resume()
+                commands.resume()
             case OpenServer(url=url):
                 _spawn("open-browser", lambda: _open_browser(url))
             case SignIn():
@@ -464,7 +484,7 @@ class TrayApp:
                 _spawn("autostart", lambda: self._set_autostart(enable))
             case Quit():
                 log.info("tray: quit chosen")
-                services.quit()
+                commands.quit()
 
     def _report_failure(self, outcome: Outcome) -> None:
         """The answer to a choice (engine thread): tell the person only when it failed."""
@@ -474,7 +494,7 @@ class TrayApp:
     # -- tray-stop thread ----------------------------------------------------------------------
 
     def _stop_when_asked(self) -> None:
-        self._services.stop_event.wait()
+        self._commands.quitting(None)
         # pystray's stop() does nothing before its loop runs, and a quit can
         # come that early (SIGTERM at start-up): wait for the loop, or for
         # run() to have ended some other way.
@@ -513,7 +533,7 @@ class TrayApp:
             log.error("cannot open the sign-in dialog: %s", exc)
             from presence_agent.cli import login_hint
 
-            hint = login_hint(self._services.paths)
+            hint = login_hint(self._paths)
             self._notify(f"Cannot open the sign-in window; in a terminal, run: {hint}")
             return
         dialog = self._dialog
@@ -529,7 +549,7 @@ class TrayApp:
         summary = out.strip().splitlines()[-1] if out.strip() else "Signed in."
         log.info("%s", summary)
         self._reload_context()
-        self._services.reporter.credentials_changed()
+        self._commands.credentials_changed()
 
     def _sign_out(self) -> None:
         """Go offline (briefly bounded), then remove the secret: nobody is left answering."""
@@ -537,7 +557,7 @@ class TrayApp:
         from presence_agent.signin import SignInError
 
         try:
-            summary = sign_out(self._services)
+            summary = sign_out(self._commands, self._paths, self._credentials)
         except SignInError as exc:
             log.error("sign out failed: %s", exc)
             self._notify(f"Sign out failed: {exc}")
@@ -567,7 +587,7 @@ class TrayApp:
 
     def _reload_context(self) -> None:
         try:
-            server = config_mod.load(self._services.paths).server
+            server = config_mod.load(self._paths).server
         except config_mod.ConfigError as exc:
             log.warning("%s", exc)
             server = self._context.server_url
@@ -633,4 +653,4 @@ def _open_browser(url: str) -> None:
         log.warning("no web browser could be started for %s", url)
 
 
-__all__ = ["IconState", "TrayApp"]
+__all__ = ["IconState", "TrayApp", "TraySettings"]

@@ -21,7 +21,7 @@ from typing import Any
 
 from PIL import Image, ImageColor, ImageDraw
 
-from presence_agent.engine import Snapshot
+from presence_agent.events import Snapshot
 from presence_agent.vocab import Status
 
 if sys.version_info >= (3, 11):

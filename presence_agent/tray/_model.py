@@ -11,8 +11,8 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
-from presence_agent.engine import Snapshot
-from presence_agent.policy import Why
+from presence_agent.events import Snapshot, Why
+from presence_agent.status_text import REASONS, headline, reason
 from presence_agent.vocab import Dialect, Status
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "build_menu",
     "held_text",
     "idle_notice",
+    "reason",
     "shape",
     "status_line",
     "tooltip",
@@ -251,23 +252,6 @@ def status_line(snap: Snapshot, now_wall: float | None = None) -> str:
 
 # -- the tooltip ---------------------------------------------------------------------------
 
-_REASONS = {
-    Why.IDLE: "idle",
-    Why.MANUAL: "manual",
-    Why.ELSEWHERE: "set elsewhere",
-    Why.LOCKED: "screen locked",
-    Why.SLEEP: "computer slept",
-    Why.START: "at start",
-}
-
-
-def reason(snap: Snapshot) -> str:
-    """Why the status holds, in a word or two: ``idle``, ``manual``, ``set elsewhere``..."""
-    if snap.by_idle and snap.why in (Why.ELSEWHERE, Why.UNKNOWN):
-        return "idle"  # the web app's idle detection, say
-    return _REASONS.get(snap.why, "")
-
-
 def tooltip(snap: Snapshot, now_wall: float | None = None) -> str:
     """``presence-agent: Away (idle) since 14:02``, then any pause or problem on its own line."""
     if snap.signed_out:
@@ -276,10 +260,7 @@ def tooltip(snap: Snapshot, now_wall: float | None = None) -> str:
     elif not snap.connected or snap.status is None:
         lines = ["presence-agent: not connected", snap.problem or "connecting…"]
     else:
-        head = f"presence-agent: {snap.status.label}"
-        why = reason(snap)
-        if why:
-            head += f" ({why})"
+        head = f"presence-agent: {headline(snap)}"
         if snap.since_wall is not None:
             head += f" since {_clock(snap.since_wall, now_wall)}"
         lines = [head]
@@ -312,8 +293,11 @@ def _clock(wall: float | None, now_wall: float | None) -> str:
     if wall is None:
         return "?"
     now = time.time() if now_wall is None else now_wall
-    then = time.localtime(wall)
-    today = time.localtime(now)
+    try:
+        then = time.localtime(wall)
+        today = time.localtime(now)
+    except (OverflowError, ValueError, OSError):
+        return "?"  # no date a clock can show: a render must never fail over it
     if then[:3] == today[:3]:
         return time.strftime("%H:%M", then)
     if 0 <= now - wall < 6 * 86400:
@@ -337,10 +321,8 @@ def idle_notice(before: Snapshot | None, after: Snapshot, away_after: float) -> 
         return None
     if after.status is Status.AWAY and after.by_idle:
         match after.why:
-            case Why.LOCKED:
-                return "You're now Away (screen locked)"
-            case Why.SLEEP:
-                return "You're now Away (computer slept)"
+            case Why.LOCKED | Why.SLEEP:
+                return f"You're now Away ({REASONS[after.why]})"
             case Why.IDLE:
                 return f"You're now Away (idle {_duration(away_after)})"
         return None

@@ -1,0 +1,76 @@
+"""Server URLs: which ones the agent will send a secret to.
+
+Standard library only, so the config can hold a hand-edited URL to the same
+rules as ``login`` without loading the HTTP client.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+
+class InsecureURL(ValueError):
+    """A server URL the agent will not send a secret to."""
+
+
+def is_loopback_host(host: str) -> bool:
+    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _shown(url: str) -> str:
+    """``url`` quoted for a message, without the parts that may hold a secret
+    (userinfo, query, fragment), even when the URL is malformed."""
+    base = url.split("#", 1)[0].split("?", 1)[0]
+    if "@" in base:
+        scheme, sep, _ = base.partition("://")
+        base = (scheme + sep if sep else "") + "...@" + base.rpartition("@")[2]
+    return repr(base[:200])
+
+
+def normalize_server_url(
+    url: str,
+    *,
+    allow_insecure_http: bool = False,
+    opt_in: str = "pass --allow-insecure-http",
+) -> str:
+    """Check a server URL and return it without a trailing slash.
+
+    A bare host (``desk.example.com``, ``desk.example.com:8443/helpdesk``) means
+    ``https://`` that host: what a person copies from a browser's address bar
+    often has no scheme, and https is the only scheme that needs no opt-in.
+    Plain ``http://`` carries the secret in clear text, so it is accepted
+    only for loopback hosts unless the person opts in; ``opt_in`` says how
+    (a flag for ``login``, a key for the config file, a box in the dialog).
+
+    This is the one check of a server URL: ``login``, the sign-in dialog, the
+    config loader and the installers' presets all use it.
+    """
+    url = url.strip()
+    if url and "://" not in url and not url.startswith(("/", "\\")):
+        url = "https://" + url
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises on a port that is not a number from 0 to 65535
+    except ValueError:
+        raise InsecureURL(
+            f"not a server URL: {_shown(url)} (expected https://host[/path])"
+        ) from None
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise InsecureURL(f"not a server URL: {_shown(url)} (expected https://host[/path])")
+    if parts.username or parts.password:
+        # A URL is written to the config file and shown in logs.
+        raise InsecureURL("put the API key and secret in the login prompts, not in the URL")
+    if parts.query or parts.fragment:
+        raise InsecureURL(f"a server URL has no query or fragment: {_shown(url)}")
+    if parts.scheme == "http" and not allow_insecure_http and not is_loopback_host(parts.hostname):
+        raise InsecureURL(
+            f"refusing plain http:// to {parts.hostname[:200]}: the API secret would cross the"
+            f" network unencrypted. Use https://, or {opt_in} if you really mean it."
+        )
+    return url.rstrip("/")
