@@ -115,6 +115,8 @@ _PACKAGES = {
     "openbox": "openbox",
     "parecord": "pulseaudio-utils",
     "pactl": "pulseaudio-utils",
+    "dunst": "dunst",
+    "dunstctl": "dunst",
 }
 
 T = TypeVar("T")
