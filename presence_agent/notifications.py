@@ -3,8 +3,8 @@
 The agenda's reminders ("Back to Available at 13:00 · Extend 15 min") need an
 action button, which pystray's notifications cannot carry, and they must also
 reach a person running ``run --no-tray``. So on Linux (and the BSDs) the agent
-talks to the desktop's notification server itself, through jeepney
-(presence_agent/session/_linux.py's bus connection). Elsewhere, and where no
+talks to the desktop's notification server itself, through the one D-Bus
+helper (presence_agent/dbus.py). Elsewhere, and where no
 such server runs, :func:`create` gives ``None`` and the tray's own
 notifications are used, without actions.
 """
@@ -67,6 +67,7 @@ class DesktopNotifier:
         self._address = address
         self._queue: queue.Queue[Any] = queue.Queue()
         self._bus: Any = None
+        self._target: Any = None
         self._actions = False
         #: Notification id -> the notice shown with it; family -> the id on screen.
         self._shown: dict[int, Notice] = {}
@@ -75,20 +76,23 @@ class DesktopNotifier:
 
     def start(self) -> bool:
         """Connect; ``False`` (and nothing started) if the bus or the server is missing."""
-        from presence_agent.session._linux import _open
+        from presence_agent.dbus import Bus, BusUnavailable, Interface
 
-        bus = _open(self._address)
-        if bus is None:
+        try:
+            bus = Bus(self._address)
+        except BusUnavailable as exc:
+            log.info("no notifications: %s", exc)
             return False
+        self._target = Interface(BUS_NAME, PATH, INTERFACE)
         # A call, not NameHasOwner: servers are often started on demand (D-Bus activation).
-        caps = bus.try_call(BUS_NAME, PATH, INTERFACE, "GetCapabilities")
+        caps = bus.try_call(self._target, "GetCapabilities")
         if caps is None:
             log.info("no notification server on the session bus")
             bus.close()
             return False
         self._actions = "actions" in (caps[0] if caps else [])
         for member in ("ActionInvoked", "NotificationClosed"):
-            bus.subscribe(self._queue, interface=INTERFACE, member=member, path=PATH)
+            bus.subscribe_signal(self._queue, interface=INTERFACE, member=member, path=PATH)
         self._bus = bus
         self._thread = threading.Thread(target=self._run, name="notifications", daemon=True)
         self._thread.start()
@@ -144,9 +148,7 @@ class DesktopNotifier:
         hints = {"desktop-entry": ("s", APP_NAME), "urgency": ("y", 1)}
         timeout = REMINDER_TIMEOUT_MS if notice.actions else -1
         reply = self._bus.try_call(
-            BUS_NAME,
-            PATH,
-            INTERFACE,
+            self._target,
             "Notify",
             "susssasa{sv}i",
             (APP_NAME, replaces, "", notice.title, notice.body, actions, hints, timeout),
@@ -160,9 +162,9 @@ class DesktopNotifier:
         self._family_ids[family] = ident
 
     def _signal(self, message: Any) -> None:
-        from presence_agent.session._linux import _fields
+        from presence_agent.dbus import signal_fields
 
-        _interface, member, _path = _fields(message)
+        _interface, member, _path, _sender = signal_fields(message)
         body = message.body
         if not body:
             return

@@ -87,9 +87,9 @@ def timed_choices(
         )
     if next_day_start is not None and now < next_day_start <= now + MAX_SPAN:
         days = (datetime.fromtimestamp(next_day_start, tz).date() - local.date()).days
-        at = datetime.fromtimestamp(next_day_start, tz).strftime("%H:%M")
+        hhmm = datetime.fromtimestamp(next_day_start, tz).strftime("%H:%M")
         label = (
-            f"Until tomorrow's shift ({at})"
+            f"Until tomorrow's shift ({hhmm})"
             if days == 1
             else f"Until the next shift ({_clock(next_day_start, now, tz)})"
         )
