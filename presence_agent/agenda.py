@@ -31,8 +31,9 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
+from presence_agent.events import AgendaView, Notice, NoticeKind, TimedStatus
 from presence_agent.schedule import EndOfShift, Schedule
-from presence_agent.timers import EXTEND_BY, Ending, Expire, Remind, StatusTimer, TimedStatus
+from presence_agent.timers import EXTEND_BY, Ending, Expire, Remind, StatusTimer
 from presence_agent.timespec import format_clock, format_span
 from presence_agent.vocab import ServerStatus, Source, Status
 
@@ -54,24 +55,6 @@ __all__ = [
     "NoticeKind",
     "Reason",
 ]
-
-
-class NoticeKind(str, enum.Enum):
-    TIMER_SOON = "timer soon"
-    TIMER_ENDED = "timer ended"
-    SHIFT_SOON = "shift soon"
-    SHIFT_ENDED = "shift ended"
-    SHIFT_STARTED = "shift started"
-
-
-@dataclass(frozen=True)
-class Notice:
-    """A desktop notification to show: ``actions`` are (key, label) pairs, where supported."""
-
-    kind: NoticeKind
-    title: str
-    body: str = ""
-    actions: tuple[tuple[str, str], ...] = ()
 
 
 class Reason(str, enum.Enum):
@@ -103,18 +86,6 @@ class Change:
     source: Source
     reason: Reason
     owned: bool
-
-
-@dataclass(frozen=True)
-class AgendaView:
-    """For snapshots: the timer, and where the shift stands (``scheduled`` false: no hours)."""
-
-    timer: TimedStatus | None = None
-    scheduled: bool = False
-    on_shift: bool = True
-    next_start: float | None = None
-    next_end: float | None = None
-    owned: Status | None = None
 
 
 @dataclass
@@ -149,6 +120,15 @@ class Agenda:
         self._was_on: bool | None = None
         #: The shift end already reminded of.
         self._reminded_end: float | None = None
+
+    @classmethod
+    def none(cls) -> Agenda:
+        """No working hours (always on shift), no timer."""
+        from datetime import timezone
+
+        from presence_agent.schedule import NO_SCHEDULE
+
+        return cls(Schedule(NO_SCHEDULE, timezone.utc), display_tz=timezone.utc)
 
     # -- reading ------------------------------------------------------------------------
 
@@ -189,6 +169,7 @@ class Agenda:
             on_shift=shift.on,
             next_start=shift.next_start,
             next_end=shift.next_end,
+            next_day_start=self.schedule.next_day_start(wall),
             owned=self._owned,
         )
 
@@ -223,6 +204,9 @@ class Agenda:
         self._asked = None
         self._owned = None
         self._asking = None
+
+    def drop_timer(self) -> TimedStatus | None:
+        return self._timer.drop()
 
     def extend(self, wall: float, seconds: float = EXTEND_BY) -> TimedStatus | None:
         return self._timer.extend(wall, seconds)

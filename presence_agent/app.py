@@ -22,6 +22,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from presence_agent import config as config_mod
+from presence_agent.agenda import Agenda
 from presence_agent.client import LibredeskClient, make_ssl_context
 from presence_agent.commands import AgentCommands, Commands
 from presence_agent.config import Config
@@ -36,12 +37,15 @@ from presence_agent.logs import Redactor
 from presence_agent.paths import Paths
 from presence_agent.policy import PresencePolicy
 from presence_agent.reporter import CredentialsMissing, Reporter, ReporterMachine
+from presence_agent.schedule import Schedule, local_timezone
 from presence_agent.session import SessionSignals
 from presence_agent.status_text import headline
+from presence_agent.timers import AgendaStore, Kept
 from presence_agent.vocab import Dialect, Source, Status
 
 if TYPE_CHECKING:
     from presence_agent.keepalive import WsParams
+    from presence_agent.notifications import DesktopNotifier
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +77,41 @@ def snapshot_dict(snap: Snapshot) -> dict[str, Any]:
         "agent_id": snap.agent_id,
         "idle_source": snap.idle_source,
         "held_by": snap.held_by,
+        "agenda": _agenda_dict(snap),
     }
+
+
+def _agenda_dict(snap: Snapshot) -> dict[str, Any]:
+    """The timer and the shift, for ``status`` (which words them as the tray does)."""
+    view = snap.agenda
+    timer = view.timer
+    return {
+        "timer": None
+        if timer is None
+        else {"status": timer.status.value, "until": timer.until, "set_by": timer.set_by},
+        "scheduled": view.scheduled,
+        "on_shift": view.on_shift,
+        "next_start": view.next_start,
+        "next_end": view.next_end,
+        "owned": view.owned.value if view.owned else None,
+    }
+
+
+class AgendaKeeper:
+    """Keeps the timer and the owned status in the state dir as they change (engine thread).
+
+    Not while quitting: the ``offline`` sent on the way out is the agent's own,
+    and must not cost the person their timer (the next start puts it back).
+    """
+
+    def __init__(self, store: AgendaStore, quit_flag: threading.Event) -> None:
+        self._store = store
+        self._quit = quit_flag
+
+    def __call__(self, snap: Snapshot) -> None:
+        if self._quit.is_set() or not snap.connected:
+            return
+        self._store.save(Kept(snap.agenda.timer, snap.agenda.owned))
 
 
 class ClientFactory:
@@ -187,6 +225,15 @@ def handle_control(ctx: ControlContext, request: dict[str, Any]) -> dict[str, An
         before = commands.snapshot()
         commands.set_status(status, reply)
         return _set_answer(ctx, status, before, done, result)
+    if cmd == "set_timed":
+        return _set_timed(ctx, request)
+    if cmd == "extend":
+        try:
+            extend_by = _number(request.get("seconds"))
+        except ValueError:
+            return {"ok": False, "code": "usage", "message": "extend by a number of seconds"}
+        commands.extend_timer(extend_by)
+        return {"ok": True}
     if cmd == "sign_out":
         from presence_agent.signin import SignInError
 
@@ -211,6 +258,35 @@ def handle_control(ctx: ControlContext, request: dict[str, Any]) -> dict[str, An
         commands.quit()
         return {"ok": True}
     return {"ok": False, "message": f"unknown command {str(cmd)[:40]!r}"}
+
+
+def _set_timed(ctx: ControlContext, request: dict[str, Any]) -> dict[str, Any]:
+    import math
+
+    from presence_agent.timespec import MAX_SPAN
+
+    try:
+        status = Status(str(request.get("status")))
+        until = request.get("until")
+        if isinstance(until, bool) or not isinstance(until, (int, float)):
+            raise ValueError("until")
+    except ValueError:
+        return {"ok": False, "code": "usage", "message": "set_timed needs a status and an end"}
+    if not math.isfinite(until) or not time.time() < until <= time.time() + MAX_SPAN:
+        return {"ok": False, "code": "usage", "message": "the end must be within the next 7 days"}
+    if status is Status.AVAILABLE:
+        return {"ok": False, "code": "usage", "message": "a timed status ends in Available"}
+    set_by = str(request.get("set_by") or "cli")[:20]
+    done = threading.Event()
+    result: list[Outcome] = []
+
+    def reply(outcome: Outcome) -> None:
+        result.append(outcome)
+        done.set()
+
+    before = ctx.commands.snapshot()
+    ctx.commands.set_timed(status, float(until), set_by, reply)
+    return _set_answer(ctx, status, before, done, result)
 
 
 def _number(value: object) -> float:
@@ -238,6 +314,8 @@ class Parts:
     commands: AgentCommands
     quit_flag: threading.Event
     control: ControlServer | None
+    #: Desktop notifications with actions (Linux); ``None``: the tray's, or none.
+    notifier: DesktopNotifier | None = None
 
 
 def build(
@@ -269,8 +347,17 @@ def build(
         machine=KeepaliveMachine(cfg.keepalive_interval or DEFAULT_INTERVAL),
         connector=connector,
     )
+    store = AgendaStore(paths.state_dir)
+    kept = store.load()
+    display_tz = local_timezone()
+    agenda = Agenda(
+        Schedule.from_spec(cfg.schedule, lambda: display_tz),
+        display_tz=display_tz,
+        timer=kept.timer,
+        owned=kept.owned,
+    )
     engine = Engine(
-        PresencePolicy(cfg.away_after),
+        PresencePolicy(cfg.away_after, agenda),
         source,
         reporter=reporter.post,
         keepalive=keepalive.post,
@@ -281,6 +368,12 @@ def build(
     session = SessionSignals(
         engine, lock_means_away=cfg.lock_means_away, hold_in_call=cfg.hold_in_call
     )
+    engine.subscribe(AgendaKeeper(store, quit_flag))
+    notifier = None
+    if cfg.notifications:
+        from presence_agent import notifications
+
+        notifier = notifications.create(lambda key, notice: _notice_action(commands, key))
     control_ctx = ControlContext(commands, source, paths, credentials)
     control = (
         ControlServer(runtime, lambda request: handle_control(control_ctx, request))
@@ -299,7 +392,16 @@ def build(
         commands=commands,
         quit_flag=quit_flag,
         control=control,
+        notifier=notifier,
     )
+
+
+def _notice_action(commands: Commands, key: str) -> None:
+    """A click on a notification's action (the notifier's thread)."""
+    from presence_agent.timers import EXTEND_BY
+
+    if key == "extend":
+        commands.extend_timer(EXTEND_BY)
 
 
 #: How long ``set`` waits for the server's answer before it says "queued".
@@ -424,6 +526,8 @@ def start(parts: Parts) -> None:
        connections take a while, and the first report does not wait for them;
     6. the control channel: ``presence-agent set/status/...`` reach the commands.
     """
+    if parts.notifier is not None and parts.notifier.start():
+        parts.engine.subscribe_notices(parts.notifier.show)
     parts.engine.start()
     try:
         parts.source.start(parts.engine.on_activity)
@@ -463,6 +567,8 @@ def stop(parts: Parts) -> bool:
     # acquire lock for <stdout>"), so SIGTERM would not exit 0. Bounded, and never from
     # the engine's own thread.
     parts.engine.join(QUIT_TIMEOUT)
+    if parts.notifier is not None:
+        _guarded(parts.notifier.stop)
     return delivered
 
 
@@ -551,7 +657,13 @@ def run(
     try:
         source = source or idle.create(cfg.idle_source)
         parts = build(
-            paths, cfg, overrides, credentials, source, redactor, runtime=runtime,
+            paths,
+            cfg,
+            overrides,
+            credentials,
+            source,
+            redactor,
+            runtime=runtime,
             quit_flag=quit_flag,
         )
         start(parts)

@@ -526,8 +526,8 @@ def _set_timed(paths: Any, status: Any, until: float) -> int:
 
 
 def _set_directly(paths: Any, status: Any, until: float | None = None) -> int:
-    from presence_agent.events import Desired
-    from presence_agent.timers import TimedStatus, TimerStore
+    from presence_agent.events import Desired, TimedStatus
+    from presence_agent.timers import AgendaStore, Kept
     from presence_agent.vocab import Source, UnsupportedStatusError
 
     def action(client: Any, cfg: Any) -> int:
@@ -539,13 +539,13 @@ def _set_directly(paths: Any, status: Any, until: float | None = None) -> int:
         if server.status is not status:
             print(f"Asked for {status.label}; the server keeps {server.status.label}.")
             return Exit.FAILED
-        store = TimerStore(paths.state_dir)
+        store = AgendaStore(paths.state_dir)
         if until is None:
-            store.save(None)  # a plain choice replaces any timed one
+            store.save(Kept())  # a person's choice replaces any timer, and is nobody else's
             print(f"Now {server.status.label}.")
             return Exit.OK
         # Kept for the agent, which ends it when it next runs (at once if already due).
-        store.save(TimedStatus(status, until, time.time(), "cli"))
+        store.save(Kept(TimedStatus(status, until, time.time(), "cli")))
         print(
             f"Now {server.status.label}, until {_until_text(until)}. The agent is not"
             " running: start it to have the status end by itself."

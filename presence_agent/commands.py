@@ -14,12 +14,14 @@ from typing import Protocol
 
 from presence_agent.events import (
     EngineInput,
+    ExtendTimer,
     ManualChoice,
     Outcome,
     Pause,
     Resume,
     SignInChanged,
     Snapshot,
+    TimedChoice,
     check_pause,
 )
 from presence_agent.vocab import Status
@@ -28,10 +30,20 @@ from presence_agent.vocab import Status
 class Commands(Protocol):
     """The running agent, as the people-facing parts see it. Every method: any thread."""
 
-    def set_status(
-        self, status: Status, reply: Callable[[Outcome], None] | None = None
-    ) -> None:
+    def set_status(self, status: Status, reply: Callable[[Outcome], None] | None = None) -> None:
         """A manual choice; ``reply`` hears what became of it (on the engine thread)."""
+
+    def set_timed(
+        self,
+        status: Status,
+        until: float,
+        set_by: str = "user",
+        reply: Callable[[Outcome], None] | None = None,
+    ) -> None:
+        """A manual choice that ends by itself at the wall-clock instant ``until``."""
+
+    def extend_timer(self, seconds: float) -> None:
+        """Push the running timer's end back by ``seconds``."""
 
     def pause(self, seconds: float | None) -> None:
         """Pause idle detection (``None``: until resumed). :class:`ValueError` for a pause
@@ -69,10 +81,20 @@ class AgentCommands:
         self._engine = engine
         self._quit = quit_flag
 
-    def set_status(
-        self, status: Status, reply: Callable[[Outcome], None] | None = None
-    ) -> None:
+    def set_status(self, status: Status, reply: Callable[[Outcome], None] | None = None) -> None:
         self._engine.post(ManualChoice(status, reply))
+
+    def set_timed(
+        self,
+        status: Status,
+        until: float,
+        set_by: str = "user",
+        reply: Callable[[Outcome], None] | None = None,
+    ) -> None:
+        self._engine.post(TimedChoice(status, until, set_by, reply))
+
+    def extend_timer(self, seconds: float) -> None:
+        self._engine.post(ExtendTimer(seconds))
 
     def pause(self, seconds: float | None) -> None:
         self._engine.post(Pause(check_pause(seconds)))

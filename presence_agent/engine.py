@@ -35,12 +35,14 @@ from presence_agent.events import (
     Connected,
     Desired,
     EngineInput,
+    ExtendTimer,
     Failed,
     IdleInhibit,
     InputSeen,
     Intent,
     KeepaliveInput,
     ManualChoice,
+    Notice,
     Now,
     Outcome,
     Pause,
@@ -62,6 +64,7 @@ from presence_agent.events import (
     Submit,
     Suspend,
     Tick,
+    TimedChoice,
     Trouble,
     WorkerFailed,
 )
@@ -125,6 +128,7 @@ class Engine:
         self._poll_every = poll_every
         #: Replaced whole under ``_lock`` (copy on write): subscribing is safe from any thread.
         self._listeners: tuple[Callable[[Snapshot], None], ...] = ()
+        self._notice_listeners: tuple[Callable[[Notice], None], ...] = ()
         self._snapshot = Snapshot(idle_source=source.name)
         #: What holds idle detection off now (``microphone in use``), for the tray.
         self._held_by = ""
@@ -162,6 +166,11 @@ class Engine:
         on; read :meth:`snapshot` for the current one."""
         with self._lock:
             self._listeners = (*self._listeners, listener)
+
+    def subscribe_notices(self, listener: Callable[[Notice], None]) -> None:
+        """Hear each notification the agenda asks for (on the engine thread; never block)."""
+        with self._lock:
+            self._notice_listeners = (*self._notice_listeners, listener)
 
     def start(self) -> None:
         """Run :meth:`run` on the engine's own (supervised) thread."""
@@ -214,6 +223,15 @@ class Engine:
                     self._to_reporter(Refresh())
             case ManualChoice(status=status, reply=reply):
                 self._manual(now, status, reply)
+            case TimedChoice(status=status, until=until, set_by=set_by, reply=reply):
+                self._manual(now, status, reply, until=until, set_by=set_by)
+            case ExtendTimer(seconds=seconds):
+                extended = self._policy.extend(now, seconds)
+                if extended is not None:
+                    log.info(
+                        "timer extended to %s",
+                        time.strftime("%H:%M", time.localtime(extended.until)),
+                    )
             case Pause(seconds=seconds):
                 try:
                     self._policy.pause(now, seconds)
@@ -289,6 +307,7 @@ class Engine:
         agent, dialect, server = event.agent, event.dialect, event.server
         first = not self._connected and self._dialect is None
         self._connected, self._dialect = True, dialect
+        self._policy.agenda.can_reassign = Status.REASSIGNING in statuses_for(dialect)
         self._agent_name, self._agent_id = agent.name, agent.id
         self._problem, self._signed_out = None, False
         log.info(
@@ -304,7 +323,15 @@ class Engine:
         else:
             self._policy.server_said(now, server)
 
-    def _manual(self, now: Now, status: Status, reply: Callable[[Outcome], None] | None) -> None:
+    def _manual(
+        self,
+        now: Now,
+        status: Status,
+        reply: Callable[[Outcome], None] | None,
+        *,
+        until: float | None = None,
+        set_by: str = "user",
+    ) -> None:
         problem = None
         if self._signed_out or not self._connected:
             problem = self._problem or "not connected to the server yet"
@@ -314,7 +341,14 @@ class Engine:
             if reply is not None:
                 reply(Outcome(False, self._policy.status, problem))
             return
-        desired = self._policy.manual(now, status)
+        if until is not None and until <= now.wall:
+            if reply is not None:
+                reply(Outcome(False, self._policy.status, "that time has already passed"))
+            return
+        if until is None:
+            desired = self._policy.manual(now, status)
+        else:
+            desired = self._policy.timed(now, status, until, set_by)
         if reply is not None:
             self._waiting.append((desired, reply))
         self._send(desired)
@@ -359,6 +393,17 @@ class Engine:
             self._intent = intent
             self._to_keepalive(intent)
         self._publish(now)
+        notices = self._policy.take_notices()
+        if notices:
+            with self._lock:
+                listeners = self._notice_listeners
+            for notice in notices:
+                log.info("notice: %s", notice.title)
+                for listener in listeners:
+                    try:
+                        listener(notice)
+                    except Exception:
+                        log.exception("notice listener failed")
 
     def _publish(self, now: Now) -> None:
         view = self._policy.view()
@@ -387,6 +432,7 @@ class Engine:
             idle_source=self._source.name,
             push_live=self._push_live,
             held_by=self._held_by,
+            agenda=view.agenda,
         )
         with self._lock:
             changed = snap != self._snapshot

@@ -58,6 +58,64 @@ class Why(str, enum.Enum):
     ELSEWHERE = "set elsewhere"
     LOCKED = "screen locked"
     SLEEP = "sleep"
+    #: A timed status ended (presence_agent/agenda.py).
+    TIMER = "timer ended"
+    #: Working hours: a shift ended, or started.
+    SHIFT_END = "end of shift"
+    SHIFT_START = "shift started"
+
+
+@dataclass(frozen=True)
+class TimedStatus:
+    """``status`` until the wall-clock instant ``until``, set at ``set_at`` by ``set_by``
+    (presence_agent/timers.py has the rules)."""
+
+    status: Status
+    until: float
+    set_at: float
+    #: Where it was chosen: ``tray``, ``cli``...
+    set_by: str = "user"
+    reminded: bool = False
+
+    def remaining(self, wall: float) -> float:
+        return max(0.0, self.until - wall)
+
+
+class NoticeKind(str, enum.Enum):
+    TIMER_SOON = "timer soon"
+    TIMER_ENDED = "timer ended"
+    SHIFT_SOON = "shift soon"
+    SHIFT_ENDED = "shift ended"
+    SHIFT_STARTED = "shift started"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A desktop notification to show: ``actions`` are (key, label) pairs, where supported."""
+
+    kind: NoticeKind
+    title: str
+    body: str = ""
+    actions: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class AgendaView:
+    """The timer and where the shift stands, for snapshots (``scheduled`` false: no hours)."""
+
+    timer: TimedStatus | None = None
+    scheduled: bool = False
+    on_shift: bool = True
+    next_start: float | None = None
+    next_end: float | None = None
+    #: The first shift start on a later day ("tomorrow's shift").
+    next_day_start: float | None = None
+    #: A status the agent set by its own rules (end of shift, a timer's end).
+    owned: Status | None = None
+
+
+#: No timer, no working hours.
+NO_AGENDA = AgendaView()
 
 
 @dataclass(frozen=True)
@@ -102,6 +160,8 @@ class Snapshot:
     push_live: bool = False
     #: What holds idle detection off now (``microphone in use``), or empty.
     held_by: str = ""
+    #: Timers and working hours.
+    agenda: AgendaView = NO_AGENDA
     extras: dict[str, str] = field(default_factory=dict)
 
 
@@ -142,6 +202,23 @@ class ManualChoice:
 
     status: Status
     reply: Callable[[Outcome], None] | None = None
+
+
+@dataclass(frozen=True)
+class TimedChoice:
+    """The person chose ``status`` until the wall-clock instant ``until`` (``set_by``: where)."""
+
+    status: Status
+    until: float
+    set_by: str = "user"
+    reply: Callable[[Outcome], None] | None = None
+
+
+@dataclass(frozen=True)
+class ExtendTimer:
+    """Push the running timer's end back by ``seconds`` (the reminder's "Extend")."""
+
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -294,6 +371,8 @@ class WorkerFailed:
 EngineInput = (
     InputSeen
     | ManualChoice
+    | TimedChoice
+    | ExtendTimer
     | Pause
     | Resume
     | ScreenLock

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from presence_agent.agenda import Notice, NoticeKind
+from presence_agent.events import Notice, NoticeKind
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,8 @@ class DesktopNotifier:
 
     def start(self) -> bool:
         """Connect; ``False`` (and nothing started) if the bus or the server is missing."""
+        if self._thread is not None:
+            return True
         from presence_agent.dbus import Bus, BusUnavailable, Interface
 
         try:
@@ -186,9 +188,9 @@ def create(
     env: Mapping[str, str] | None = None,
     platform: str = sys.platform,
 ) -> DesktopNotifier | None:
-    """The session bus's notifier, started; ``None`` where there is none (then use the tray's)."""
+    """The session bus's notifier, not started yet (:meth:`DesktopNotifier.start` says
+    whether a server answers); ``None`` where there can be none (then the tray's are used)."""
     env = os.environ if env is None else env
     if platform in ("win32", "darwin") or not env.get("DBUS_SESSION_BUS_ADDRESS"):
         return None
-    notifier = DesktopNotifier(on_action)
-    return notifier if notifier.start() else None
+    return DesktopNotifier(on_action, address=env["DBUS_SESSION_BUS_ADDRESS"])

@@ -29,7 +29,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from presence_agent.events import Desired, Now, Why, check_pause
+from presence_agent.agenda import Agenda, Held, Reason
+from presence_agent.events import (
+    NO_AGENDA,
+    AgendaView,
+    Desired,
+    Notice,
+    Now,
+    TimedStatus,
+    Why,
+    check_pause,
+)
 from presence_agent.vocab import ServerStatus, Source, Status
 
 __all__ = [
@@ -61,15 +71,21 @@ class View:
     pending: Desired | None
     paused_until_mono: float | None
     paused: bool
+    agenda: AgendaView = NO_AGENDA
 
 
 class PresencePolicy:
     """Decides presence changes. Pure: call it from one thread (the engine's)."""
 
-    def __init__(self, away_after: float = DEFAULT_AWAY_AFTER) -> None:
+    def __init__(
+        self, away_after: float = DEFAULT_AWAY_AFTER, agenda: Agenda | None = None
+    ) -> None:
         if away_after <= 0:
             raise ValueError("away_after must be positive")
         self.away_after = float(away_after)
+        #: Timers and working hours (presence_agent/agenda.py); without one, always on shift.
+        self.agenda = agenda if agenda is not None else Agenda.none()
+        self._notices: list[Notice] = []
         self._status: Status | None = None
         self._by_idle = False
         self._why = Why.UNKNOWN
@@ -99,7 +115,9 @@ class PresencePolicy:
         return self._pending
 
     def view(self) -> View:
+        wall = self._last_seen.wall if self._last_seen is not None else None
         return View(
+            agenda=NO_AGENDA if wall is None else self.agenda.view(wall),
             status=self._status,
             why=self._why,
             since_wall=self._since_wall,
@@ -133,6 +151,9 @@ class PresencePolicy:
         timers: list[float] = []
         if self._paused_until is not None:
             timers.append(self._paused_until)
+        due = self.agenda.wake_wall(now.wall)
+        if due is not None:
+            timers.append(now.mono + _wall_wait(due - now.wall))
         if self._idle_may_act():
             if self._locked:
                 timers.append(now.mono)
@@ -150,9 +171,16 @@ class PresencePolicy:
         return status is Status.AVAILABLE
 
     def wants_first_input(self) -> bool:
-        """Whether the next input matters at once (we are away because of idleness)."""
-        status, by_idle = self._effective()
-        return status is Status.AWAY and by_idle and not self._locked
+        """Whether the next input matters at once: we are away because of idleness (or in
+        a status the agent set by its own rules), and on shift, where Available may return."""
+        if self._locked or self._last_seen is None:
+            return False
+        return self.agenda.may_return(self._last_seen.wall, self._held())
+
+    def take_notices(self) -> list[Notice]:
+        """The notifications due since the last call (reminders, ends), oldest first."""
+        notices, self._notices = self._notices, []
+        return notices
 
     def may_ping(self) -> bool:
         """Whether a ``/ws`` ping is welcome now.
@@ -174,7 +202,29 @@ class PresencePolicy:
         if self._last_input is None:
             self._last_input = now.mono
         self._accept(now, server, Why.START if self._status is None else Why.ELSEWHERE)
+        restored = self.agenda.timer
+        if (
+            restored is not None
+            and server.status is Status.OFFLINE
+            and restored.status is not Status.OFFLINE
+            and self._pending is None
+        ):
+            # The agent's own quit (or the server's sweep) made it offline, not a
+            # person: the timed status goes on, or, if its end has passed, the start's
+            # rule (Available on shift) is the end's.
+            self.agenda.drop_timer()
+            if restored.until > now.wall:
+                self.agenda.timed_choice(restored)
+                desired = Desired(restored.status, Source.USER)
+                self._pending, self._pending_why = desired, Why.MANUAL
+                return desired
+        self.agenda.held(server)
         if server.status is Status.OFFLINE and self._pending is None:
+            if not self.agenda.on_shift(now.wall):
+                # Outside working hours nobody is brought online by the agent: the
+                # offline waits, as the agent's own, for the shift to start.
+                self.agenda.own(Status.OFFLINE)
+                return None
             return self._ask(Desired(Status.AVAILABLE, Source.USER), Why.START)
         return None
 
@@ -192,11 +242,21 @@ class PresencePolicy:
             return self._go_idle(now, Why.SLEEP)
         self._last_input = max(self._last_input or 0.0, now.mono - idle_seconds)
         if self.wants_first_input():
-            return self._ask(Desired(Status.AVAILABLE, Source.IDLE), Why.IDLE)
+            source = self.agenda.return_source(self._held())
+            return self._ask(Desired(Status.AVAILABLE, source), Why.IDLE)
         return None
 
     def idle_check(self, now: Now, idle_seconds: float) -> Desired | None:
-        """The engine woke at :meth:`next_wake` and read the idle time."""
+        """The engine woke (at a deadline) and read the idle time: idleness first, then
+        what the clock has made due (a timer's end, a shift's start or end)."""
+        slept = self._slept
+        desired = self._idle_check(now, idle_seconds)
+        if desired is not None:
+            return desired
+        active = not slept and not self._locked and idle_seconds < self.away_after
+        return self._agenda_step(now, active)
+
+    def _idle_check(self, now: Now, idle_seconds: float) -> Desired | None:
         self._observe(now)
         if self._take_slept():
             return self._go_idle(now, Why.SLEEP)
@@ -250,7 +310,22 @@ class PresencePolicy:
             self._last_input = now.mono
         desired = Desired(status, Source.USER)
         self._pending, self._pending_why = desired, Why.MANUAL
+        self.agenda.manual_choice()
         return desired
+
+    def timed(self, now: Now, status: Status, until: float, set_by: str = "user") -> Desired:
+        """The person chose ``status`` until the wall-clock instant ``until``.
+
+        Sent like any manual choice; the timer starts once the server holds it.
+        """
+        desired = self.manual(now, status)
+        self.agenda.timed_choice(TimedStatus(status, until, now.wall, set_by))
+        return desired
+
+    def extend(self, now: Now, seconds: float) -> TimedStatus | None:
+        """Push the running timer's end back (the reminder's "Extend"); the new timer."""
+        self._observe(now)
+        return self.agenda.extend(now.wall, seconds)
 
     def answered(self, now: Now, asked: Desired, server: ServerStatus) -> None:
         """The server answered ``asked`` with what it now holds."""
@@ -262,6 +337,7 @@ class PresencePolicy:
             why = Why.MANUAL if asked.source is Source.USER else Why.IDLE
         if self._pending == asked:
             self._pending = None
+        self.agenda.answered(asked.status, asked.source, server)
         if server.status is asked.status:
             by_idle = asked.source is Source.IDLE if server.by_idle is None else server.by_idle
             self._set(now, server.status, by_idle, why)
@@ -300,6 +376,7 @@ class PresencePolicy:
             if server.status is not self._pending.status:
                 self._needs_read = True
             return
+        self.agenda.held(server)
         if server.status is self._status and server.by_idle in (None, self._by_idle):
             return
         self._accept(now, server, Why.ELSEWHERE)
@@ -334,6 +411,36 @@ class PresencePolicy:
         self._last_input = now.mono
 
     # -- internals -------------------------------------------------------
+
+    def _held(self) -> Held:
+        """What the agenda needs to know of the status held (or asked for)."""
+        status, by_idle = self._effective()
+        why = self._pending_why if self._pending is not None else self._why
+        if status is Status.OFFLINE:
+            manual = why is Why.MANUAL
+        else:
+            manual = (
+                status is not None
+                and status is not Status.AVAILABLE
+                and not by_idle
+                and status is not self.agenda.owned
+                and why not in _AGENDA_WHYS
+            )
+        return Held(status, by_idle, manual, pending=self._pending is not None)
+
+    def _agenda_step(self, now: Now, active: bool) -> Desired | None:
+        change, notices = self.agenda.step(now.wall, self._held(), active)
+        self._notices.extend(notices)
+        if change is None:
+            return None
+        desired = self._ask(Desired(change.status, change.source), _WHY_OF[change.reason])
+        if desired is None:
+            # Already held: nothing to send, but the agent owns it now if the rule says so.
+            if change.owned:
+                self.agenda.own(change.status)
+            return None
+        self.agenda.asking(change)
+        return desired
 
     def _go_idle(self, now: Now, why: Why) -> Desired | None:
         # A pause is for a talk or a call; a locked screen or a sleeping
@@ -390,3 +497,22 @@ class PresencePolicy:
     def _take_slept(self) -> bool:
         slept, self._slept = self._slept, False
         return slept
+
+
+_WHY_OF = {
+    Reason.TIMER: Why.TIMER,
+    Reason.SHIFT_END: Why.SHIFT_END,
+    Reason.SHIFT_START: Why.SHIFT_START,
+}
+_AGENDA_WHYS = frozenset(_WHY_OF.values())
+#: A wall-clock deadline is slept towards in halves until it is this close: the engine
+#: sleeps on the monotonic clock, so a clock set while it sleeps costs at most half the
+#: time that was left, not the whole of it (a suspend is told apart by the session watcher).
+WALL_SETTLE = 120.0
+
+
+def _wall_wait(remaining: float) -> float:
+    """How long to sleep (monotonic) towards a wall-clock instant ``remaining`` s away."""
+    if remaining <= WALL_SETTLE:
+        return max(0.0, remaining)
+    return max(WALL_SETTLE, remaining / 2)

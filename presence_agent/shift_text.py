@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
-from presence_agent.agenda import AgendaView
+from presence_agent.events import AgendaView
 from presence_agent.timespec import MAX_SPAN, format_clock, format_span, resolve_local
 
 __all__ = ["DURATIONS", "TimedChoice", "back_at", "off_shift", "status_line", "timed_choices"]
@@ -62,9 +62,7 @@ def status_line(label: str, view: AgendaView, now: float, tz: tzinfo) -> str:
     return off_shift(view, now, tz) or label
 
 
-def timed_choices(
-    view: AgendaView, now: float, tz: tzinfo, next_day_start: float | None
-) -> tuple[TimedChoice, ...]:
+def timed_choices(view: AgendaView, now: float, tz: tzinfo) -> tuple[TimedChoice, ...]:
     """A status's durations: the fixed ones, a few whole hours today, the end of this shift,
     and tomorrow's shift where working hours are set."""
     out = [TimedChoice(label, now + seconds) for label, seconds in DURATIONS]
@@ -85,6 +83,7 @@ def timed_choices(
                 f"Until the end of the shift ({_clock(view.next_end, now, tz)})", view.next_end
             )
         )
+    next_day_start = view.next_day_start
     if next_day_start is not None and now < next_day_start <= now + MAX_SPAN:
         days = (datetime.fromtimestamp(next_day_start, tz).date() - local.date()).days
         hhmm = datetime.fromtimestamp(next_day_start, tz).strftime("%H:%M")

@@ -18,8 +18,7 @@ A :class:`StatusTimer` holds at most one :class:`TimedStatus`. Its rules:
 
 The owner (the policy) decides when a timer starts: only once the server
 holds the status asked for, so a refused or superseded request never leaves a
-timer behind. :class:`TimerStore` keeps the timer in the state dir across
-restarts.
+timer behind. :class:`AgendaStore` keeps it in the state dir across restarts.
 """
 
 from __future__ import annotations
@@ -28,7 +27,9 @@ import enum
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
+from presence_agent.events import TimedStatus
 from presence_agent.statefile import finite, read_json, write_json
 from presence_agent.vocab import Status
 
@@ -42,37 +43,17 @@ EXTEND_BY = 15 * 60.0
 __all__ = [
     "EXTEND_BY",
     "REMINDER_LEAD",
+    "AgendaStore",
     "Ending",
     "Expire",
+    "Kept",
     "Remind",
     "StatusTimer",
     "TimedStatus",
     "TimerAction",
-    "TimerStore",
     "ending_for",
+    "remind_at",
 ]
-
-
-@dataclass(frozen=True)
-class TimedStatus:
-    """``status`` until the wall-clock instant ``until``, set at ``set_at`` by ``set_by``."""
-
-    status: Status
-    until: float
-    set_at: float
-    #: Where it was chosen: ``tray``, ``cli``...
-    set_by: str = "user"
-    reminded: bool = False
-
-    @property
-    def remind_at(self) -> float | None:
-        """When the reminder is due; ``None`` for a timer too short to need one."""
-        if self.until - self.set_at < 2 * REMINDER_LEAD:
-            return None
-        return self.until - REMINDER_LEAD
-
-    def remaining(self, wall: float) -> float:
-        return max(0.0, self.until - wall)
 
 
 class Ending(str, enum.Enum):
@@ -103,6 +84,13 @@ class Expire:
 
 
 TimerAction = Remind | Expire
+
+
+def remind_at(timed: TimedStatus) -> float | None:
+    """When the reminder is due; ``None`` for a timer too short to need one."""
+    if timed.until - timed.set_at < 2 * REMINDER_LEAD:
+        return None
+    return timed.until - REMINDER_LEAD
 
 
 class StatusTimer:
@@ -154,9 +142,9 @@ class StatusTimer:
         timed = self._timed
         if timed is None:
             return None
-        remind_at = timed.remind_at
-        if remind_at is not None and not timed.reminded:
-            return remind_at
+        due = remind_at(timed)
+        if due is not None and not timed.reminded:
+            return due
         return timed.until
 
     def step(self, wall: float, recently_active: bool) -> TimerAction | None:
@@ -171,72 +159,98 @@ class StatusTimer:
         if wall >= timed.until:
             self._timed = None
             return Expire(timed, ending_for(recently_active))
-        remind_at = timed.remind_at
-        if remind_at is not None and not timed.reminded and wall >= remind_at:
+        due = remind_at(timed)
+        if due is not None and not timed.reminded and wall >= due:
             self._timed = replace(timed, reminded=True)
             return Remind(self._timed)
         return None
 
 
-class TimerStore:
-    """The timer in the state dir (``timer.json``), so it survives a restart.
+@dataclass(frozen=True)
+class Kept:
+    """What survives a restart: the running timer, and a status the agent owns."""
 
-    A missing or unreadable file is no timer: the worst a damaged file can do
-    is forget a timer, never end a status it should not. Writes are atomic.
-    Thread use: the engine's thread only.
+    timer: TimedStatus | None = None
+    owned: Status | None = None
+
+
+class AgendaStore:
+    """The timer and the owned status in the state dir (``agenda.json``).
+
+    A missing or unreadable file keeps nothing: the worst a damaged file can do
+    is forget a timer, never end a status it should not. Writes are atomic
+    (presence_agent/statefile.py) and only made when something changed. Thread
+    use: one thread at a time (the engine's, through a snapshot listener; the CLI
+    when no agent runs).
     """
 
-    FILE = "timer.json"
+    FILE = "agenda.json"
 
     def __init__(self, state_dir: Path) -> None:
         self.path = state_dir / self.FILE
         #: What the file holds, as far as this store knows; unknown until read or written.
-        self._saved: TimedStatus | object | None = _UNKNOWN
+        self._saved: Kept | object = _UNKNOWN
 
-    def load(self) -> TimedStatus | None:
+    def load(self) -> Kept:
         try:
-            data = read_json(self.path)
-            timed = TimedStatus(
-                status=Status(data["status"]),
-                until=finite(data["until"]),
-                set_at=finite(data["set_at"]),
-                set_by=str(data.get("set_by", "user"))[:20],
-                reminded=data.get("reminded") is True,
-            )
+            kept = _parse(read_json(self.path))
         except FileNotFoundError:
-            self._saved = None
-            return None
+            self._saved = Kept()
+            return Kept()
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.warning("ignoring a damaged timer file %s: %s", self.path, type(exc).__name__)
-            return None
-        self._saved = timed
-        return timed
+            log.warning("ignoring a damaged agenda file %s: %s", self.path, type(exc).__name__)
+            return Kept()
+        self._saved = kept
+        return kept
 
-    def save(self, timed: TimedStatus | None) -> None:
-        """Keep ``timed`` (``None``: remove the file). Nothing is written when unchanged."""
-        if timed == self._saved:
+    def save(self, kept: Kept) -> None:
+        """Keep ``kept`` (nothing in it: remove the file)."""
+        if kept == self._saved:
             return
         try:
-            if timed is None:
+            if kept == Kept():
                 self.path.unlink(missing_ok=True)
             else:
-                self._write(timed)
+                write_json(self.path, _data(kept))
         except OSError as exc:
             log.warning("cannot keep the timer in %s: %s", self.path, exc.strerror)
             return
-        self._saved = timed
+        self._saved = kept
 
-    def _write(self, timed: TimedStatus) -> None:
-        write_json(
-            self.path,
-            {
-                "status": timed.status.value,
-                "until": timed.until,
-                "set_at": timed.set_at,
-                "set_by": timed.set_by,
-                "reminded": timed.reminded,
-            },
+
+def _data(kept: Kept) -> dict[str, Any]:
+    timed = kept.timer
+    return {
+        "timer": None
+        if timed is None
+        else {
+            "status": timed.status.value,
+            "until": timed.until,
+            "set_at": timed.set_at,
+            "set_by": timed.set_by,
+            "reminded": timed.reminded,
+        },
+        "owned": None if kept.owned is None else kept.owned.value,
+    }
+
+
+def _parse(data: object) -> Kept:
+    if not isinstance(data, dict):
+        raise TypeError("not an object")
+    timer = data.get("timer")
+    timed = None
+    if timer is not None:
+        if not isinstance(timer, dict):
+            raise TypeError("timer is not an object")
+        timed = TimedStatus(
+            status=Status(timer["status"]),
+            until=finite(timer["until"]),
+            set_at=finite(timer["set_at"]),
+            set_by=str(timer.get("set_by", "user"))[:20],
+            reminded=timer.get("reminded") is True,
         )
+    owned = data.get("owned")
+    return Kept(timed, None if owned is None else Status(owned))
 
 
 _UNKNOWN = object()

@@ -10,17 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from presence_agent.agenda import (
-    EXTEND_ACTION,
-    SHIFT_REMINDER,
-    Agenda,
-    Change,
-    Held,
-    NoticeKind,
-    Reason,
-)
+from presence_agent.agenda import EXTEND_ACTION, SHIFT_REMINDER, Agenda, Change, Held, Reason
+from presence_agent.events import NoticeKind, TimedStatus
 from presence_agent.schedule import Schedule, ScheduleSpec, check_table, spec_from
-from presence_agent.timers import TimedStatus
 from presence_agent.vocab import ServerStatus, Source, Status
 
 BERLIN = ZoneInfo("Europe/Berlin")

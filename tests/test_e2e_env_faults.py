@@ -221,7 +221,6 @@ def test_a_keyring_that_cannot_be_opened(
     check_broken_keyring(env, "is it unlocked?")
 
 
-
 # -- the secrets scan itself ----------------------------------------------------------------
 
 

@@ -35,7 +35,7 @@ def signed_in(env: dict[str, str], server: LibredeskServer) -> None:
 
 
 def timer_file(env: dict[str, str]) -> Path:
-    return Path(env["XDG_STATE_HOME"]) / "presence-agent" / "timer.json"
+    return Path(env["XDG_STATE_HOME"]) / "presence-agent" / "agenda.json"
 
 
 def test_a_timed_status_without_a_running_agent_is_kept_for_it(
@@ -49,7 +49,7 @@ def test_a_timed_status_without_a_running_agent_is_kept_for_it(
     assert "Now Away, until " in result.stdout
     assert "(in 30 min)" in result.stdout
     assert "not running" in result.stdout
-    kept = json.loads(timer_file(env).read_text())
+    kept = json.loads(timer_file(env).read_text())["timer"]
     assert kept["status"] == "away"
     assert before + 1800 <= kept["until"] <= time.time() + 1800
     assert kept["set_by"] == "cli"

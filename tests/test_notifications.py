@@ -6,7 +6,8 @@ import threading
 
 import pytest
 
-from presence_agent.agenda import EXTEND_ACTION, Notice, NoticeKind
+from presence_agent.agenda import EXTEND_ACTION
+from presence_agent.events import Notice, NoticeKind
 from presence_agent.notifications import DesktopNotifier, create
 from tests.notification_daemon import Dunst, notification_daemon
 
@@ -65,6 +66,8 @@ def test_the_end_replaces_its_reminder(notification_daemon: Dunst, desktop_env):
 
 def test_no_server_no_notifier(desktop_env):
     # The test bus has no notification server (and activates none of the host's).
-    assert create(lambda *_: None, desktop_env) is None
+    notifier = create(lambda *_: None, desktop_env)
+    assert notifier is not None
+    assert not notifier.start()
     assert create(lambda *_: None, {}) is None
     assert create(lambda *_: None, desktop_env, platform="win32") is None

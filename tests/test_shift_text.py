@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from presence_agent.agenda import AgendaView
+from presence_agent.events import AgendaView, TimedStatus
 from presence_agent.shift_text import back_at, off_shift, status_line, timed_choices
-from presence_agent.timers import TimedStatus
 from presence_agent.vocab import Status
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -38,8 +37,14 @@ def test_off_shift_says_when_it_starts():
 
 
 def test_durations_hours_and_shifts():
-    view = AgendaView(scheduled=True, on_shift=True, next_start=at(9, 13, 30), next_end=at(9, 18))
-    choices = timed_choices(view, at(9, 10, 40), BERLIN, next_day_start=at(10, 9))
+    view = AgendaView(
+        scheduled=True,
+        on_shift=True,
+        next_start=at(9, 13, 30),
+        next_end=at(9, 18),
+        next_day_start=at(10, 9),
+    )
+    choices = timed_choices(view, at(9, 10, 40), BERLIN)
     labels = [c.label for c in choices]
     assert labels == [
         "For 15 minutes",
@@ -58,8 +63,10 @@ def test_durations_hours_and_shifts():
 
 
 def test_late_in_the_day_no_hours_past_midnight_and_the_next_shift_after_a_weekend():
-    view = AgendaView(scheduled=True, on_shift=False, next_start=at(16, 9))
-    choices = timed_choices(view, at(13, 22, 40), BERLIN, next_day_start=at(16, 9))
+    view = AgendaView(
+        scheduled=True, on_shift=False, next_start=at(16, 9), next_day_start=at(16, 9)
+    )
+    choices = timed_choices(view, at(13, 22, 40), BERLIN)
     labels = [c.label for c in choices]
     assert "Until 23:00" not in labels  # 20 minutes away
     assert not any(label.startswith("Until 0") for label in labels)
@@ -67,5 +74,5 @@ def test_late_in_the_day_no_hours_past_midnight_and_the_next_shift_after_a_weeke
 
 
 def test_no_schedule_no_shift_entries():
-    labels = [c.label for c in timed_choices(AgendaView(), at(9, 8), BERLIN, None)]
+    labels = [c.label for c in timed_choices(AgendaView(), at(9, 8), BERLIN)]
     assert not any("shift" in label for label in labels)

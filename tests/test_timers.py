@@ -10,16 +10,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from presence_agent.events import TimedStatus
 from presence_agent.timers import (
     EXTEND_BY,
     REMINDER_LEAD,
+    AgendaStore,
     Ending,
     Expire,
+    Kept,
     Remind,
     StatusTimer,
-    TimedStatus,
-    TimerStore,
     ending_for,
+    remind_at,
 )
 from presence_agent.vocab import Status
 
@@ -66,13 +68,13 @@ def test_the_end_follows_recent_activity():
 
 def test_a_short_timer_has_no_reminder():
     short = TimedStatus(Status.BUSY, T0 + 3, T0, "cli")
-    assert short.remind_at is None
+    assert remind_at(short) is None
     timer = StatusTimer()
     timer.start(short)
     assert timer.deadline() == T0 + 3
     assert timer.step(T0 + 2, True) is None
     assert isinstance(timer.step(T0 + 3, True), Expire)
-    assert TimedStatus(Status.BUSY, T0 + 2 * REMINDER_LEAD, T0).remind_at == T0 + REMINDER_LEAD
+    assert remind_at(TimedStatus(Status.BUSY, T0 + 2 * REMINDER_LEAD, T0)) == T0 + REMINDER_LEAD
 
 
 def test_an_end_passed_during_a_sleep_comes_at_once_without_a_late_reminder():
@@ -237,27 +239,30 @@ def test_every_timer_ends_once_at_its_time(seconds, wait, active):
         assert ends[0].ending is ending_for(active)
 
 
-# -- the state file ------------------------------------------------------------------------------
+# -- the state file -----------------------------------------------------------------------------
 
 
 def test_the_store_round_trips_and_removes(tmp_path):
-    store = TimerStore(tmp_path / "state")
-    assert store.load() is None
-    value = timed(reminded=True)
+    store = AgendaStore(tmp_path / "state")
+    assert store.load() == Kept()
+    value = Kept(timed(reminded=True), Status.OFFLINE)
     store.save(value)
-    assert json.loads(store.path.read_text())["until"] == value.until
-    assert TimerStore(tmp_path / "state").load() == value
-    store.save(None)
+    assert json.loads(store.path.read_text())["timer"]["until"] == value.timer.until
+    assert AgendaStore(tmp_path / "state").load() == value
+    only_owned = Kept(owned=Status.AWAY)
+    store.save(only_owned)
+    assert AgendaStore(tmp_path / "state").load() == only_owned
+    store.save(Kept())
     assert not store.path.exists()
-    assert TimerStore(tmp_path / "state").load() is None
+    assert AgendaStore(tmp_path / "state").load() == Kept()
 
 
 def test_the_store_writes_only_changes(tmp_path):
-    store = TimerStore(tmp_path)
-    store.save(timed())
+    store = AgendaStore(tmp_path)
+    store.save(Kept(timed()))
     stamp = store.path.stat().st_mtime_ns
     os.utime(store.path, ns=(stamp - 10**9, stamp - 10**9))
-    store.save(timed())
+    store.save(Kept(timed()))
     assert store.path.stat().st_mtime_ns == stamp - 10**9
 
 
@@ -267,29 +272,31 @@ def test_the_store_writes_only_changes(tmp_path):
         b"",
         b"{",
         b"[]",
-        b'{"status": "gone", "until": 1, "set_at": 0}',
-        b'{"status": "away", "until": "soon", "set_at": 0}',
-        b'{"status": "away", "until": NaN, "set_at": 0}',
-        b'{"status": "away", "until": true, "set_at": 0}',
-        b'{"status": "away", "set_at": 0}',
+        b'{"timer": 1}',
+        b'{"owned": "gone"}',
+        b'{"timer": {"status": "gone", "until": 1, "set_at": 0}}',
+        b'{"timer": {"status": "away", "until": "soon", "set_at": 0}}',
+        b'{"timer": {"status": "away", "until": NaN, "set_at": 0}}',
+        b'{"timer": {"status": "away", "until": true, "set_at": 0}}',
+        b'{"timer": {"status": "away", "set_at": 0}}',
         b"\xff\xfe",
     ],
 )
-def test_a_damaged_file_is_no_timer(tmp_path, content, caplog):
-    (tmp_path / TimerStore.FILE).write_bytes(content)
-    assert TimerStore(tmp_path).load() is None
-    assert "damaged timer file" in caplog.text
+def test_a_damaged_file_keeps_nothing(tmp_path, content, caplog):
+    (tmp_path / AgendaStore.FILE).write_bytes(content)
+    assert AgendaStore(tmp_path).load() == Kept()
+    assert "damaged agenda file" in caplog.text
 
 
 def test_a_store_that_cannot_write_keeps_running(tmp_path, caplog):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    store = TimerStore(blocker / "state")  # a directory below a file cannot exist
-    store.save(timed())
+    store = AgendaStore(blocker / "state")  # a directory below a file cannot exist
+    store.save(Kept(timed()))
     assert "cannot keep the timer" in caplog.text
 
 
 def test_a_fresh_store_removes_a_file_it_never_read(tmp_path):
-    TimerStore(tmp_path).save(timed())
-    TimerStore(tmp_path).save(None)
-    assert not (tmp_path / TimerStore.FILE).exists()
+    AgendaStore(tmp_path).save(Kept(timed()))
+    AgendaStore(tmp_path).save(Kept())
+    assert not (tmp_path / AgendaStore.FILE).exists()

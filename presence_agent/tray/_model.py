@@ -252,6 +252,7 @@ def status_line(snap: Snapshot, now_wall: float | None = None) -> str:
 
 # -- the tooltip ---------------------------------------------------------------------------
 
+
 def tooltip(snap: Snapshot, now_wall: float | None = None) -> str:
     """``presence-agent: Away (idle) since 14:02``, then any pause or problem on its own line."""
     if snap.signed_out:
