@@ -122,13 +122,13 @@ class Agenda:
         self._reminded_end: float | None = None
 
     @classmethod
-    def none(cls) -> Agenda:
-        """No working hours (always on shift), no timer."""
+    def none(cls, timer: TimedStatus | None = None) -> Agenda:
+        """No working hours (always on shift), and ``timer`` if given."""
         from datetime import timezone
 
         from presence_agent.schedule import NO_SCHEDULE
 
-        return cls(Schedule(NO_SCHEDULE, timezone.utc), display_tz=timezone.utc)
+        return cls(Schedule(NO_SCHEDULE, timezone.utc), display_tz=timezone.utc, timer=timer)
 
     # -- reading ------------------------------------------------------------------------
 
@@ -181,16 +181,21 @@ class Agenda:
             times.append(deadline)
         if self.schedule.enabled:
             shift = self.schedule.shift(wall)
+            if self._was_on is not None and shift.on != self._was_on:
+                times.append(wall)  # a start or an end not yet acted on: due now
             if shift.next_start is not None:
                 times.append(shift.next_start)
             if shift.next_end is not None:
                 times.append(shift.next_end)
-                remind = shift.next_end - SHIFT_REMINDER
-                if remind > wall and self._reminded_end != shift.next_end:
-                    times.append(remind)
+                if shift.on and self._reminded_end != shift.next_end:
+                    times.append(max(wall, shift.next_end - SHIFT_REMINDER))
         return min(times, default=None)
 
     # -- events -------------------------------------------------------------------------
+
+    def begin(self, wall: float) -> None:
+        """The agent starts at ``wall``: the shift's state now is the one changes start from."""
+        self._was_on = self.on_shift(wall)
 
     def timed_choice(self, timed: TimedStatus) -> None:
         """A person asked for ``timed``; it starts once the server holds the status."""

@@ -202,6 +202,7 @@ class PresencePolicy:
         if self._last_input is None:
             self._last_input = now.mono
         self._accept(now, server, Why.START if self._status is None else Why.ELSEWHERE)
+        self.agenda.begin(now.wall)
         restored = self.agenda.timer
         if (
             restored is not None
@@ -249,6 +250,7 @@ class PresencePolicy:
     def idle_check(self, now: Now, idle_seconds: float) -> Desired | None:
         """The engine woke (at a deadline) and read the idle time: idleness first, then
         what the clock has made due (a timer's end, a shift's start or end)."""
+        self._observe(now)
         slept = self._slept
         desired = self._idle_check(now, idle_seconds)
         if desired is not None:
