@@ -256,6 +256,10 @@ class Agenda:
         Call again while it returns a change and the policy can send another:
         each call acts on one thing (a timer end, then a shift end, say).
         """
+        if held.pending:
+            # A request is on its way: decide on what the server holds once it answers
+            # (nothing is consumed meanwhile, so nothing due is lost).
+            return None, []
         out = _Step()
         on = self.on_shift(wall)
         was_on, self._was_on = self._was_on, on

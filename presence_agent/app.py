@@ -29,7 +29,7 @@ from presence_agent.config import Config
 from presence_agent.control import ControlServer, InstanceLock
 from presence_agent.credentials import KeyringHelper, SecretStore
 from presence_agent.engine import Engine
-from presence_agent.events import Call, Desired, EngineInput, Outcome, Snapshot
+from presence_agent.events import Call, Desired, EngineInput, Notice, Outcome, Snapshot
 from presence_agent.exitcodes import Exit
 from presence_agent.idle import IdleSource, hooks_of
 from presence_agent.keepalive import DEFAULT_INTERVAL, Connector, Keepalive, KeepaliveMachine
@@ -502,16 +502,38 @@ class StatusPrinter:
         self._last: tuple[object, ...] | None = None
 
     def __call__(self, snap: Snapshot) -> None:
-        key = (snap.status, snap.by_idle, snap.signed_out, snap.connected, snap.problem)
+        agenda = snap.agenda
+        timer = agenda.timer.until if agenda.timer else None
+        key: tuple[object, ...] = (snap.status, snap.by_idle, snap.signed_out, snap.connected)
+        key += (snap.problem, timer, agenda.on_shift)
         if key == self._last:
             return
         self._last = key
         line = describe(snap)
+        if snap.status is not None and not snap.signed_out:
+            line += _agenda_suffix(snap)
         if snap.problem:
             line += f" - {snap.problem}"
         if snap.signed_out and self._sign_in_hint:
             line += f"; {self._sign_in_hint}"
         print(f"{time.strftime('%H:%M:%S')} {line}", file=self._out, flush=True)
+
+    def notice(self, notice: Notice) -> None:
+        """A notification, as a line too (a terminal has no notification area)."""
+        text = notice.title + (f" - {notice.body}" if notice.body else "")
+        print(f"{time.strftime('%H:%M:%S')} {text}", file=self._out, flush=True)
+
+
+def _agenda_suffix(snap: Snapshot) -> str:
+    """`` · back at 13:00 (in 42 min)``, `` · Off shift · starts 09:00``, or nothing."""
+    from presence_agent.shift_text import back_at, off_shift
+
+    tz = local_timezone()
+    now = time.time()
+    parts = [
+        part for part in (back_at(snap.agenda, now, tz), off_shift(snap.agenda, now, tz)) if part
+    ]
+    return "".join(f" · {part}" for part in parts)
 
 
 def start(parts: Parts) -> None:
@@ -679,6 +701,7 @@ def run(
 
             printer = StatusPrinter(out, f"run `{login_hint(paths)}`")
             parts.engine.subscribe(printer)
+            parts.engine.subscribe_notices(printer.notice)
 
             def print_current() -> None:
                 # The state may have changed before the printer subscribed (a keyring

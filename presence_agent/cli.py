@@ -602,6 +602,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"  server: {cfg.server} ({client.dialect.value} dialect), agent: {who}")
     if running is None:
         print("  agent: not running (start it with `presence-agent run`)")
+        from presence_agent.timers import AgendaStore
+
+        kept = AgendaStore(paths.state_dir).load().timer
+        if kept is not None:
+            print(
+                f"  timer: {kept.status.label} until {_until_text(kept.until)},"
+                " ended by the agent when it runs"
+            )
     else:
         _print_running(running)
     print(f"  version: presence-agent {__version__}")
@@ -615,6 +623,47 @@ def _print_running(running: dict[str, Any]) -> None:
         extra = f" - in a call ({held})" if "in use" in str(held) else f" - {held}"
     problem = f" - {running['problem']}" if running.get("problem") else ""
     print(f"  agent: running, shows {running.get('label')}{extra}{problem}")
+    for line in _agenda_lines(running.get("agenda")):
+        print(f"  {line}")
+
+
+def _agenda_lines(agenda: Any) -> list[str]:
+    """``timer: Away · back at 13:00 (in 42 min)``, ``working hours: Off shift · starts 09:00``."""
+    from presence_agent.events import AgendaView, TimedStatus
+    from presence_agent.schedule import local_timezone
+    from presence_agent.shift_text import back_at, off_shift
+    from presence_agent.vocab import Status
+
+    if not isinstance(agenda, dict):
+        return []
+    timer = agenda.get("timer")
+    try:
+        timed = (
+            None
+            if not isinstance(timer, dict)
+            else TimedStatus(Status(timer["status"]), float(timer["until"]), 0.0)
+        )
+        view = AgendaView(
+            timer=timed,
+            scheduled=bool(agenda.get("scheduled")),
+            on_shift=bool(agenda.get("on_shift", True)),
+            next_start=_float_or_none(agenda.get("next_start")),
+        )
+    except (KeyError, TypeError, ValueError):
+        return []
+    tz = local_timezone()
+    now = time.time()
+    lines = []
+    if view.timer is not None:
+        lines.append(f"timer: {view.timer.status.label} · {back_at(view, now, tz)}")
+    shift = off_shift(view, now, tz)
+    if view.scheduled:
+        lines.append(f"working hours: {shift or 'on shift'}")
+    return lines
+
+
+def _float_or_none(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def cmd_autostart(args: argparse.Namespace) -> int:

@@ -151,7 +151,8 @@ class PresencePolicy:
         timers: list[float] = []
         if self._paused_until is not None:
             timers.append(self._paused_until)
-        due = self.agenda.wake_wall(now.wall)
+        # While a request is unanswered the agenda waits for the answer (which wakes us).
+        due = self.agenda.wake_wall(now.wall) if self._pending is None else None
         if due is not None:
             timers.append(now.mono + _wall_wait(due - now.wall))
         if self._idle_may_act():
