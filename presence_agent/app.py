@@ -624,7 +624,13 @@ def _run_tray(parts: Parts, err: TextIO) -> bool:
         from presence_agent.tray._app import TraySettings
 
         cfg = parts.cfg
-        settings = TraySettings(cfg.server, cfg.away_after, cfg.notifications, cfg.tray_theme)
+        settings = TraySettings(
+            cfg.server,
+            cfg.away_after,
+            cfg.notifications,
+            cfg.tray_theme,
+            show_notices=parts.notifier is None or not parts.notifier.running,
+        )
         run_tray(parts.commands, settings, parts.paths, parts.credentials)
     except TrayUnavailable as exc:
         print(f"presence-agent: {exc}; running headless", file=err)

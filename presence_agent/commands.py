@@ -16,6 +16,7 @@ from presence_agent.events import (
     EngineInput,
     ExtendTimer,
     ManualChoice,
+    Notice,
     Outcome,
     Pause,
     Resume,
@@ -65,6 +66,9 @@ class Commands(Protocol):
     def subscribe(self, listener: Callable[[Snapshot], None]) -> None:
         """Hear each new snapshot, on the engine thread (post from there, never block)."""
 
+    def subscribe_notices(self, listener: Callable[[Notice], None]) -> None:
+        """Hear each notification the agent wants shown, on the engine thread."""
+
 
 class EngineLike(Protocol):
     def post(self, event: EngineInput) -> None: ...
@@ -72,6 +76,8 @@ class EngineLike(Protocol):
     def snapshot(self) -> Snapshot: ...
 
     def subscribe(self, listener: Callable[[Snapshot], None]) -> None: ...
+
+    def subscribe_notices(self, listener: Callable[[Notice], None]) -> None: ...
 
 
 class AgentCommands:
@@ -118,3 +124,6 @@ class AgentCommands:
 
     def subscribe(self, listener: Callable[[Snapshot], None]) -> None:
         self._engine.subscribe(listener)
+
+    def subscribe_notices(self, listener: Callable[[Notice], None]) -> None:
+        self._engine.subscribe_notices(listener)

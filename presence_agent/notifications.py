@@ -102,6 +102,11 @@ class DesktopNotifier:
         return True
 
     @property
+    def running(self) -> bool:
+        """Whether :meth:`start` found a server and the notifier's thread runs."""
+        return self._thread is not None and self._bus is not None
+
+    @property
     def has_actions(self) -> bool:
         return self._actions
 

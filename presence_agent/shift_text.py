@@ -10,7 +10,15 @@ from datetime import datetime, timedelta, tzinfo
 from presence_agent.events import AgendaView
 from presence_agent.timespec import MAX_SPAN, format_clock, format_span, resolve_local
 
-__all__ = ["DURATIONS", "TimedChoice", "back_at", "off_shift", "status_line", "timed_choices"]
+__all__ = [
+    "DURATIONS",
+    "TimedChoice",
+    "back_at",
+    "changes_at",
+    "off_shift",
+    "status_line",
+    "timed_choices",
+]
 
 #: The tray's fixed durations: label and seconds.
 DURATIONS: tuple[tuple[str, float], ...] = (
@@ -26,10 +34,12 @@ UNTIL_HOURS = 3
 
 @dataclass(frozen=True)
 class TimedChoice:
-    """One entry of a status's duration menu: until the wall-clock instant ``until``."""
+    """One entry of a status's duration menu: for ``seconds`` from when it is picked, or
+    until the wall-clock instant ``until``."""
 
     label: str
-    until: float
+    until: float | None = None
+    seconds: float | None = None
 
 
 def _clock(when: float, now: float, tz: tzinfo) -> str:
@@ -65,7 +75,7 @@ def status_line(label: str, view: AgendaView, now: float, tz: tzinfo) -> str:
 def timed_choices(view: AgendaView, now: float, tz: tzinfo) -> tuple[TimedChoice, ...]:
     """A status's durations: the fixed ones, a few whole hours today, the end of this shift,
     and tomorrow's shift where working hours are set."""
-    out = [TimedChoice(label, now + seconds) for label, seconds in DURATIONS]
+    out = [TimedChoice(label, seconds=seconds) for label, seconds in DURATIONS]
     local = datetime.fromtimestamp(now, tz)
     hour = local.replace(minute=0, second=0, microsecond=0)
     offered = 0
@@ -94,3 +104,19 @@ def timed_choices(view: AgendaView, now: float, tz: tzinfo) -> tuple[TimedChoice
         )
         out.append(TimedChoice(label, next_day_start))
     return tuple(out)
+
+
+def changes_at(view: AgendaView, now: float, tz: tzinfo) -> float:
+    """When these words next change: the next minute of a running timer's "in 42 min",
+    else the next half hour (the "Until HH:00" entries) or midnight ("tomorrow")."""
+    local = datetime.fromtimestamp(now, tz)
+    half_hour = local.replace(minute=30 if local.minute < 30 else 0, second=0, microsecond=0)
+    if local.minute >= 30:
+        half_hour += timedelta(hours=1)
+    at = resolve_local(half_hour.date(), half_hour.time(), tz).timestamp()
+    if view.timer is not None and view.timer.until > now:
+        left = view.timer.until - now
+        # "in N min" is rounded up: it changes when ``left`` crosses a whole minute.
+        step = left % 60 or 60.0
+        at = min(at, now + (step if left > 60 else min(left, 1.0)))
+    return max(at, now + 1.0)

@@ -16,6 +16,9 @@ REASONS = {
     Why.LOCKED: "screen locked",
     Why.SLEEP: "computer slept",
     Why.START: "at start",
+    Why.TIMER: "timer ended",
+    Why.SHIFT_END: "end of shift",
+    Why.SHIFT_START: "shift started",
 }
 
 

@@ -37,7 +37,7 @@ ALLOWED: dict[str, set[str]] = {
     "client": {"__init__", "errortext", "events", "proxy", "vocab", "urls"},
     "proxy": {"urls"},
     "engine": {"events", "policy", "vocab", "worker", "idle.base"},
-    "tray._model": {"events", "status_text", "vocab"},
+    "tray._model": {"events", "shift_text", "status_text", "timers", "vocab"},
     "session._bridge": {"calls", "commands", "events"},
 }
 

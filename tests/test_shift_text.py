@@ -6,7 +6,13 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from presence_agent.events import AgendaView, TimedStatus
-from presence_agent.shift_text import back_at, off_shift, status_line, timed_choices
+from presence_agent.shift_text import (
+    back_at,
+    changes_at,
+    off_shift,
+    status_line,
+    timed_choices,
+)
 from presence_agent.vocab import Status
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -57,7 +63,7 @@ def test_durations_hours_and_shifts():
         "Until the end of the shift (18:00)",
         "Until tomorrow's shift (09:00)",
     ]
-    assert choices[0].until == at(9, 10, 55)
+    assert (choices[0].seconds, choices[0].until) == (900, None)  # from when it is picked
     assert choices[4].until == at(9, 12)
     assert choices[-1].until == at(10, 9)
 
@@ -76,3 +82,11 @@ def test_late_in_the_day_no_hours_past_midnight_and_the_next_shift_after_a_weeke
 def test_no_schedule_no_shift_entries():
     labels = [c.label for c in timed_choices(AgendaView(), at(9, 8), BERLIN)]
     assert not any("shift" in label for label in labels)
+
+
+def test_the_words_change_at_the_next_minute_of_a_timer_or_half_hour():
+    timer = AgendaView(timer=TimedStatus(Status.AWAY, at(9, 13), at(9, 12), "tray"))
+    now = at(9, 12, 18) + 20  # 42 min 40 s left: "in 42 min" until 42 min are left
+    assert changes_at(timer, now, BERLIN) == now + 40
+    assert changes_at(AgendaView(), at(9, 12, 10), BERLIN) == at(9, 12, 30)
+    assert changes_at(AgendaView(), at(9, 12, 45), BERLIN) == at(9, 13, 0)

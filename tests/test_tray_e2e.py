@@ -24,6 +24,7 @@ import pytest
 from PIL import Image, ImageChops, ImageStat
 
 from tests.desktop import (
+    Input,
     SecretServiceInfo,
     TrayHost,
     Window,
@@ -206,7 +207,8 @@ def _log_text(env: dict[str, str]) -> str:
 @pytest.mark.parametrize(
     ("dialect", "downs", "away_word"),
     [
-        # Available, Busy, Away, Offline: the first Down selects the first item.
+        # (The status line, inactive, is skipped.) Available, Busy, Away, Offline: the
+        # first Down selects the first item.
         ("documented", 3, "away"),
         # Available, Away, "Away, reassign my conversations", Offline; a manual away is
         # away_manual on the real server.
@@ -260,7 +262,8 @@ def test_choose_away_from_the_menu_then_quit(
                 (menu.x - 24, 0, trayer.panel.x + trayer.panel.width, menu.y + menu.height + 16),
                 "menu.png",
             )
-        key(display, *["Down"] * downs, "Return")
+        # Away opens its durations (Right); the first is "Until I change it".
+        key(display, *["Down"] * downs, "Right", "Return")
 
         put = server.wait_for_put(away_word, "user", timeout=WAIT)
         assert put is not None, f"{server.puts()}\n{agent.text()}"
@@ -644,5 +647,78 @@ def test_idle_away_shows_a_notification(
             timeout=WAIT,
             what="the second notification",
         )
+        agent.proc.send_signal(signal.SIGTERM)
+        assert agent.wait() == 0, agent.text()
+
+
+# -- timed statuses ----------------------------------------------------------------------------
+
+
+def _first_menu_item(env: dict[str, str], starting: str) -> str:
+    """The newest first-item label the agent read back from its live GTK menu."""
+
+    def found() -> str | None:
+        lines = [
+            line.split("tray menu first item: ", 1)[1]
+            for line in _log_text(env).splitlines()
+            if "tray menu first item: " in line
+        ]
+        return lines[-1] if lines and lines[-1].startswith(starting) else None
+
+    return wait_until(found, timeout=WAIT, what=f"a first menu item {starting!r}")
+
+
+def test_away_for_15_minutes_from_the_menu_then_shorter_timers_from_the_cli(
+    env: dict[str, str], trayer: TrayHost, agents: list[Agent], tmp_path: Path, user_input: Input
+) -> None:
+    display = trayer.display
+    config = Path(env["XDG_CONFIG_HOME"]) / "presence-agent" / "config.toml"
+    with LibredeskServer(api_key=KEY, api_secret=SECRET) as server:
+        _login(env, server)
+        config.write_text(config.read_text() + 'log_level = "DEBUG"\n')
+        user_input.touch()
+        agent = _start(agents, env, tmp_path, "run", "--away-after", "4")
+        icon = _icon(trayer, agent, "presence-agent: Available")
+
+        # Away ▸ (Right opens it: "Until I change it"), Down: "For 15 minutes".
+        user_input.touch()
+        _open_menu(display, icon)
+        key(display, *["Down"] * 3, "Right", "Down", "Return")
+        put = server.wait_for_put("away", "user", timeout=WAIT)
+        assert put is not None, f"{server.puts()}\n{agent.text()}"
+        until = time.localtime(time.time() + 15 * 60)
+        # The remaining time, in the tooltip (read from the X window) and the first item.
+        icon = wait_until(
+            lambda: [
+                i for i in trayer.icons() if "(in 15 min)" in i.name or "(in 14 min)" in i.name
+            ],
+            timeout=WAIT,
+            what="the tooltip to say the time left",
+        )[0]
+        assert icon.name.startswith("presence-agent: Away (manual)"), icon.name
+        first = _first_menu_item(env, "Away (manual) · back at ")
+        assert first.endswith(("(in 15 min)", "(in 14 min)")), first
+        assert time.strftime("%H:%M", until)[:4] in first  # the end, to the minute
+        assert "(in 1" in _cli(env, "status").stdout
+
+        # Shortened from the CLI, ending while the person types: Available.
+        count = len(server.puts())
+        result = _cli(env, "set", "away", "--for", "3s")
+        assert result.returncode == 0, result.stderr
+        for _ in range(10):
+            user_input.touch()
+            time.sleep(0.4)
+        assert server.wait_for_put("available", "user", timeout=WAIT, after=count), agent.text()
+        _icon(trayer, agent, "presence-agent: Available (timer ended)")
+
+        # Busy for 5 s, nobody there: an away the agent owns; input brings Available.
+        count = len(server.puts())
+        assert _cli(env, "set", "busy", "--for", "5s").returncode == 0
+        assert server.wait_for_put("away", "user", timeout=WAIT, after=count), agent.text()
+        _icon(trayer, agent, "presence-agent: Away (timer ended)")
+        count = len(server.puts())
+        user_input.touch()
+        assert server.wait_for_put("available", "user", timeout=WAIT, after=count), agent.text()
+
         agent.proc.send_signal(signal.SIGTERM)
         assert agent.wait() == 0, agent.text()

@@ -10,9 +10,13 @@ from presence_agent.events import Snapshot
 from presence_agent.policy import Why
 from presence_agent.tray._model import (
     LOGIN_COMMAND,
+    NO_END,
     TOOLTIP_LIMIT,
     Choose,
+    ChooseFor,
+    ChooseUntil,
     Entry,
+    Extend,
     Item,
     MenuContext,
     OpenServer,
@@ -130,11 +134,12 @@ def test_status_items_are_radio_items_checked_by_the_servers_status() -> None:
     statuses = [e for e in menu[2:6] if isinstance(e, Item)]
     assert [e.kind for e in statuses] == ["radio"] * 4
     assert [e.checked for e in statuses] == [False, True, False, False]
-    assert [e.action for e in statuses] == [
-        Choose(Status.AVAILABLE),
-        Choose(Status.BUSY),
-        Choose(Status.AWAY),
-        Choose(Status.OFFLINE),
+    # Available is chosen at once; the others open their durations, first "no end".
+    assert [e.action for e in statuses] == [Choose(Status.AVAILABLE), None, None, None]
+    assert [e.submenu[0] for e in statuses[1:]] == [
+        Item(NO_END, Choose(Status.BUSY)),
+        Item(NO_END, Choose(Status.AWAY)),
+        Item(NO_END, Choose(Status.OFFLINE)),
     ]
     assert all(e.enabled for e in statuses)
 
@@ -155,9 +160,10 @@ def test_a_real_libredesk_server_offers_only_what_it_can_hold() -> None:
         "---",
     ]
     assert "Busy" not in labels(menu)
-    assert item(menu, "Away, reassign").checked
-    assert item(menu, "Away, reassign").action == Choose(Status.REASSIGNING)
-    assert not item(menu, "Away").checked
+    statuses = menu[2:]
+    assert item(statuses, "Away, reassign").checked
+    assert item(statuses, "Away, reassign").submenu[0] == Item(NO_END, Choose(Status.REASSIGNING))
+    assert not item(statuses, "Away").checked
 
 
 def test_nothing_is_checked_and_nothing_can_be_chosen_while_not_connected() -> None:
@@ -327,3 +333,64 @@ def test_lock_and_sleep_are_announced_as_such() -> None:
 )
 def test_other_changes_are_not_announced(before: Snapshot | None, after: Snapshot) -> None:
     assert idle_notice(before, after, 300) is None
+
+
+# -- timers and working hours ------------------------------------------------------------------
+
+
+def test_each_status_but_available_offers_durations_and_times() -> None:
+    from datetime import timezone
+
+    ctx = MenuContext(server_url=URL, tz=timezone.utc)
+    now = 1_780_000_000.0  # 20:26:40 UTC
+    away = item(build_menu(snapshot(), ctx, now_wall=now)[2:], "Away")
+    entries = [e for e in away.submenu if isinstance(e, Item)]
+    assert [(e.label, e.action) for e in entries] == [
+        (NO_END, Choose(Status.AWAY)),
+        ("For 15 minutes", ChooseFor(Status.AWAY, 900.0)),
+        ("For 30 minutes", ChooseFor(Status.AWAY, 1800.0)),
+        ("For 1 hour", ChooseFor(Status.AWAY, 3600.0)),
+        ("For 2 hours", ChooseFor(Status.AWAY, 7200.0)),
+        ("Until 21:00", ChooseUntil(Status.AWAY, 1_780_002_000.0)),
+        ("Until 22:00", ChooseUntil(Status.AWAY, 1_780_005_600.0)),
+        ("Until 23:00", ChooseUntil(Status.AWAY, 1_780_009_200.0)),
+    ]
+
+
+def test_a_running_timer_shows_in_the_first_line_and_the_tooltip_and_can_be_extended() -> None:
+    from datetime import timezone
+
+    from presence_agent.events import AgendaView, TimedStatus
+
+    ctx = MenuContext(server_url=URL, tz=timezone.utc)
+    now = 1_780_000_000.0  # 20:26:40 UTC
+    timer = TimedStatus(Status.AWAY, now + 42 * 60, now - 60, "tray")
+    snap = snapshot(Status.AWAY, why=Why.MANUAL, agenda=AgendaView(timer=timer))
+    menu = build_menu(snap, ctx, now_wall=now)
+    assert menu[0] == Item("Away · back at 21:08 (in 42 min)", enabled=False)
+    assert item(menu, "Extend by 15 minutes").action == Extend(900.0)
+    assert "Back at 21:08 (in 42 min)" in tooltip(snap, now, timezone.utc).splitlines()
+    assert "Extend by 15 minutes" not in labels(build_menu(snapshot(), ctx, now_wall=now))
+
+
+def test_off_shift_the_first_line_says_when_the_shift_starts() -> None:
+    from datetime import timezone
+
+    from presence_agent.events import AgendaView
+
+    ctx = MenuContext(server_url=URL, tz=timezone.utc)
+    now = 1_780_000_000.0  # 20:26:40 UTC, a Thursday
+    view = AgendaView(
+        scheduled=True,
+        on_shift=False,
+        next_start=now + 12.5 * 3600,
+        next_day_start=now + 12.5 * 3600,
+    )
+    snap = snapshot(Status.OFFLINE, agenda=view)
+    menu = build_menu(snap, ctx, now_wall=now)
+    assert menu[0].label.startswith("Off shift · starts tomorrow 08:56 · Offline")  # type: ignore[union-attr]
+    assert "Off shift · starts tomorrow 08:56" in tooltip(snap, now, timezone.utc)
+    busy = item(menu[2:], "Busy")
+    assert [e.label for e in busy.submenu if isinstance(e, Item)][-1] == (
+        "Until tomorrow's shift (08:56)"
+    )

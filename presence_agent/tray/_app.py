@@ -22,11 +22,13 @@ Threads:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import signal
 import subprocess
 import sys
 import threading
+import time
 import webbrowser
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,14 +39,19 @@ from presence_agent import config as config_mod
 from presence_agent import selfexec
 from presence_agent.commands import Commands
 from presence_agent.credentials import SecretStore
-from presence_agent.events import Outcome, Snapshot
+from presence_agent.events import Notice, Outcome, Snapshot
 from presence_agent.paths import Paths
+from presence_agent.schedule import local_timezone
+from presence_agent.shift_text import changes_at
 from presence_agent.tray._backend import GLIB_BACKENDS, TrayUnavailable, backend_name
 from presence_agent.tray._icons import Artwork, IconKey, IconState, Theme, icon_key
 from presence_agent.tray._model import (
     Action,
     Choose,
+    ChooseFor,
+    ChooseUntil,
     Entry,
+    Extend,
     Item,
     MenuContext,
     OpenServer,
@@ -79,6 +86,8 @@ class TraySettings:
     notifications: bool = True
     #: ``auto``, ``light`` or ``dark`` (presence_agent/tray/_theme.py).
     tray_theme: str = "auto"
+    #: Show the agenda's notices through the tray (no desktop notifier with actions runs).
+    show_notices: bool = True
 
 
 class _Ui:
@@ -170,7 +179,10 @@ class TrayApp:
             server_url=settings.server_url,
             autostart=_read_autostart(),
             can_sign_in=self._dialog_command is not None,
+            tz=local_timezone(),
         )
+        #: Re-renders when the words change with time ("in 42 min"); UI thread only.
+        self._refresh: threading.Timer | None = None
         self._dialog: subprocess.Popen[str] | None = None
         #: pystray's loop runs and the icon is shown (set on pystray's set-up thread).
         self._ready = threading.Event()
@@ -218,6 +230,8 @@ class TrayApp:
         finally:
             self._closing.set()
             self._finished.set()
+            if self._refresh is not None:
+                self._refresh.cancel()
             # Whatever ended the loop, the agent is quitting now: let the
             # stopper thread go, and make the app shut down.
             self._commands.quit()
@@ -234,6 +248,10 @@ class TrayApp:
             # so Ctrl+C works for them; put back ours, which quits in order.
             self._ui.call_soon(lambda: _restore_sigint(sigint))
         self._commands.subscribe(self._on_snapshot)
+        if self._settings.show_notices and self._settings.notifications:
+            # No notification server with actions (not Linux, or none running): the
+            # tray's own notifications carry the agenda's, without their buttons.
+            self._commands.subscribe_notices(self._on_notice)
         with self._lock:
             seed = self._latest is None
         if seed:
@@ -259,6 +277,9 @@ class TrayApp:
         if notice and self._settings.notifications:
             self._notify(notice)
         self._store(snap)
+
+    def _on_notice(self, notice: Notice) -> None:
+        self._notify(notice.title + (f"\n{notice.body}" if notice.body else ""))
 
     def _store(self, snap: Snapshot, *, only_if_first: bool = False) -> None:
         with self._lock:
@@ -296,7 +317,8 @@ class TrayApp:
         if key != self._shown_key:
             self._icon.icon = self._artwork.render(key)
             self._shown_key = key
-        title = tooltip(snap)
+        now = time.time()
+        title = tooltip(snap, now, self._context.tz)
         if title != self._shown_title:
             self._icon.title = title
             status_icon = getattr(self._icon, "_status_icon", None)
@@ -305,9 +327,32 @@ class TrayApp:
                 # status icon never shows on hover.
                 status_icon.set_tooltip_text(title)
             self._shown_title = title
-        menu = build_menu(snap, self._context)
+        menu = build_menu(snap, self._context, now)
         if menu != self._shown_menu:
             self._show_menu(menu)
+            if log.isEnabledFor(logging.DEBUG):
+                # After pystray's own update of the native menu, which it queues too.
+                self._ui.call_soon(
+                    lambda: log.debug("tray menu first item: %s", self._first_item_on_screen())
+                )
+        self._refresh_at(changes_at(snap.agenda, now, self._context.tz) - now)
+
+    def _first_item_on_screen(self) -> str:
+        """The first item's label as the toolkit holds it (pystray's GTK menu), for the
+        log: what the person sees, read back from the widget, not from our model."""
+        handle = getattr(self._icon, "_menu_handle", None)
+        children = handle.get_children() if handle is not None else []
+        return str(children[0].get_label()) if children else "(no native menu)"
+
+    def _refresh_at(self, delay: float) -> None:
+        """Draw again when the words change with the clock (one timer, replaced)."""
+        if self._refresh is not None:
+            self._refresh.cancel()
+        timer = threading.Timer(delay, self._rerender)
+        timer.daemon = True
+        timer.name = "tray-refresh"
+        self._refresh = timer
+        timer.start()
 
     def _rerender(self) -> None:
         """From any thread: draw again (the menu context or the icon size changed)."""
@@ -425,7 +470,13 @@ class TrayApp:
             elif entry.submenu:
                 submenu = pystray.Menu(*self._widgets(entry.submenu, here))
                 widgets.append(
-                    pystray.MenuItem(self._text(here), submenu, enabled=self._enabled(here))
+                    pystray.MenuItem(
+                        self._text(here),
+                        submenu,
+                        checked=self._checked(here) if entry.kind != "plain" else None,
+                        radio=entry.kind == "radio",
+                        enabled=self._enabled(here),
+                    )
                 )
             else:
                 widgets.append(
@@ -470,6 +521,14 @@ class TrayApp:
             case Choose(status=status):
                 log.info("tray: %s chosen", status.value)
                 commands.set_status(status, self._report_failure)
+            case ChooseFor(status=status, seconds=seconds):
+                log.info("tray: %s for %.0f s chosen", status.value, seconds)
+                commands.set_timed(status, time.time() + seconds, "tray", self._report_failure)
+            case ChooseUntil(status=status, until=until):
+                log.info("tray: %s until %s chosen", status.value, time.ctime(until))
+                commands.set_timed(status, until, "tray", self._report_failure)
+            case Extend(seconds=seconds):
+                commands.extend_timer(seconds)
             case PauseFor(seconds=seconds):
                 commands.pause(seconds)
             case ResumeIdle():
@@ -577,10 +636,8 @@ class TrayApp:
         if problem:
             log.warning("start at login %s", problem)
             self._notify(f"Start at login {problem}. Install the app for one that lasts.")
-        self._context = MenuContext(
-            server_url=self._context.server_url,
-            autostart=_read_autostart() if state is None else state.enabled,
-            can_sign_in=self._context.can_sign_in,
+        self._context = dataclasses.replace(
+            self._context, autostart=_read_autostart() if state is None else state.enabled
         )
         log.info("start at login: %s", "on" if self._context.autostart else "off")
         self._rerender()
@@ -591,11 +648,7 @@ class TrayApp:
         except config_mod.ConfigError as exc:
             log.warning("%s", exc)
             server = self._context.server_url
-        self._context = MenuContext(
-            server_url=server,
-            autostart=self._context.autostart,
-            can_sign_in=self._context.can_sign_in,
-        )
+        self._context = dataclasses.replace(self._context, server_url=server)
         self._rerender()
 
 

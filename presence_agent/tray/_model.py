@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import timezone, tzinfo
 from typing import Literal
 
 from presence_agent.events import Snapshot, Why
+from presence_agent.shift_text import back_at, off_shift, timed_choices
 from presence_agent.status_text import REASONS, headline, reason
+from presence_agent.timers import EXTEND_BY
 from presence_agent.vocab import Dialect, Status
 
 __all__ = [
@@ -20,7 +23,10 @@ __all__ = [
     "SEPARATOR",
     "Action",
     "Choose",
+    "ChooseFor",
+    "ChooseUntil",
     "Entry",
+    "Extend",
     "Item",
     "MenuContext",
     "OpenServer",
@@ -63,6 +69,29 @@ class Choose:
 
 
 @dataclass(frozen=True)
+class ChooseFor:
+    """``status`` for ``seconds`` from the moment it is picked."""
+
+    status: Status
+    seconds: float
+
+
+@dataclass(frozen=True)
+class ChooseUntil:
+    """``status`` until the wall-clock instant ``until``."""
+
+    status: Status
+    until: float
+
+
+@dataclass(frozen=True)
+class Extend:
+    """The running timer, ``seconds`` longer."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
 class PauseFor:
     seconds: float | None
 
@@ -97,7 +126,23 @@ class Quit:
     pass
 
 
-Action = Choose | PauseFor | ResumeIdle | OpenServer | SignIn | SignOut | ToggleAutostart | Quit
+Action = (
+    Choose
+    | ChooseFor
+    | ChooseUntil
+    | Extend
+    | PauseFor
+    | ResumeIdle
+    | OpenServer
+    | SignIn
+    | SignOut
+    | ToggleAutostart
+    | Quit
+)
+#: What "Extend" adds to a running timer.
+EXTEND_SECONDS = EXTEND_BY
+#: The first entry of a status's submenu: the status with no end.
+NO_END = "Until I change it"
 
 
 # -- the menu -----------------------------------------------------------------------------
@@ -136,6 +181,8 @@ class MenuContext:
     autostart: bool | None = False
     #: Whether a sign-in dialog can be shown (a GUI toolkit exists).
     can_sign_in: bool = True
+    #: The timezone times are shown and chosen in (the system's).
+    tz: tzinfo = timezone.utc
 
 
 def build_menu(
@@ -154,15 +201,40 @@ def build_menu(
     the tray updates in place (presence_agent/tray/_app.py); signing in or
     out and pausing change the menu's shape (:func:`shape`), and only those
     rebuild it.
+
+    Each status but Available opens its durations (a timed status ends in
+    Available, so Available has none), and the first line says how long a timed
+    status has left or when the shift starts.
     """
+    now = time.time() if now_wall is None else now_wall
     live = snap.connected and not snap.signed_out
-    entries: list[Entry] = [Item(status_line(snap, now_wall), enabled=False), SEPARATOR]
+    entries: list[Entry] = [Item(status_line(snap, now, ctx.tz), enabled=False), SEPARATOR]
     if not snap.signed_out:
         # Signed out there is nothing to choose or pause: no server to tell.
-        entries += [
-            Item(status.label, Choose(status), "radio", snap.status is status, live)
-            for status in snap.choices
-        ]
+        choices = timed_choices(snap.agenda, now, ctx.tz)
+        for status in snap.choices:
+            checked = snap.status is status
+            if status is Status.AVAILABLE:
+                entries.append(Item(status.label, Choose(status), "radio", checked, live))
+                continue
+            submenu: tuple[Entry, ...] = (
+                Item(NO_END, Choose(status)),
+                SEPARATOR,
+                *(
+                    Item(
+                        choice.label,
+                        ChooseUntil(status, choice.until)
+                        if choice.until is not None
+                        else ChooseFor(status, choice.seconds or 0.0),
+                    )
+                    for choice in choices
+                ),
+            )
+            entries.append(Item(status.label, None, "radio", checked, live, submenu))
+        if live and snap.agenda.timer is not None:
+            entries.append(
+                Item(f"Extend by {EXTEND_SECONDS / 60:.0f} minutes", Extend(EXTEND_SECONDS))
+            )
         entries.append(SEPARATOR)
         if snap.paused:
             until = (
@@ -226,16 +298,23 @@ _ROUTING = {
 }
 
 
-def status_line(snap: Snapshot, now_wall: float | None = None) -> str:
-    """``Away · idle since 10:42 · still gets new conversations``: the menu's first line."""
+def status_line(snap: Snapshot, now_wall: float | None = None, tz: tzinfo = timezone.utc) -> str:
+    """``Away · idle since 10:42 · still gets new conversations``: the menu's first line.
+
+    With a timer: ``Away · back at 13:00 (in 42 min)``; outside working hours it
+    starts ``Off shift · starts 09:00``.
+    """
     if snap.signed_out:
         return "Signed out · choose Sign in…"
     if not snap.connected or snap.status is None:
         return f"Not connected · {snap.problem or 'connecting…'}"
-    parts = [snap.status.label]
+    now = time.time() if now_wall is None else now_wall
+    timed = back_at(snap.agenda, now, tz)
+    shift = off_shift(snap.agenda, now, tz) if timed is None else None
+    parts = [shift or "", snap.status.label]
     why = reason(snap)
     since = f"since {_clock(snap.since_wall, now_wall)}" if snap.since_wall is not None else ""
-    parts.append(" ".join(part for part in (why, since) if part))
+    parts.append(timed or " ".join(part for part in (why, since) if part))
     if snap.held_by:
         parts.append(held_text(snap.held_by))
     elif snap.paused:
@@ -253,7 +332,7 @@ def status_line(snap: Snapshot, now_wall: float | None = None) -> str:
 # -- the tooltip ---------------------------------------------------------------------------
 
 
-def tooltip(snap: Snapshot, now_wall: float | None = None) -> str:
+def tooltip(snap: Snapshot, now_wall: float | None = None, tz: tzinfo = timezone.utc) -> str:
     """``presence-agent: Away (idle) since 14:02``, then any pause or problem on its own line."""
     if snap.signed_out:
         why = snap.problem if snap.problem and snap.problem != "not signed in" else ""
@@ -267,6 +346,11 @@ def tooltip(snap: Snapshot, now_wall: float | None = None) -> str:
         lines = [head]
         if snap.held_by:
             lines.append(held_text(snap.held_by))
+        now = time.time() if now_wall is None else now_wall
+        timed = back_at(snap.agenda, now, tz)
+        if timed is not None:
+            lines.append(timed[:1].upper() + timed[1:])
+        lines.append(off_shift(snap.agenda, now, tz) or "")
         if snap.paused:
             if snap.paused_until_wall is not None:
                 lines.append(
