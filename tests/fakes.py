@@ -31,6 +31,7 @@ from presence_agent.events import (
     KeepaliveInput,
     LoadCredentials,
     MeRead,
+    Notice,
     Now,
     PutAnswered,
     ReadMe,
@@ -241,6 +242,9 @@ class EngineHarness:
 
     def subscribe(self, listener: Callable[[Snapshot], None]) -> None:
         self.engine.subscribe(listener)
+
+    def subscribe_notices(self, listener: Callable[[Notice], None]) -> None:
+        self.engine.subscribe_notices(listener)
 
     # -- time --------------------------------------------------------------------------------
 

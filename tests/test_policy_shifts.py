@@ -264,6 +264,7 @@ def test_a_clock_set_forward_past_the_end_is_caught_at_the_next_wake():
     world.start()
     world.send(world.policy.timed(world.now(), Status.AWAY, world.wall + 3600, "tray"))
     wake = world.policy.next_wake(world.now())
+    assert wake is not None
     world.wall += 7200  # the clock is set two hours ahead; the engine sleeps on
     world.mono = wake
     world.tick()
