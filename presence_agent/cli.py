@@ -521,6 +521,10 @@ def _set_timed(paths: Any, status: Any, until: float) -> int:
         if message.startswith("unknown command"):
             message = "the running agent cannot time a status: restart it (it is older)"
         return _fail(message, _answer_code(answer))
+    if answer.get("queued") or answer.get("status") != status.value:
+        message = str(answer.get("message") or "done")
+        print(f"{message[:1].upper()}{message[1:]}.")
+        return Exit.OK if answer.get("queued") else Exit.FAILED
     print(f"{status.label} until {_until_text(until)}.")
     return Exit.OK
 
