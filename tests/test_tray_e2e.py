@@ -696,7 +696,7 @@ def test_away_for_15_minutes_from_the_menu_then_shorter_timers_from_the_cli(
             what="the tooltip to say the time left",
         )[0]
         assert icon.name.startswith("presence-agent: Away (manual)"), icon.name
-        first = _first_menu_item(env, "Away (manual) · back at ")
+        first = _first_menu_item(env, "Away · back at ")
         assert first.endswith(("(in 15 min)", "(in 14 min)")), first
         assert time.strftime("%H:%M", until)[:4] in first  # the end, to the minute
         assert "(in 1" in _cli(env, "status").stdout
