@@ -69,10 +69,11 @@ T_RSS_HEADLESS_MB = 45.0
 T_RSS_TRAY_MB = 80.0
 T_STARTUP_S = 1.5
 #: Wake-ups per idle minute of the whole process tree, headless: only the server's cadence.
-#: Real dialect: a text ping every 30 s, each costing a few wake-ups (the keepalive at the
-#: ping, websockets' reader and ours at the pong, the keepalive again to take it): <= 6 each.
+#: Real dialect: the server's protocol ping frame every 2 s (30 a minute, each waking
+#: websockets' reader thread, which answers it), and our text ping every 30 s, each costing
+#: a few (the keepalive at the ping, the readers at the pong): <= 6 each, so <= 42.
 #: Documented: one re-read a minute (the engine's timer, the reporter, httpx's socket).
-T_WAKEUPS_PER_MIN = {"libredesk": 12.0, "documented": 8.0}
+T_WAKEUPS_PER_MIN = {"libredesk": 42.0, "documented": 8.0}
 
 
 @dataclass(frozen=True)
