@@ -58,9 +58,12 @@ class CallWatcher(Protocol):
 
 
 def watcher_for(
-    platform: str | None = None, environ: Mapping[str, str] | None = None
+    platform: str | None = None, environ: Mapping[str, str] | None = None, *, probe: bool = False
 ) -> CallWatcher:
-    """This platform's call watcher (not started). Raises :class:`WatcherUnavailable`."""
+    """This platform's call watcher (not started). Raises :class:`WatcherUnavailable`.
+
+    ``probe`` (``doctor``): its ``start`` waits briefly to say whether a sound server answers.
+    """
     platform = sys.platform if platform is None else platform
     environ = os.environ if environ is None else environ
     if environ.get(ENV_VAR, "").strip() == "none":
@@ -75,7 +78,7 @@ def watcher_for(
         return MacCalls()
     from presence_agent.calls._linux import LinuxCalls
 
-    return LinuxCalls(environ=environ)
+    return LinuxCalls(environ=environ, probe=probe)
 
 
 def describe(devices: set[str]) -> str:

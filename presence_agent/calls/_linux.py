@@ -45,8 +45,8 @@ _METERS = re.compile(r"peak detect", re.IGNORECASE)
 RETRY_FIRST = 5.0
 RETRY_MAX = 300.0
 _JOIN_TIMEOUT = 3.0
-#: How long ``start`` waits for the sound server's first answer (doctor's line says which).
-_FIRST_ANSWER = 2.0
+#: How long ``doctor``'s probe waits for the sound server's first answer.
+FIRST_ANSWER = 2.0
 _VIDEO = re.compile(r"video\d+\Z")
 
 
@@ -75,8 +75,9 @@ class PulseMicrophone:
     thread alone talks to the server and calls ``report``.
     """
 
-    def __init__(self, environ: Mapping[str, str]) -> None:
+    def __init__(self, environ: Mapping[str, str], *, first_answer: float = 0.0) -> None:
         self._environ = environ
+        self._first_answer = first_answer
         self._report: Report = lambda _device, _in_use: None
         self._stopping = threading.Event()
         self._in_use = False
@@ -94,8 +95,18 @@ class PulseMicrophone:
         self._wake_r, self._wake_w = os.pipe()
         self._thread = threading.Thread(target=self._run, name="calls-pulse", daemon=True)
         self._thread.start()
+        if not self._first_answer:
+            # The running agent does not wait for the sound server: start-up is on
+            # the way to the first report. What it finds goes to the log.
+            where = PulseClient(self._environ).path
+            return Signal(
+                "call",
+                True,
+                f"microphone: recording streams on the Pulse server at {where}"
+                " (events, once it answers)",
+            )
         try:
-            first = self._first.get(timeout=_FIRST_ANSWER)
+            first = self._first.get(timeout=self._first_answer)
         except queue.Empty:
             first = "!the sound server did not answer in time"
         if first.startswith("!"):
@@ -309,8 +320,11 @@ class LinuxCalls:
         environ: Mapping[str, str] | None = None,
         dev: Path = Path("/dev"),
         proc: Path = Path("/proc"),
+        probe: bool = False,
     ) -> None:
-        self._microphone = PulseMicrophone(os.environ if environ is None else environ)
+        self._microphone = PulseMicrophone(
+            os.environ if environ is None else environ, first_answer=FIRST_ANSWER if probe else 0.0
+        )
         self._cameras = Cameras(dev, proc)
 
     def start(self, report: Report) -> list[Signal]:

@@ -154,7 +154,7 @@ def probe_calls(platform: str | None = None) -> list[Signal]:
     from presence_agent import calls
 
     try:
-        watcher = calls.watcher_for(platform)
+        watcher = calls.watcher_for(platform, probe=True)
     except WatcherUnavailable as exc:
         return [Signal("call", False, str(exc))]
     try:
