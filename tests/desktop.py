@@ -1115,3 +1115,86 @@ def find_colour(
     if len(xs) < 10:
         return None
     return box[0] + sum(xs) // len(xs), box[1] + sum(ys) // len(ys)
+
+
+# --------------------------------------------------------------------------- SNI menus
+
+
+@dataclass(frozen=True)
+class MenuNode:
+    """One item of a StatusNotifierItem's exported menu (com.canonical.dbusmenu)."""
+
+    label: str
+    selectable: bool  # visible, enabled and not a separator: keyboard navigation stops here
+    children: tuple[MenuNode, ...]
+
+
+def _menu_node(layout: tuple[int, dict[str, tuple[str, Any]], list[tuple[str, Any]]]) -> MenuNode:
+    _ident, props, children = layout
+    value = {name: variant[1] for name, variant in props.items()}
+    return MenuNode(
+        label=str(value.get("label", "")),
+        selectable=bool(value.get("enabled", True))
+        and bool(value.get("visible", True))
+        and value.get("type", "standard") != "separator",
+        children=tuple(_menu_node(child) for _signature, child in children),
+    )
+
+
+def sni_menu(bus_address: str) -> MenuNode | None:
+    """The menu of the one StatusNotifierItem registered with the panel, read live over D-Bus.
+
+    ``None`` until an item is registered and exports its menu.
+    """
+    from presence_agent.dbus import Bus, CallFailed, Interface
+
+    with Bus(bus_address) as bus:
+        watcher = Interface(
+            "org.kde.StatusNotifierWatcher",
+            "/StatusNotifierWatcher",
+            "org.kde.StatusNotifierWatcher",
+        )
+        items = bus.get(watcher, "RegisteredStatusNotifierItems") or []
+        if len(items) != 1:
+            return None
+        # "bus-name/object/path" (or a bare bus name: the path is the spec's default).
+        name, _, path = str(items[0]).partition("/")
+        item = Interface(
+            name, "/" + path if path else "/StatusNotifierItem", "org.kde.StatusNotifierItem"
+        )
+        menu_path = bus.get(item, "Menu")
+        if not menu_path:
+            return None
+        try:
+            _revision, layout = bus.call(
+                Interface(name, str(menu_path), "com.canonical.dbusmenu"),
+                "GetLayout",
+                "iias",
+                (0, -1, []),
+            )
+        except CallFailed:
+            return None
+    root = _menu_node(layout)
+    return root if root.children else None
+
+
+def menu_keys(menu: MenuNode, *labels: str) -> list[str]:
+    """The keys that choose the item at ``labels`` (a path of labels) in a GTK menu just opened.
+
+    GTK's keyboard navigation stops only at selectable items: the first Down selects the
+    first of them, Right opens a submenu with its first item selected, Return activates.
+    Counting from the live menu, not by hand, keeps a test right when the menu grows.
+    """
+    keys: list[str] = []
+    node = menu
+    for depth, label in enumerate(labels):
+        stops = [child for child in node.children if child.selectable]
+        matches = [i for i, child in enumerate(stops) if child.label == label]
+        if len(matches) != 1:
+            raise LookupError(f"{label!r} is not one selectable item of {[c.label for c in stops]}")
+        [index] = matches
+        keys += (["Right"] + ["Down"] * index) if depth else ["Down"] * (index + 1)
+        node = stops[index]
+    if node.children:
+        raise LookupError(f"{labels[-1]!r} opens a submenu: name one of its items too")
+    return [*keys, "Return"]

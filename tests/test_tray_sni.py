@@ -10,8 +10,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
+from PIL import Image
 
 from tests.agent_process import AgentProcess, login, run_cli
 from tests.desktop import (
@@ -19,6 +21,7 @@ from tests.desktop import (
     find_colour,
     key,
     make_desktop_env,
+    menu_keys,
     move_mouse,
     open_menus,
     running_secret_service,
@@ -26,6 +29,7 @@ from tests.desktop import (
     running_xfce_panel,
     running_xvfb,
     screenshot,
+    sni_menu,
     wait_until,
 )
 from tests.libredesk_server import LibredeskServer
@@ -59,6 +63,15 @@ def open_menu(display: str, at: tuple[int, int]) -> int:
     return menu.id
 
 
+def drawn(display: str, path: Path, box: tuple[int, int, int, int]) -> Image.Image | None:
+    """The picture at ``box`` once it has text on it and two screenshots in a row agree."""
+    first = screenshot(display, path).crop(box)
+    second = screenshot(display, path).crop(box)
+    darkest, lightest = cast("tuple[int, int]", second.convert("L").getextrema())
+    settled = first.tobytes() == second.tobytes() and lightest - darkest > 100
+    return second if settled else None
+
+
 def test_choose_away_in_xfce4_panel_and_the_menu_stays_open_through_a_change(
     desk: dict[str, str], tmp_path: Path
 ) -> None:
@@ -72,9 +85,13 @@ def test_choose_away_in_xfce4_panel_and_the_menu_stays_open_through_a_change(
                 timeout=15,
                 what="the green icon in the panel",
             )
-            # The first item is the status line (not selectable): Available, then Away.
+            # Away opens its durations; the keys are counted from the menu the agent exports
+            # (the status line at the top is not selectable, and the menu grows).
+            menu_now = wait_until(
+                lambda: sni_menu(desk["DBUS_SESSION_BUS_ADDRESS"]), what="the exported menu"
+            )
             open_menu(display, icon)
-            key(display, "Down", "Down", "Return")
+            key(display, *menu_keys(menu_now, "Away", "Until I change it"))
             assert server.wait_for_put("away_manual", "user", timeout=10), agent.output()
             wait_until(
                 lambda: find_colour(display, tmp_path, ORANGE, PANEL),
@@ -84,10 +101,13 @@ def test_choose_away_in_xfce4_panel_and_the_menu_stays_open_through_a_change(
 
             # Open it again; a change made elsewhere arrives while it is open.
             menu = open_menu(display, icon)
-            time.sleep(0.5)  # let the panel draw it: the picture below is the "before"
             [window] = open_menus(display)
             box = (window.x, window.y, window.x + window.width, window.y + window.height)
-            before = screenshot(display, tmp_path / "before.png").crop(box)
+            before = wait_until(
+                lambda: drawn(display, tmp_path / "before.png", box),
+                timeout=10,
+                what="the panel to finish drawing the menu",
+            )
             assert run_cli(["set", "available"], desk).returncode == 0
             assert server.status == "online"
 
@@ -99,7 +119,7 @@ def test_choose_away_in_xfce4_panel_and_the_menu_stays_open_through_a_change(
                 return after.tobytes() != before.tobytes()
 
             wait_until(redrawn, timeout=10, what="the open menu to show the change")
-            time.sleep(1.0)
+            time.sleep(1.0)  # not a wait for anything: the window in which it must stay open
             assert [m.id for m in open_menus(display)] == [menu], "the menu closed"
             key(display, "Escape")
             assert agent.terminate() == 0, agent.output()
