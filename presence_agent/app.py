@@ -8,6 +8,7 @@ reverse order with a bounded ``offline`` report in the middle. ``run`` (the
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import queue
@@ -34,7 +35,7 @@ from presence_agent.exitcodes import Exit
 from presence_agent.idle import IdleSource, hooks_of
 from presence_agent.keepalive import DEFAULT_INTERVAL, Connector, Keepalive, KeepaliveMachine
 from presence_agent.logs import Redactor
-from presence_agent.paths import Paths
+from presence_agent.paths import Paths, private_dir
 from presence_agent.policy import PresencePolicy
 from presence_agent.reporter import CredentialsMissing, Reporter, ReporterMachine
 from presence_agent.schedule import Schedule, local_timezone
@@ -660,6 +661,10 @@ def run(
         print(f"presence-agent: {exc}", file=err)
         return Exit.USAGE
     redactor = Redactor()
+    with contextlib.suppress(OSError):
+        # Before the log: an existing state dir an older version made 0755 is tightened
+        # (the log dir below it is made private by logs.setup, which says when it cannot).
+        private_dir(paths.state_dir)
     logs.setup(paths.log_file, cfg.log_level, stderr=not tray, redactor=redactor)
     try:
         runtime = paths.private_runtime_dir()

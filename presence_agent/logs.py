@@ -1,7 +1,10 @@
 """Logging set-up: a rotating file in the platformdirs log dir, and a redaction net.
 
 Secrets are kept out of log calls by construction (nothing logs a request or
-its headers); :class:`Redactor` is the second line of defence.
+its headers); :class:`Redactor` is the second line of defence. The log holds the
+person's away/available timeline, so it is theirs alone: every log file 0600 in
+a 0700 directory (presence_agent/paths.py), also files an older version left
+looser, and the rotated ones.
 """
 
 from __future__ import annotations
@@ -9,8 +12,16 @@ from __future__ import annotations
 import io
 import logging
 import logging.handlers
+import os
 import sys
 from pathlib import Path
+
+from presence_agent.paths import private_dir
+
+#: The mode of every log file (the current one and the rotated ones).
+LOG_FILE_MODE = 0o600
+#: How many rotated files the log keeps (``presence-agent.log.1`` ... ``.3``).
+BACKUP_COUNT = 3
 
 
 class Redactor(logging.Filter):
@@ -66,11 +77,39 @@ class VersionedFileHandler(logging.handlers.RotatingFileHandler):
     """
 
     def _open(self) -> io.TextIOWrapper:  # type: ignore[type-arg, unused-ignore]
-        stream = super()._open()
+        # Not the builtin open (0644 by the usual umask): 0600 from the first byte, an
+        # existing looser file tightened, and a symlink planted in its place refused.
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(self.baseFilename, flags | getattr(os, "O_CLOEXEC", 0), LOG_FILE_MODE)
+        try:
+            if os.name == "posix":
+                os.fchmod(fd, LOG_FILE_MODE)
+            stream = open(fd, "a", encoding=self.encoding, errors=self.errors)  # noqa: SIM115
+        except BaseException:
+            os.close(fd)
+            raise
         if stream.tell() == 0:
             stream.write(f"{header_line()}\n")
             stream.flush()
         return stream
+
+
+def _tighten_rotated(log_file: Path) -> None:
+    """The rotated files an older version left 0644: 0600 like the rest (never through a
+    symlink)."""
+    if os.name != "posix":
+        return
+    for number in range(1, BACKUP_COUNT + 1):
+        try:
+            fd = os.open(f"{log_file}.{number}", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            continue  # none (or not ours to touch)
+        try:
+            os.fchmod(fd, LOG_FILE_MODE)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
 
 def setup(log_file: Path, level: str, *, stderr: bool, redactor: Redactor) -> None:
@@ -78,15 +117,17 @@ def setup(log_file: Path, level: str, *, stderr: bool, redactor: Redactor) -> No
     root.setLevel(level)
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(log_file.parent)
+        _tighten_rotated(log_file)
         handler: logging.Handler = VersionedFileHandler(
-            log_file, maxBytes=1_000_000, backupCount=3, encoding="utf-8"
+            log_file, maxBytes=1_000_000, backupCount=BACKUP_COUNT, encoding="utf-8"
         )
         handler.setFormatter(formatter)
         handler.addFilter(redactor)
         root.addHandler(handler)
     except OSError as exc:
-        print(f"presence-agent: cannot write the log {log_file}: {exc.strerror}", file=sys.stderr)
+        reason = exc.strerror or str(exc)
+        print(f"presence-agent: cannot write the log {log_file}: {reason}", file=sys.stderr)
     if stderr:
         console = logging.StreamHandler(sys.stderr)
         console.setLevel(logging.WARNING)

@@ -14,6 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from presence_agent.paths import private_dir
+
 __all__ = ["finite", "read_json", "write_json"]
 
 #: A state file holds one small object; a bigger one is damaged, and is not read whole.
@@ -29,8 +31,9 @@ def read_json(path: Path) -> Any:
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Replace ``path`` with ``data`` atomically (a temporary file in the same directory,
-    then a rename), creating the directory if needed. Raises ``OSError``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    then a rename), creating the directory if needed, private (0700: what the person chose
+    and when is theirs; presence_agent/paths.py). Raises ``OSError``."""
+    private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
     try:
         with os.fdopen(fd, "w") as handle:

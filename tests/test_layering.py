@@ -26,7 +26,7 @@ ALLOWED: dict[str, set[str]] = {
     "timespec": set(),
     "schedule": {"timespec"},
     "timers": {"events", "statefile", "vocab"},
-    "statefile": set(),
+    "statefile": {"paths"},
     "agenda": {"events", "schedule", "timers", "timespec", "vocab"},
     "shift_text": {"events", "timespec"},
     "status_text": {"events", "vocab"},
