@@ -299,7 +299,7 @@ def cmd_login(args: argparse.Namespace) -> int:
     except SignInError as exc:
         return _fail(str(exc), Exit.USAGE if exc.usage else Exit.FAILED)
     with contextlib.suppress(control.NotRunning):
-        control.request(paths.runtime_dir, {"cmd": "reload"}, timeout=3)
+        control.ask(paths, {"cmd": "reload"}, timeout=3)
     print(summary)
     return Exit.OK
 
@@ -374,7 +374,7 @@ def _running(paths: Any, payload: dict[str, Any], timeout: float = 3) -> dict[st
     from presence_agent import control
 
     try:
-        return control.request(paths.runtime_dir, payload, timeout=timeout)
+        return control.ask(paths, payload, timeout=timeout)
     except control.NotRunning:
         return None
 

@@ -18,7 +18,10 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from presence_agent.paths import Paths
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +167,22 @@ class ControlServer:
 
 class NotRunning(Exception):
     """No agent answers on the control channel."""
+
+
+def ask(paths: Paths, payload: dict[str, Any], timeout: float = 15.0) -> dict[str, Any]:
+    """:func:`request` to the running agent wherever it is: the runtime dir, or the fallback
+    under the state dir when the runtime dir was not to be had (Paths.private_runtime_dir).
+    Only directories that are this user's and private are looked in: a control file planted
+    by another user is never followed."""
+    failure = NotRunning("presence-agent is not running")
+    for runtime in paths.usable_runtime_dirs():
+        if not _endpoint_file(runtime).exists():
+            continue
+        try:
+            return request(runtime, payload, timeout)
+        except NotRunning as exc:
+            failure = exc  # stale there: the other one may be live
+    raise failure
 
 
 def request(runtime: Path, payload: dict[str, Any], timeout: float = 15.0) -> dict[str, Any]:

@@ -77,7 +77,7 @@ def _running_agent(paths: Paths) -> dict[str, Any] | None:
     from presence_agent import control
 
     try:
-        return control.request(paths.runtime_dir, {"cmd": "status"}, timeout=3)
+        return control.ask(paths, {"cmd": "status"}, timeout=3)
     except (control.NotRunning, OSError, ValueError):
         return None
 

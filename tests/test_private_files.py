@@ -142,3 +142,48 @@ def paths_in(root: Path) -> Paths:
         log_dir=state / "log",
         runtime_dir=root / "run" / "presence-agent",
     )
+
+
+# -- the runtime dir ---------------------------------------------------------------------------
+
+
+def test_a_runtime_dir_that_is_a_symlink_falls_back_to_the_state_dir(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    paths = paths_in(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o755)
+    paths.runtime_dir.parent.mkdir(parents=True)
+    paths.runtime_dir.symlink_to(elsewhere)
+    with caplog.at_level(logging.DEBUG, logger="presence_agent.paths"):
+        chosen = paths.private_runtime_dir()
+    assert chosen == paths.state_dir / "run"
+    assert mode(chosen) == 0o700
+    assert mode(elsewhere) == 0o755 and list(elsewhere.iterdir()) == []
+    said = [r for r in caplog.records if "runtime dir: using" in r.getMessage()]
+    assert [r.levelno for r in said] == [logging.DEBUG]
+    assert "symbolic link" in said[0].getMessage()
+    # A client never looks in the planted one.
+    assert paths.usable_runtime_dirs() == (chosen,)
+
+
+def test_clients_trust_no_loose_runtime_dir(tmp_path: Path) -> None:
+    paths = paths_in(tmp_path)
+    assert paths.usable_runtime_dirs() == ()  # none yet: nothing running
+    paths.runtime_dir.mkdir(parents=True)
+    paths.runtime_dir.chmod(0o777)
+    assert paths.usable_runtime_dirs() == ()
+    assert paths.private_runtime_dir() == paths.runtime_dir  # ours: tightened and used
+    assert paths.usable_runtime_dirs() == (paths.runtime_dir,)
+
+
+def test_the_fallback_when_platformdirs_refuses(tmp_path: Path) -> None:
+    paths = Paths(
+        config_dir=tmp_path / "c",
+        state_dir=tmp_path / "s",
+        log_dir=tmp_path / "s" / "log",
+        runtime_dir=tmp_path / "s" / "run",
+        runtime_problem="runtime directory /tmp/runtime-0 is not a directory",
+    )
+    assert paths.runtime_dirs() == (tmp_path / "s" / "run",)
+    assert paths.private_runtime_dir() == tmp_path / "s" / "run"
