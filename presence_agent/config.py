@@ -63,6 +63,9 @@ class Config:
     #: The tray icon's artwork: for a ``light`` or a ``dark`` panel, or ``auto`` (the desktop's
     #: setting; see presence_agent/tray/_theme.py).
     tray_theme: TrayTheme = "auto"
+    #: The language of every word shown (``de``, ``pt_BR``...), or ``auto``: the desktop's
+    #: (presence_agent/i18n.py). Logs stay English either way.
+    language: str = "auto"
     log_level: LogLevel = "INFO"
     #: Working hours (``[schedule]``; see presence_agent/schedule.py). Merged key
     #: by key over the files, so an admin can preset the timezone and the end-of-shift
@@ -109,6 +112,16 @@ def _seconds(where: str, value: Any) -> float:
     return float(value)
 
 
+def _language(where: str, value: Any) -> str:
+    from presence_agent.i18n import LANGUAGES, valid_language
+
+    if not isinstance(value, str) or not valid_language(value):
+        raise ConfigError(
+            f"{where} must be \"auto\" or a language such as {', '.join(LANGUAGES)}"
+        )
+    return value
+
+
 def _one_of(choices: tuple[str, ...]) -> Validator:
     def check(where: str, value: Any) -> str:
         if value not in choices:
@@ -136,6 +149,7 @@ _VALIDATORS: dict[str, Validator] = {
     "hold_in_call": _flag,
     "log_level": _one_of(get_args(LogLevel)),
     "tray_theme": _one_of(get_args(TrayTheme)),
+    "language": _language,
 }
 if set(_VALIDATORS) | {"schedule"} != set(_FIELDS):  # pragma: no cover - any import fails
     raise AssertionError("every Config field needs exactly one validator in _VALIDATORS")

@@ -1,5 +1,6 @@
 """The words for timers and working hours: the tray's first line, ``status``, the menu's
-durations. Pure functions of the agenda's view and the time; standard library only.
+durations. Pure functions of the agenda's view, the time and the person's
+:class:`~presence_agent.i18n.Translator`; standard library only.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
 from presence_agent.events import AgendaView
+from presence_agent.i18n import ENGLISH, N_, Translator
 from presence_agent.timespec import MAX_SPAN, format_clock, format_span, resolve_local
 
 __all__ = [
@@ -20,12 +22,12 @@ __all__ = [
     "timed_choices",
 ]
 
-#: The tray's fixed durations: label and seconds.
+#: The tray's fixed durations: label (an English msgid) and seconds.
 DURATIONS: tuple[tuple[str, float], ...] = (
-    ("For 15 minutes", 15 * 60.0),
-    ("For 30 minutes", 30 * 60.0),
-    ("For 1 hour", 3600.0),
-    ("For 2 hours", 7200.0),
+    (N_("For 15 minutes"), 15 * 60.0),
+    (N_("For 30 minutes"), 30 * 60.0),
+    (N_("For 1 hour"), 3600.0),
+    (N_("For 2 hours"), 7200.0),
 )
 #: "Until HH:00" is offered for whole hours at least this far ahead, today.
 MIN_UNTIL_AHEAD = 30 * 60.0
@@ -42,40 +44,46 @@ class TimedChoice:
     seconds: float | None = None
 
 
-def _clock(when: float, now: float, tz: tzinfo) -> str:
-    return format_clock(datetime.fromtimestamp(when, tz), datetime.fromtimestamp(now, tz), tz)
+def _clock(when: float, now: float, tz: tzinfo, tr: Translator) -> str:
+    return format_clock(datetime.fromtimestamp(when, tz), datetime.fromtimestamp(now, tz), tz, tr)
 
 
-def back_at(view: AgendaView, now: float, tz: tzinfo) -> str | None:
+def back_at(view: AgendaView, now: float, tz: tzinfo, tr: Translator = ENGLISH) -> str | None:
     """``back at 13:00 (in 42 min)`` while a timer runs, else ``None``."""
     timer = view.timer
     if timer is None:
         return None
-    return f"back at {_clock(timer.until, now, tz)} (in {format_span(timer.remaining(now))})"
+    return tr._("back at {time} (in {span})").format(
+        time=_clock(timer.until, now, tz, tr), span=format_span(timer.remaining(now), tr)
+    )
 
 
-def off_shift(view: AgendaView, now: float, tz: tzinfo) -> str | None:
+def off_shift(view: AgendaView, now: float, tz: tzinfo, tr: Translator = ENGLISH) -> str | None:
     """``Off shift · starts 09:00`` outside working hours, else ``None``."""
     if not view.scheduled or view.on_shift:
         return None
     if view.next_start is None:
-        return "Off shift"
-    return f"Off shift · starts {_clock(view.next_start, now, tz)}"
+        return tr._("Off shift")
+    return tr._("Off shift · starts {time}").format(time=_clock(view.next_start, now, tz, tr))
 
 
-def status_line(label: str, view: AgendaView, now: float, tz: tzinfo) -> str:
+def status_line(
+    label: str, view: AgendaView, now: float, tz: tzinfo, tr: Translator = ENGLISH
+) -> str:
     """The first line: ``Away · back at 13:00 (in 42 min)``, ``Off shift · starts 09:00``,
-    or just ``label``."""
-    timed = back_at(view, now, tz)
+    or just ``label`` (already in the person's language)."""
+    timed = back_at(view, now, tz, tr)
     if timed is not None:
         return f"{label} · {timed}"
-    return off_shift(view, now, tz) or label
+    return off_shift(view, now, tz, tr) or label
 
 
-def timed_choices(view: AgendaView, now: float, tz: tzinfo) -> tuple[TimedChoice, ...]:
+def timed_choices(
+    view: AgendaView, now: float, tz: tzinfo, tr: Translator = ENGLISH
+) -> tuple[TimedChoice, ...]:
     """A status's durations: the fixed ones, a few whole hours today, the end of this shift,
     and tomorrow's shift where working hours are set."""
-    out = [TimedChoice(label, seconds=seconds) for label, seconds in DURATIONS]
+    out = [TimedChoice(tr._(label), seconds=seconds) for label, seconds in DURATIONS]
     local = datetime.fromtimestamp(now, tz)
     hour = local.replace(minute=0, second=0, microsecond=0)
     offered = 0
@@ -85,22 +93,22 @@ def timed_choices(view: AgendaView, now: float, tz: tzinfo) -> tuple[TimedChoice
             break
         at = resolve_local(candidate.date(), candidate.time(), tz).timestamp()
         if at - now >= MIN_UNTIL_AHEAD:
-            out.append(TimedChoice(f"Until {_clock(at, now, tz)}", at))
+            out.append(TimedChoice(tr._("Until {time}").format(time=_clock(at, now, tz, tr)), at))
             offered += 1
     if view.scheduled and view.on_shift and view.next_end is not None and view.next_end > now:
-        out.append(
-            TimedChoice(
-                f"Until the end of the shift ({_clock(view.next_end, now, tz)})", view.next_end
-            )
-        )
+        end = _clock(view.next_end, now, tz, tr)
+        words = tr._("Until the end of the shift ({time})").format(time=end)
+        out.append(TimedChoice(words, view.next_end))
     next_day_start = view.next_day_start
     if next_day_start is not None and now < next_day_start <= now + MAX_SPAN:
         days = (datetime.fromtimestamp(next_day_start, tz).date() - local.date()).days
-        hhmm = datetime.fromtimestamp(next_day_start, tz).strftime("%H:%M")
+        start = datetime.fromtimestamp(next_day_start, tz)
         label = (
-            f"Until tomorrow's shift ({hhmm})"
+            tr._("Until tomorrow's shift ({time})").format(time=tr.time(start.hour, start.minute))
             if days == 1
-            else f"Until the next shift ({_clock(next_day_start, now, tz)})"
+            else tr._("Until the next shift ({time})").format(
+                time=_clock(next_day_start, now, tz, tr)
+            )
         )
         out.append(TimedChoice(label, next_day_start))
     return tuple(out)

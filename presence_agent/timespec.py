@@ -30,6 +30,8 @@ import math
 import re
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 
+from presence_agent.i18n import ENGLISH, Translator
+
 #: The longest span a duration or an end time may be away.
 MAX_SPAN = 7 * 86400.0
 
@@ -218,33 +220,29 @@ def parse_until(text: str, now: datetime, tz: tzinfo) -> datetime:
     return end
 
 
-def format_clock(when: datetime, now: datetime, tz: tzinfo) -> str:
-    """``13:00`` today, ``tomorrow 09:00``, ``Mon 09:00`` within a week, else ``24 Dec 09:00``."""
-    local = when.astimezone(tz)
-    days = (local.date() - now.astimezone(tz).date()).days
-    clock = f"{local.hour:02d}:{local.minute:02d}"
-    if days == 0:
-        return clock
-    if days == 1:
-        return f"tomorrow {clock}"
-    if 1 < days < 7:
-        return f"{local.strftime('%a')} {clock}"
-    return f"{local.day} {local.strftime('%b')} {clock}"
+def format_clock(when: datetime, now: datetime, tz: tzinfo, tr: Translator = ENGLISH) -> str:
+    """``13:00`` today, ``tomorrow 09:00``, ``Mon 09:00`` within a week, else ``24 Dec 09:00``
+    (or ``1:00 PM``..., as ``tr``'s locale writes a time)."""
+    return tr.clock(when.astimezone(tz), now.astimezone(tz).date())
 
 
-def format_span(seconds: float) -> str:
+def format_span(seconds: float, tr: Translator = ENGLISH) -> str:
     """A span for a person, rounded up: ``45 s``, ``42 min``, ``1 h 5 min``, ``2 d 3 h``.
 
     Rounded up, so "in 1 min" never shows for a timer that has 70 s left.
     """
     whole = max(0, math.ceil(seconds))
     if whole < 60:
-        return f"{whole} s"
+        return tr._("{seconds} s").format(seconds=whole)
     minutes = math.ceil(whole / 60)
     if minutes < 60:
-        return f"{minutes} min"
+        return tr._("{minutes} min").format(minutes=minutes)
     hours, minutes = divmod(minutes, 60)
     if hours < 24:
-        return f"{hours} h" if minutes == 0 else f"{hours} h {minutes} min"
+        if minutes == 0:
+            return tr._("{hours} h").format(hours=hours)
+        return tr._("{hours} h {minutes} min").format(hours=hours, minutes=minutes)
     days, hours = divmod(hours, 24)
-    return f"{days} d" if hours == 0 else f"{days} d {hours} h"
+    if hours == 0:
+        return tr._("{days} d").format(days=days)
+    return tr._("{days} d {hours} h").format(days=days, hours=hours)

@@ -15,6 +15,8 @@ import enum
 from dataclasses import dataclass
 from typing import Literal
 
+from presence_agent.i18n import N_
+
 #: The ``Authorization`` schemes the server takes: ``token key:secret`` or HTTP Basic.
 AuthScheme = Literal["token", "basic"]
 
@@ -31,15 +33,17 @@ class Status(str, enum.Enum):
 
     @property
     def label(self) -> str:
+        """The status's name in English (logs; the msgid for a person's language:
+        ``tr._(status.label)``, see presence_agent/status_text.py's ``label``)."""
         return _LABELS[self]
 
 
 _LABELS = {
-    Status.AVAILABLE: "Available",
-    Status.BUSY: "Busy",
-    Status.AWAY: "Away",
-    Status.REASSIGNING: "Away, reassign my conversations",
-    Status.OFFLINE: "Offline",
+    Status.AVAILABLE: N_("Available"),
+    Status.BUSY: N_("Busy"),
+    Status.AWAY: N_("Away"),
+    Status.REASSIGNING: N_("Away, reassign my conversations"),
+    Status.OFFLINE: N_("Offline"),
 }
 
 

@@ -56,6 +56,11 @@ _SCAN_FINDINGS = pytest.StashKey[list[secret_scan.Finding]]()
 def pytest_configure(config: pytest.Config) -> None:
     # Before any test module imports tests.agent_process's helpers.
     secret_scan.install_output_recorder()
+    # The checkout's compiled catalogs, fresh from po/ (an editable install built them
+    # once; a .po edited since would otherwise be tested stale). hatch_build.py.
+    import hatch_build
+
+    hatch_build.compile_catalogs()
 
 
 @pytest.fixture(scope="session", autouse=True)

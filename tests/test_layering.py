@@ -18,23 +18,24 @@ PACKAGE = Path(__file__).resolve().parent.parent / "presence_agent"
 
 #: Module -> the presence_agent modules it may import (anything deeper is forbidden).
 ALLOWED: dict[str, set[str]] = {
-    "vocab": set(),
+    "i18n": set(),
+    "vocab": {"i18n"},
     "urls": set(),
     "backoff": set(),
     "events": {"vocab"},
     "policy": {"agenda", "events", "vocab"},
-    "timespec": set(),
+    "timespec": {"i18n"},
     "schedule": {"timespec"},
     "timers": {"events", "statefile", "vocab"},
     "statefile": {"paths"},
     "agenda": {"events", "schedule", "timers", "timespec", "vocab"},
-    "shift_text": {"events", "timespec"},
-    "status_text": {"events", "vocab"},
+    "shift_text": {"events", "i18n", "timespec"},
+    "status_text": {"events", "i18n", "vocab"},
     "commands": {"events", "vocab"},
     "worker": {"events", "errortext"},
     "errortext": set(),
     "paths": set(),
-    "config": {"paths", "vocab", "urls", "schedule"},
+    "config": {"i18n", "paths", "vocab", "urls", "schedule"},
     "client": {"__init__", "errortext", "events", "proxy", "vocab", "urls"},
     "proxy": {"urls"},
     "engine": {"events", "policy", "vocab", "worker", "idle.base"},
@@ -46,6 +47,7 @@ ALLOWED: dict[str, set[str]] = {
 HEAVY = ("httpx", "websockets", "pystray", "PIL", "gi", "keyring")
 #: Modules that must import without any of them.
 LIGHT = [
+    "i18n",
     "vocab",
     "events",
     "policy",
