@@ -426,9 +426,9 @@ def _set_answer(
     """The answer to ``set``: the server's, or "queued" once the agent is retrying it.
 
     The reporter keeps the newest desired status and retries it until the
-    server answers, so a ``set`` while the server is down is accepted, not
-    failed: the person is told it is queued (exit 0), and it is sent when the
-    server is back. Control thread.
+    server answers, so a ``set`` while the server is down, or before the agent
+    has first reached it, is accepted, not failed: the person is told it is
+    queued (exit 0), and it is sent when the server is back. Control thread.
     """
     waited = 0.0
     while not done.wait(_SET_CHECK_EVERY):
@@ -440,9 +440,20 @@ def _set_answer(
                 "code": "signed_out",
                 "message": _signed_out_text(ctx.paths, snap),
             }
+        why = f" ({snap.problem})" if snap.problem else ""
+        if snap.pending is status and not snap.connected:
+            # Not connected yet: once the first connect has failed (or is slow), say so
+            # at once; the choice goes out right after the connect.
+            if snap.problem or waited >= SET_QUEUED_AFTER:
+                return {
+                    "ok": True,
+                    "queued": True,
+                    "status": status.value,
+                    "message": f"queued, will be sent when connected to the server{why}",
+                }
+            continue
         retrying = bool(snap.problem) and waited >= SET_QUEUED_AFTER
         if snap.pending is status and (retrying or waited >= SET_ANSWER_WAIT):
-            why = f" ({snap.problem})" if snap.problem else ""
             return {
                 "ok": True,
                 "queued": True,

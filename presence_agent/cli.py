@@ -11,10 +11,13 @@ import contextlib
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from presence_agent import __version__
 from presence_agent.exitcodes import MEANINGS, Exit
+
+if TYPE_CHECKING:
+    from presence_agent.vocab import Status
 
 # Kept for callers that used the old names.
 EXIT_FAIL = Exit.FAILED
@@ -627,8 +630,24 @@ def _print_running(running: dict[str, Any]) -> None:
         extra = f" - in a call ({held})" if "in use" in str(held) else f" - {held}"
     problem = f" - {running['problem']}" if running.get("problem") else ""
     print(f"  agent: running, shows {running.get('label')}{extra}{problem}")
+    queued = _status_or_none(running.get("pending"))
+    if queued is not None:
+        if running.get("connected"):
+            print(f"  asked for: {queued.label}, waiting for the server's answer")
+        else:
+            print(f"  asked for: {queued.label}, to be sent when connected to the server")
     for line in _agenda_lines(running.get("agenda")):
         print(f"  {line}")
+
+
+def _status_or_none(word: object) -> Status | None:
+    """The :class:`~presence_agent.vocab.Status` named ``word``, if it names one."""
+    from presence_agent.vocab import Status
+
+    try:
+        return Status(word) if word else None
+    except ValueError:
+        return None
 
 
 def _agenda_lines(agenda: Any) -> list[str]:

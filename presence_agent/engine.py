@@ -319,6 +319,7 @@ class Engine:
         # A documented server has no push channel: read it now and then instead.
         self._next_refresh = now.mono + self._poll_every if dialect is Dialect.DOCUMENTED else None
         if first:
+            self._drop_unsupported(dialect)
             self._send(self._policy.start(now, server))
         else:
             self._policy.server_said(now, server)
@@ -333,10 +334,13 @@ class Engine:
         set_by: str = "user",
     ) -> None:
         problem = None
-        if self._signed_out or not self._connected:
-            problem = self._problem or "not connected to the server yet"
-        elif status not in statuses_for(self._dialect or Dialect.DOCUMENTED):
-            problem = str(UnsupportedStatusError(status, self._dialect or Dialect.DOCUMENTED))
+        if self._signed_out:
+            problem = self._problem or "signed out"
+        elif self._dialect is not None and status not in statuses_for(self._dialect):
+            problem = str(UnsupportedStatusError(status, self._dialect))
+        # Before the first connect the choice is queued like any other: the policy and the
+        # reporter keep the newest request until the server holds it, and the connect
+        # sends it instead of the start's Available (checked against the dialect then).
         if problem is not None:
             if reply is not None:
                 reply(Outcome(False, self._policy.status, problem))
@@ -352,6 +356,17 @@ class Engine:
         if reply is not None:
             self._waiting.append((desired, reply))
         self._send(desired)
+
+    def _drop_unsupported(self, dialect: Dialect) -> None:
+        """A choice queued before the first connect that this server cannot hold is given
+        up, so the start's rule applies instead (the reporter drops it when it tries)."""
+        queued = self._policy.pending
+        if queued is None or queued.status in statuses_for(dialect):
+            return
+        message = str(UnsupportedStatusError(queued.status, dialect))
+        log.warning("the choice made before connecting was not sent: %s", message)
+        self._policy.failed(queued)
+        self._reply(queued, Outcome(False, None, message))
 
     def _reply(self, asked: Desired, outcome: Outcome) -> None:
         keep = []

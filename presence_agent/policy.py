@@ -11,7 +11,8 @@ macOS while the wall clock runs on.
 The rules (docs/architecture.md, "The presence rules"):
 
 * On start, ``offline`` becomes ``available`` (source ``user``: starting the
-  agent is the person's own act); any other status is kept.
+  agent is the person's own act); any other status is kept. A choice the
+  person made before the server was first reached goes out instead.
 * After ``away_after`` seconds without input, ``available`` becomes ``away``
   (source ``idle``). Nothing else is ever changed by idleness.
 * The first input after an away that idle detection set brings ``available``

@@ -379,6 +379,14 @@ class LibredeskServer:
         loop = self._require_loop()
         loop.call_soon_threadsafe(lambda: self._spawn(self._delayed_up(down_for)))
 
+    def down(self) -> None:
+        """Go down (websockets closed with 1012, connections refused) until :meth:`up`."""
+        self._call(self._go_down(1012))
+
+    def up(self) -> None:
+        """Listen again on the same port (after :meth:`down` or a non-blocking restart)."""
+        self._call(self._go_up())
+
     def __enter__(self) -> "LibredeskServer":
         return self.start()
 

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.agent_process import KEY, SECRET, AgentProcess, login, signed_in
-from tests.desktop import Input
+from tests.agent_process import KEY, SECRET, AgentProcess, login, run_cli, signed_in
+from tests.desktop import Input, wait_until
 from tests.libredesk_server import AVAILABILITY_PATH, ME_PATH, LibredeskServer
 
 pytestmark = pytest.mark.desktop
@@ -41,9 +41,7 @@ def test_5xx_burst_is_retried_until_delivered(env: dict[str, str], server: Libre
         assert agent.terminate() == 0
 
 
-def test_a_503_burst_at_start_loses_no_status(
-    env: dict[str, str], server: LibredeskServer
-) -> None:
+def test_a_503_burst_at_start_loses_no_status(env: dict[str, str], server: LibredeskServer) -> None:
     # Regression: the retries outlasted the away threshold, the idle away replaced the
     # unanswered start-up Available, and its look found the server still offline: the
     # agent stayed "Offline (start)" for good.
@@ -131,6 +129,35 @@ def test_server_down_at_start_then_up(env: dict[str, str], server: LibredeskServ
         assert server.wait_for_put("available", "user", timeout=30), agent.output()
         assert server.status == "available"
         assert agent.terminate() == 0
+
+
+def test_set_before_the_first_connect_is_queued_then_sent_instead_of_the_start(
+    env: dict[str, str], server: LibredeskServer
+) -> None:
+    signed_in(env, server)
+    server.down()
+    with start(env) as agent:
+        wait_until(
+            lambda: "agent: running" in run_cli(["status"], env).stdout,
+            timeout=15,
+            what="the agent's control channel",
+        )
+        result = run_cli(["set", "away"], env)
+        assert result.returncode == 0, (result.stderr, agent.output())
+        assert result.stdout.startswith("Queued, will be sent when connected to the server ("), (
+            result.stdout
+        )
+        status = run_cli(["status"], env)
+        assert "  asked for: Away, to be sent when connected to the server" in status.stdout, (
+            status.stdout
+        )
+        server.up()
+        assert server.wait_for_put("away", "user", timeout=30), agent.output()
+        # The person's choice, once: the start's Available never went over it.
+        assert server.puts() == [("away", "user")]
+        assert "asked for" not in run_cli(["status"], env).stdout
+        assert agent.terminate() == 0
+        assert server.puts() == [("away", "user"), ("offline", "user")]
 
 
 def test_connection_reset_is_retried(env: dict[str, str], server: LibredeskServer) -> None:

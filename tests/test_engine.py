@@ -274,10 +274,42 @@ def test_manual_choice_that_fails(h):
     assert h.snap().pending is None
 
 
-def test_manual_choice_before_connecting_is_refused(h):
+def test_manual_choice_before_connecting_is_queued_and_sent_instead_of_the_start(h):
+    replies = Replies()
+    h.post(ManualChoice(Status.BUSY, replies))
+    h.post(ManualChoice(Status.AWAY, replies))  # the newest wins
+    away = Desired(Status.AWAY, Source.USER)
+    assert h.reporter.submitted == [Desired(Status.BUSY, Source.USER), away]
+    assert replies.outcomes == []  # the server has not answered anything yet
+    snap = h.snap()
+    assert (snap.connected, snap.status, snap.pending) == (False, None, Status.AWAY)
+
+    # The server is offline: the person's choice goes out, not the start's Available.
+    h.connect(OFFLINE, Dialect.DOCUMENTED)
+    assert h.reporter.submitted == [Desired(Status.BUSY, Source.USER), away]
+    assert h.snap().pending is Status.AWAY
+    h.post(Answered(away, MANUAL_AWAY))
+    assert Outcome(True, Status.AWAY, "now Away") in replies.outcomes
+    snap = h.snap()
+    assert (snap.status, snap.why, snap.pending) == (Status.AWAY, Why.MANUAL, None)
+
+
+def test_a_queued_choice_the_server_cannot_hold_gives_way_to_the_start(h):
+    replies = Replies()
+    h.post(ManualChoice(Status.BUSY, replies))
+    h.connect(OFFLINE, Dialect.LIBREDESK)  # a real Libredesk has no Busy
+    (outcome,) = replies.outcomes
+    assert outcome.ok is False
+    assert "'Busy'" in outcome.message
+    assert h.reporter.submitted == [Desired(Status.BUSY, Source.USER), START]
+    assert h.snap().pending is Status.AVAILABLE
+
+
+def test_manual_choice_while_signed_out_before_connecting_is_refused(h):
+    h.post(SignedOut("no API secret: run presence-agent login"))
     replies = Replies()
     h.post(ManualChoice(Status.AWAY, replies))
-    assert replies.outcomes == [Outcome(False, None, "not connected to the server yet")]
+    assert replies.outcomes == [Outcome(False, None, "no API secret: run presence-agent login")]
     assert h.reporter.submitted == []
 
 

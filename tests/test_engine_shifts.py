@@ -56,3 +56,25 @@ def test_busy_is_refused_on_a_real_libredesk_with_a_timer_too():
     assert not replies[0].ok
     assert "no 'Busy' status" in replies[0].message
     assert h.snap().agenda.timer is None
+
+
+def test_a_timed_choice_before_connecting_is_queued_and_its_timer_starts_once_held():
+    h = EngineHarness(300.0)
+    replies: list[Outcome] = []
+    until = h.clock.now().wall + 600
+    h.post(TimedChoice(Status.AWAY, until, "cli", replies.append))
+    assert replies == []
+    assert h.snap().pending is Status.AWAY
+    assert h.snap().agenda.timer is None  # it starts when the server holds the status
+    h.clock.advance(30)  # the server comes up half a minute later, offline
+    h.connect(ServerStatus(Status.OFFLINE))
+    [away] = h.reporter.submitted  # the choice, not the start's Available
+    assert away.status is Status.AWAY
+    h.reporter.answer(away)
+    assert [r.status for r in replies] == [Status.AWAY]
+    timer = h.snap().agenda.timer
+    assert timer is not None
+    assert timer.until == until
+    h.advance(600)
+    h.input()
+    assert h.reporter.submitted[-1].status is Status.AVAILABLE

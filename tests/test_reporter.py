@@ -138,6 +138,24 @@ def test_submit_before_connecting_waits_for_the_connection(s):
     assert s.requests == [LoadCredentials(), ReadMe("connect"), SendPut(AWAY)]
 
 
+def test_a_choice_made_while_the_first_connect_fails_survives_until_the_server_holds_it(s):
+    # The agent started with the server down; the person chose twice meanwhile.
+    for _ in range(3):
+        s.fail("me", RequestFailed(FailureKind.TRANSIENT, "cannot connect"))
+    s.run()
+    s.feed(Submit(REASSIGN))
+    s.run_for(1.0)
+    s.feed(Submit(AWAY))
+    assert s.machine.desired == AWAY
+    assert s.puts() == []  # nothing goes out before the connect
+    s.run_for(30)
+    assert s.requests.count(ReadMe("connect")) == 4
+    assert s.puts() == [AWAY]  # once, right after the connect, and only the newest
+    assert s.machine.desired is None
+    connected_at = next(i for i, e in enumerate(s.events) if isinstance(e, Connected))
+    assert s.events[connected_at + 1] == Answered(AWAY, ServerStatus(Status.AWAY, by_idle=False))
+
+
 def test_coalesces_to_the_newest_with_no_backlog(s):
     connected(s)
     s.feed(Submit(AWAY))
