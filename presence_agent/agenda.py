@@ -31,7 +31,8 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
-from presence_agent.events import AgendaView, Notice, NoticeKind, TimedStatus
+from presence_agent.events import AgendaView, Claim, Notice, NoticeKind, OwnReason, TimedStatus
+from presence_agent.routing import status_of, word_of
 from presence_agent.schedule import EndOfShift, Schedule
 from presence_agent.timers import EXTEND_BY, Ending, Expire, Remind, StatusTimer
 from presence_agent.timespec import format_clock, format_span
@@ -104,6 +105,7 @@ class Agenda:
         display_tz: tzinfo,
         timer: TimedStatus | None = None,
         owned: Status | None = None,
+        claim: Claim | None = None,
         can_reassign: bool = False,
     ) -> None:
         self.schedule = schedule
@@ -111,8 +113,11 @@ class Agenda:
         self._timer = StatusTimer(timer)
         #: A timed choice on its way to the server: it starts once the server holds it.
         self._asked: TimedStatus | None = None
-        #: A status the agent set by its own rules, until anyone else changes it.
-        self._owned = owned
+        #: A status the agent set by its own rules (these, idleness's escalation, a sleep),
+        #: until anyone else changes it: the one ownership (presence_agent/routing.py).
+        self._claim = claim
+        if claim is None and owned is not None:
+            self._claim = Claim(word_of(owned, False), OwnReason.SCHEDULE, 0.0)
         #: An owned change on its way to the server.
         self._asking: Change | None = None
         self.can_reassign = can_reassign
@@ -138,7 +143,20 @@ class Agenda:
 
     @property
     def owned(self) -> Status | None:
-        return self._owned
+        return None if self._claim is None else status_of(self._claim.word)
+
+    @property
+    def claim(self) -> Claim | None:
+        return self._claim
+
+    @claim.setter
+    def claim(self, claim: Claim | None) -> None:
+        if claim != self._claim:
+            log.info(
+                "owned: %s",
+                "nothing" if claim is None else f"{claim.word} ({claim.reason.value})",
+            )
+        self._claim = claim
 
     def on_shift(self, wall: float) -> bool:
         return self.schedule.is_on(wall)
@@ -150,18 +168,18 @@ class Agenda:
             return False
         if not self.on_shift(wall):
             return False
-        return (held.status is Status.AWAY and held.by_idle) or held.status is self._owned
+        return (held.status is Status.AWAY and held.by_idle) or held.status is self.owned
 
     def return_source(self, held: Held) -> Source:
         """The source to come back with: ``idle`` from an idle away, else ``user`` (a server
         refuses an idle change of a manual-looking status, and owned ones look manual)."""
-        if held.status is Status.AWAY and held.by_idle and held.status is not self._owned:
+        if held.status is Status.AWAY and held.by_idle and held.status is not self.owned:
             return Source.IDLE
         return Source.USER
 
     def view(self, wall: float) -> AgendaView:
         if not self.schedule.enabled:
-            return AgendaView(timer=self.timer, owned=self._owned)
+            return AgendaView(timer=self.timer, owned=self.owned, claim=self._claim)
         shift = self.schedule.shift(wall)
         return AgendaView(
             timer=self.timer,
@@ -170,7 +188,8 @@ class Agenda:
             next_start=shift.next_start,
             next_end=shift.next_end,
             next_day_start=self.schedule.next_day_start(wall),
-            owned=self._owned,
+            owned=self.owned,
+            claim=self._claim,
         )
 
     def wake_wall(self, wall: float) -> float | None:
@@ -207,7 +226,7 @@ class Agenda:
         if self._timer.drop() is not None:
             log.info("timer dropped: a new choice replaces it")
         self._asked = None
-        self._owned = None
+        self.claim = None
         self._asking = None
 
     def drop_timer(self) -> TimedStatus | None:
@@ -220,10 +239,13 @@ class Agenda:
         """The policy sent ``change`` (from :meth:`step`)."""
         self._asking = change
         if not change.owned:
-            self._owned = None
+            self.claim = None
 
-    def answered(self, status: Status, source: Source, server: ServerStatus) -> None:
-        """The server answered a request of ``status`` (``source``) with ``server``."""
+    def answered(
+        self, status: Status, source: Source, server: ServerStatus, wall: float = 0.0
+    ) -> None:
+        """The server answered a request of ``status`` (``source``) with ``server`` at
+        ``wall``."""
         asked = self._asked
         if asked is not None and source is Source.USER and status is asked.status:
             self._asked = None
@@ -234,19 +256,24 @@ class Agenda:
         if asking is not None and (asking.status, asking.source) == (status, source):
             self._asking = None
             if asking.owned and server.status is asking.status:
-                self._owned = asking.status
+                self.claim = Claim(
+                    word_of(server.status, server.by_idle), _OWN_REASON[asking.reason], wall
+                )
         self.held(server)
 
     def held(self, server: ServerStatus) -> None:
         """The server holds ``server`` (an answer, a push, a refresh, the start)."""
         self._timer.held(server.status, server.by_idle)
-        if self._owned is not None and server.status is not self._owned:
-            log.info("%s no longer the agent's: now %s", self._owned.value, server.status.value)
-            self._owned = None
+        claim = self._claim
+        if claim is not None and word_of(server.status, server.by_idle) != claim.word:
+            log.info("%s no longer the agent's: now %s", claim.word, server.status.value)
+            self.claim = None
 
-    def own(self, status: Status) -> None:
+    def own(
+        self, status: Status, reason: OwnReason = OwnReason.SCHEDULE, wall: float = 0.0
+    ) -> None:
         """The agent holds ``status`` on its own account (offline at a start off shift)."""
-        self._owned = status
+        self.claim = Claim(word_of(status, False), reason, wall)
 
     def step(
         self, wall: float, held: Held, recently_active: bool
@@ -293,14 +320,14 @@ class Agenda:
         """Whether the end of a shift may change what is held: not a person's choice."""
         if held.status is None or held.pending or held.manual:
             return False
-        return held.status is Status.AVAILABLE or held.by_idle or held.status is self._owned
+        return held.status is Status.AVAILABLE or held.by_idle or held.status is self.owned
 
     def _shift_ended(self, wall: float, held: Held, out: _Step) -> None:
         target = self._end_target(held)
         if target is None or held.pending or held.manual:
             return
         if held.status is target and not held.by_idle:
-            self._owned = target  # already there (the sweep's offline, say): ours now
+            self.own(target, OwnReason.SCHEDULE, wall)  # already there (the sweep's offline)
             return
         if not self._applies(held):
             return
@@ -355,7 +382,10 @@ class Agenda:
             change = Change(Status.AWAY, Source.USER, Reason.TIMER, True)
         if held.status is change.status and not held.by_idle:
             # Already there (an away timer ending in away): no request, just ownership.
-            self._owned = change.status if change.owned else None
+            if change.owned:
+                self.own(change.status, OwnReason.TIMER, wall)
+            else:
+                self.claim = None
             out.notices.append(
                 Notice(NoticeKind.TIMER_ENDED, f"Your {timed.status.label} has ended")
             )
@@ -383,6 +413,12 @@ class Agenda:
         tz = self._display_tz
         return format_clock(datetime.fromtimestamp(when, tz), datetime.fromtimestamp(wall, tz), tz)
 
+
+_OWN_REASON = {
+    Reason.TIMER: OwnReason.TIMER,
+    Reason.SHIFT_END: OwnReason.SCHEDULE,
+    Reason.SHIFT_START: OwnReason.SCHEDULE,
+}
 
 _END_TARGETS: dict[EndOfShift, Status | None] = {
     "offline": Status.OFFLINE,

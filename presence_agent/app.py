@@ -9,6 +9,7 @@ reverse order with a bounded ``offline`` report in the middle. ``run`` (the
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import queue
@@ -38,9 +39,10 @@ from presence_agent.logs import Redactor
 from presence_agent.paths import Paths, private_dir
 from presence_agent.policy import PresencePolicy
 from presence_agent.reporter import CredentialsMissing, Reporter, ReporterMachine
+from presence_agent.routing import ClaimStore
 from presence_agent.schedule import Schedule, local_timezone
 from presence_agent.session import SessionSignals
-from presence_agent.status_text import headline
+from presence_agent.status_text import routing_headline
 from presence_agent.timers import AgendaStore, Kept
 from presence_agent.vocab import Dialect, Source, Status
 
@@ -54,9 +56,10 @@ log = logging.getLogger(__name__)
 QUIT_TIMEOUT = 2.0
 
 
-def describe(snap: Snapshot) -> str:
-    """One line for a person: ``Away (idle)``."""
-    return headline(snap)
+def describe(snap: Snapshot, now_wall: float | None = None) -> str:
+    """One line for a person: ``Available``, ``Away (idle 17 min) · no new conversations``
+    (the tray's words, presence_agent/status_text.py)."""
+    return routing_headline(snap, time.time() if now_wall is None else now_wall)
 
 
 def snapshot_dict(snap: Snapshot) -> dict[str, Any]:
@@ -99,20 +102,35 @@ def _agenda_dict(snap: Snapshot) -> dict[str, Any]:
 
 
 class AgendaKeeper:
-    """Keeps the timer and the owned status in the state dir as they change (engine thread).
+    """Keeps the timer (``agenda.json``) and the owned status (``owned.json``, the one
+    ownership of presence_agent/routing.py) in the state dir as they change (engine thread).
 
     Not while quitting: the ``offline`` sent on the way out is the agent's own,
-    and must not cost the person their timer (the next start puts it back).
+    and must not cost the person their timer or what the agent owns (the next start puts
+    it back, or brings the person back on their first input).
     """
 
-    def __init__(self, store: AgendaStore, quit_flag: threading.Event) -> None:
+    def __init__(
+        self,
+        store: AgendaStore,
+        quit_flag: threading.Event,
+        claims: ClaimStore | None = None,
+        server: str = "",
+    ) -> None:
         self._store = store
         self._quit = quit_flag
+        self._claims = claims
+        self._server = server
 
     def __call__(self, snap: Snapshot) -> None:
         if self._quit.is_set() or not snap.connected:
             return
-        self._store.save(Kept(snap.agenda.timer, snap.agenda.owned))
+        self._store.save(Kept(snap.agenda.timer))
+        if self._claims is not None:
+            claim = snap.agenda.claim
+            if claim is not None:
+                claim = dataclasses.replace(claim, server=self._server, agent_id=snap.agent_id)
+            self._claims.save(claim)
 
 
 class ClientFactory:
@@ -350,15 +368,21 @@ def build(
     )
     store = AgendaStore(paths.state_dir)
     kept = store.load()
+    claims = ClaimStore(paths.state_dir)
+    claim = claims.load()
+    if claim is not None and claim.server not in ("", cfg.server or ""):
+        claim = None  # another server's status: nothing of ours there
     display_tz = local_timezone()
     agenda = Agenda(
         Schedule.from_spec(cfg.schedule, lambda: display_tz),
         display_tz=display_tz,
         timer=kept.timer,
-        owned=kept.owned,
+        # agenda.json held the owned status before owned.json did: read once, then kept there.
+        owned=kept.owned if claim is None else None,
+        claim=claim,
     )
     engine = Engine(
-        PresencePolicy(cfg.away_after, agenda),
+        PresencePolicy(cfg.away_after, agenda, config_mod.idle_plan(cfg)),
         source,
         reporter=reporter.post,
         keepalive=keepalive.post,
@@ -369,7 +393,7 @@ def build(
     session = SessionSignals(
         engine, lock_means_away=cfg.lock_means_away, hold_in_call=cfg.hold_in_call
     )
-    engine.subscribe(AgendaKeeper(store, quit_flag))
+    engine.subscribe(AgendaKeeper(store, quit_flag, claims, cfg.server or ""))
     notifier = None
     if cfg.notifications:
         from presence_agent import notifications
@@ -667,7 +691,15 @@ def run(
 
     err = sys.stderr
     try:
-        cfg = config_mod.load(paths).with_overrides(**overrides)
+        layers = config_mod.load_layers(paths)
+        flags = {key for key, value in overrides.items() if value is not None}
+        cfg = config_mod.plan_defaults(
+            layers.config.with_overrides(**overrides), set(layers.sources) | flags
+        )
+        # The steps' order once the flags are in: an error names the flag or the file's key.
+        where = {key: f"{path}: key {key!r}" for key, path in layers.sources.items()}
+        where.update((key, f"--{key.replace('_', '-')}") for key in flags)
+        config_mod.check_plan(cfg, where)
     except config_mod.ConfigError as exc:
         print(f"presence-agent: {exc}", file=err)
         return Exit.USAGE

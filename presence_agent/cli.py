@@ -55,6 +55,15 @@ def _positive(text: str) -> float:
     return value
 
 
+def _seconds_or_never(text: str) -> float:
+    try:
+        if float(text) == 0:
+            return 0.0
+    except ValueError:
+        pass
+    return _positive(text)
+
+
 def _epilog() -> str:
     rows = "\n".join(f"  {code.value}  {MEANINGS[code]}" for code in Exit)
     return f"exit codes:\n{rows}"
@@ -122,6 +131,22 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help=f"seconds without input before away (default: away_after in the config,"
         f" {defaults.away_after:g})",
+    )
+    run.add_argument(
+        "--stop-assignments-after",
+        type=_seconds_or_never,
+        metavar="SECONDS",
+        help="seconds without input before no new conversations are assigned (away_manual, real"
+        " Libredesk only; default: stop_assignments_after in the config,"
+        f" {defaults.stop_assignments_after:g}; 0 = never)",
+    )
+    run.add_argument(
+        "--reassign-after",
+        type=_seconds_or_never,
+        metavar="SECONDS",
+        help="seconds without input before your conversations go back to the team"
+        " (away_and_reassigning, real Libredesk only; default: reassign_after in the config,"
+        f" {defaults.reassign_after:g}; 0 = never)",
     )
     run.add_argument(
         "--keepalive-interval",
@@ -442,7 +467,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         # At login: wait for the tray host, but not a moment longer than needed.
         autostart.start_delay(min(args.start_delay, 600))
-    overrides = {"away_after": args.away_after, "keepalive_interval": args.keepalive_interval}
+    overrides = {
+        "away_after": args.away_after,
+        "stop_assignments_after": args.stop_assignments_after,
+        "reassign_after": args.reassign_after,
+        "keepalive_interval": args.keepalive_interval,
+    }
     return app.run(_paths(), overrides, tray=not args.no_tray)
 
 

@@ -226,7 +226,9 @@ class LibredeskClient:
         not assumed.
         """
         dialect = self.dialect or Dialect.DOCUMENTED
-        word = to_wire(desired.status, desired.source, dialect)
+        word = to_wire(
+            desired.status, desired.source, dialect, no_assignments=desired.no_assignments
+        )
         body = {"status": word, "source": desired.source.value}
         data = self._call("PUT", AVAILABILITY_PATH, json_body=body, timeout=timeout)
         return self.read_status(_parse_agent(data).status_word)

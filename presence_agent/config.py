@@ -14,7 +14,7 @@ import os
 import stat
 import sys
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -25,6 +25,12 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 from presence_agent.paths import Paths
+from presence_agent.routing import (
+    DEFAULT_REASSIGN_AFTER,
+    DEFAULT_STOP_ASSIGNMENTS_AFTER,
+    IdlePlan,
+    PlanError,
+)
 from presence_agent.schedule import NO_SCHEDULE, ScheduleError, ScheduleSpec
 from presence_agent.vocab import AuthScheme
 
@@ -43,6 +49,12 @@ class Config:
     auth: AuthScheme = "token"
     #: Seconds without input before ``away``.
     away_after: float = 300.0
+    #: Seconds without input before ``away_manual`` (no new conversations; real Libredesk
+    #: only, docs/libredesk.md); 0 = never.
+    stop_assignments_after: float = DEFAULT_STOP_ASSIGNMENTS_AFTER
+    #: Seconds without input before ``away_and_reassigning`` (replies go back to the team);
+    #: 0 = never.
+    reassign_after: float = DEFAULT_REASSIGN_AFTER
     #: Seconds between ``/ws`` pings (real Libredesk only).
     keepalive_interval: float = 30.0
     #: Send ``offline`` when the agent quits (set false to keep the status).
@@ -116,10 +128,19 @@ def _language(where: str, value: Any) -> str:
     from presence_agent.i18n import LANGUAGES, valid_language
 
     if not isinstance(value, str) or not valid_language(value):
-        raise ConfigError(
-            f"{where} must be \"auto\" or a language such as {', '.join(LANGUAGES)}"
-        )
+        raise ConfigError(f'{where} must be "auto" or a language such as {", ".join(LANGUAGES)}')
     return value
+
+
+def _seconds_or_never(where: str, value: Any) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0:
+        return 0.0
+    try:
+        return _seconds(where, value)
+    except ConfigError:
+        raise ConfigError(
+            f"{where} must be a number of seconds (0 for never), at most {MAX_SECONDS}"
+        ) from None
 
 
 def _one_of(choices: tuple[str, ...]) -> Validator:
@@ -138,6 +159,8 @@ _VALIDATORS: dict[str, Validator] = {
     "api_key": _string,
     "auth": _one_of(get_args(AuthScheme)),
     "away_after": _seconds,
+    "stop_assignments_after": _seconds_or_never,
+    "reassign_after": _seconds_or_never,
     "keepalive_interval": _seconds,
     "offline_on_quit": _flag,
     "ca_bundle": _string,
@@ -335,14 +358,48 @@ def load_layers(paths: Paths, *, user: bool = True) -> Layers:
             )
         except InsecureURL as exc:
             raise ConfigError(f"{sources['server']}: key 'server': {exc}") from None
+    effective = plan_defaults(Config(**values), set(values))
+    where = {key: f"{path}: key {key!r}" for key, path in sources.items()}
+    check_plan(effective, where)
     return Layers(
-        config=Config(**values),
+        config=effective,
         sources=sources,
         locked=locked,
         refused=tuple(refused),
         user_file=paths.config_file,
         site_files=tuple(site_files),
     )
+
+
+def plan_defaults(cfg: Config, set_keys: Collection[str]) -> Config:
+    """``cfg`` with the no-new-conversations step left out when nobody set it and its
+    default would come before an ``away_after`` somebody set: no error over a key nobody
+    wrote (``doctor`` prints the plan that results)."""
+    if (
+        "stop_assignments_after" not in set_keys
+        and cfg.stop_assignments_after
+        and cfg.stop_assignments_after <= cfg.away_after
+    ):
+        return dataclasses.replace(cfg, stop_assignments_after=0.0)
+    return cfg
+
+
+def check_plan(cfg: Config, where: Mapping[str, str]) -> IdlePlan:
+    """The idle plan (presence_agent/routing.py), or :class:`ConfigError` naming where the key
+    out of order was set: ``where`` maps a key to its file and key, or to its flag."""
+    try:
+        return IdlePlan.from_settings(
+            cfg.away_after, cfg.stop_assignments_after, cfg.reassign_after
+        )
+    except PlanError as exc:
+        place = where.get(exc.key) or f"key {exc.key!r} (its default)"
+        text = str(exc).removeprefix(f"{exc.key}: ")
+        raise ConfigError(f"{place} {text}") from None
+
+
+def idle_plan(cfg: Config) -> IdlePlan:
+    """The plan of a config that :func:`load` checked."""
+    return check_plan(cfg, {})
 
 
 def load(paths: Paths) -> Config:

@@ -60,6 +60,7 @@ from presence_agent.events import (
     SignedOut,
     SignInChanged,
     Snapshot,
+    SocketTrouble,
     Stop,
     Submit,
     Suspend,
@@ -86,7 +87,7 @@ log = logging.getLogger(__name__)
 POLL_INTERVAL = 60.0
 
 _REPORTER_EVENTS = (Connected, Answered, Refreshed, Failed, Trouble, SignedOut)
-_KEEPALIVE_EVENTS = (ServerPush, Resync, PushLive)
+_KEEPALIVE_EVENTS = (ServerPush, Resync, PushLive, SocketTrouble)
 
 
 class Clock:
@@ -138,6 +139,8 @@ class Engine:
         self._agent_name = ""
         self._agent_id: int | None = None
         self._problem: str | None = None
+        #: What keeps ``/ws`` from opening that a person must fix (a refused origin).
+        self._ws_problem: str | None = None
         #: A worker's crash, by worker name, until that worker is heard from again.
         self._crashed: dict[str, str] = {}
         self._signed_out = False
@@ -257,7 +260,11 @@ class Engine:
             case SignInChanged():
                 self._to_reporter(ReloadCredentials())
             case ServerPush(server=server):
-                self._policy.server_said(now, server)
+                self._send(self._policy.server_said(now, server, self._source.idle_seconds()))
+            case SocketTrouble(message=message):
+                if message != self._ws_problem:
+                    log.info("/ws: %s", message or "open again")
+                self._ws_problem = message
             case Resync():
                 if self._connected:
                     self._to_reporter(Refresh())
@@ -278,7 +285,7 @@ class Engine:
                 else:
                     log.info("now %s (%s)", server.status.value, asked.source.value)
             case Refreshed(server=server):
-                self._policy.server_said(now, server)
+                self._send(self._policy.server_said(now, server, self._source.idle_seconds()))
             case Failed(asked=asked, message=message):
                 if asked is not None:
                     self._policy.failed(asked)
@@ -307,6 +314,10 @@ class Engine:
         agent, dialect, server = event.agent, event.dialect, event.server
         first = not self._connected and self._dialect is None
         self._connected, self._dialect = True, dialect
+        self._policy.dialect = dialect
+        claim = self._policy.agenda.claim
+        if claim is not None and claim.agent_id not in (None, agent.id):
+            self._policy.agenda.claim = None  # another account's: nothing of ours
         self._policy.agenda.can_reassign = Status.REASSIGNING in statuses_for(dialect)
         self._agent_name, self._agent_id = agent.name, agent.id
         self._problem, self._signed_out = None, False
@@ -318,11 +329,13 @@ class Engine:
         )
         # A documented server has no push channel: read it now and then instead.
         self._next_refresh = now.mono + self._poll_every if dialect is Dialect.DOCUMENTED else None
+        idle = self._source.idle_seconds()
         if first:
             self._drop_unsupported(dialect)
-            self._send(self._policy.start(now, server))
+            self._send(self._policy.start(now, server, idle))
         else:
-            self._policy.server_said(now, server)
+            # A reconnect: what the server holds now gets the same rule as a push.
+            self._send(self._policy.server_said(now, server, idle))
 
     def _manual(
         self,
@@ -428,7 +441,7 @@ class Engine:
             if view.paused_until_mono is None or not paused
             else now.wall + (view.paused_until_mono - now.mono)
         )
-        problem = next(iter(self._crashed.values()), None) or self._problem
+        problem = next(iter(self._crashed.values()), None) or self._problem or self._ws_problem
         snap = Snapshot(
             status=view.status,
             why=view.why,
@@ -448,6 +461,7 @@ class Engine:
             push_live=self._push_live,
             held_by=self._held_by,
             agenda=view.agenda,
+            last_input_wall=view.last_input_wall,
         )
         with self._lock:
             changed = snap != self._snapshot

@@ -42,10 +42,16 @@ class Now:
 
 @dataclass(frozen=True)
 class Desired:
-    """A request for the server: set ``status``, asked for by ``source``."""
+    """A request for the server: set ``status``, asked for by ``source``.
+
+    ``no_assignments``: an ``away`` that stops new conversations (the real server's
+    ``away_manual``) although idleness asks for it: the escalation's second step
+    (presence_agent/routing.py). Only that step sets it.
+    """
 
     status: Status
     source: Source
+    no_assignments: bool = False
 
 
 class Why(str, enum.Enum):
@@ -81,12 +87,48 @@ class TimedStatus:
         return max(0.0, self.until - wall)
 
 
+class OwnReason(str, enum.Enum):
+    """Why the agent set a status it owns (presence_agent/routing.py): idleness's escalation,
+    a sleep, a timer's end, a shift's end."""
+
+    IDLE = "idle"
+    SLEEP = "sleep"
+    TIMER = "timer"
+    SCHEDULE = "schedule"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The agent set ``word`` on the server for ``reason`` and owns it while the server holds
+    it: the one notion of "owned" (idleness, sleep, timers and shifts alike).
+
+    ``word`` is the real server's spelling of what is held (presence_agent/routing.py,
+    ``word_of``), which tells an idle ``away`` from ``away_manual``. ``since`` is the
+    wall-clock time the owned absence began (its first step), for "away 42 min";
+    ``server`` and ``agent_id`` say whose status it is, so a claim never carries over to
+    another account.
+    """
+
+    word: str
+    reason: OwnReason
+    since: float
+    server: str = ""
+    agent_id: int | None = None
+
+    def moved_to(self, word: str) -> Claim:
+        """The same ownership, now of ``word`` (the next step); ``since`` stays."""
+        return Claim(word, self.reason, self.since, self.server, self.agent_id)
+
+
 class NoticeKind(str, enum.Enum):
     TIMER_SOON = "timer soon"
     TIMER_ENDED = "timer ended"
     SHIFT_SOON = "shift soon"
     SHIFT_ENDED = "shift ended"
     SHIFT_STARTED = "shift started"
+    #: Idleness's escalation reached a step (presence_agent/routing.py), or the person is back.
+    ESCALATED = "escalated"
+    RETURNED = "returned"
 
 
 @dataclass(frozen=True)
@@ -110,8 +152,11 @@ class AgendaView:
     next_end: float | None = None
     #: The first shift start on a later day ("tomorrow's shift").
     next_day_start: float | None = None
-    #: A status the agent set by its own rules (end of shift, a timer's end).
+    #: A status the agent set by its own rules (end of shift, a timer's end, idleness's
+    #: escalation, a sleep).
     owned: Status | None = None
+    #: The same ownership in full (what, why, since when), for the texts and the state dir.
+    claim: Claim | None = None
 
 
 #: No timer, no working hours.
@@ -162,6 +207,8 @@ class Snapshot:
     held_by: str = ""
     #: Timers and working hours.
     agenda: AgendaView = NO_AGENDA
+    #: The wall-clock time of the last input the agent knows of (for "idle 17 min").
+    last_input_wall: float | None = None
     extras: dict[str, str] = field(default_factory=dict)
 
 
@@ -353,7 +400,15 @@ class PushLive:
     live: bool
 
 
-KeepaliveEvent = ServerPush | Resync | PushLive
+@dataclass(frozen=True)
+class SocketTrouble:
+    """``/ws`` cannot be opened for a reason a person must fix (``message``), or that is over
+    (``None``). A refused origin, say, which retrying soon will not mend."""
+
+    message: str | None
+
+
+KeepaliveEvent = ServerPush | Resync | PushLive | SocketTrouble
 
 
 # ... from the supervisor

@@ -65,6 +65,7 @@ from presence_agent.events import (
     ServerPush,
     SocketClosed,
     SocketOpened,
+    SocketTrouble,
     StopKeepalive,
     Wait,
     WorkerFailed,
@@ -82,6 +83,9 @@ DEFAULT_INTERVAL = 30.0
 PONG_INTERVALS = 3
 #: How long opening the socket may take.
 OPEN_TIMEOUT = 10.0
+#: After a refused Origin, the next try comes this much later (plus the backoff): only a
+#: change to the reverse proxy mends it, and a tight loop would only fill the server's log.
+ORIGIN_RETRY = 300.0
 
 
 @dataclass(frozen=True)
@@ -177,6 +181,8 @@ class KeepaliveMachine:
         self._state: str = "closed"  # closed | opening | open | closing
         self._retry_at: float | None = None
         self._refused = False
+        #: The server refused our Origin (a 200 without upgrade): retried only slowly.
+        self._origin_refused = False
         self._reopen = False
         self._next_ping: float | None = None
         #: When the oldest ping not yet answered was sent.
@@ -273,6 +279,9 @@ class KeepaliveMachine:
                 self._next_ping = now if self._intent.may_ping else None
                 self._unanswered_since = None
                 log.info("/ws connected")
+                if self._origin_refused:
+                    self._origin_refused = False
+                    out.append(SocketTrouble(None))
                 out.append(Resync())  # what changed while we had no socket was never pushed
             case OpenFailed(socket=number, message=message, status=status) if (
                 number == self._socket
@@ -282,6 +291,15 @@ class KeepaliveMachine:
                 if status in (401, 403):
                     log.error("%s; not retrying until the credentials change", message)
                     self._refused = True
+                elif status == 200:
+                    # A refused Origin (docs/libredesk.md): a person must fix the reverse
+                    # proxy, so say so and try again only now and then.
+                    if not self._origin_refused:
+                        out.append(SocketTrouble(message))
+                    self._origin_refused = True
+                    delay = ORIGIN_RETRY + self.backoff.next_delay()
+                    log.warning("/ws: %s; trying again in %.0f s", message, delay)
+                    self._retry_at = now + delay
                 else:
                     self._schedule_retry(now)
             case Received(socket=number, message=message) if number == self._socket:
@@ -291,6 +309,10 @@ class KeepaliveMachine:
             ):
                 self._state = "closed"
                 self.last_close = (code, reason)
+                if (code, reason) == (1000, "kicked"):
+                    # An admin edited the account (docs/libredesk.md): back with backoff and
+                    # jitter; the reconnect re-reads what the edit left.
+                    self.last_error = "kicked by the server (the account was edited)"
                 self._next_ping = None
                 self._unanswered_since = None
                 if self._live:
@@ -437,8 +459,12 @@ class Keepalive:
                 try:
                     ws = self._connector(self._params(), timeout)
                 except Exception as exc:  # noqa: BLE001 - any failure means: try again later
+                    from presence_agent.wsconnect import OriginRefused
+
                     status = getattr(getattr(exc, "response", None), "status_code", None)
-                    if status in (401, 403):
+                    if isinstance(exc, OriginRefused):
+                        status, message = 200, str(exc)
+                    elif status in (401, 403):
                         message = (
                             f"the server refused the /ws keepalive ({status}); check the API"
                             " key, and that the account is enabled"

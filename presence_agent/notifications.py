@@ -39,6 +39,9 @@ _FAMILY = {
     NoticeKind.SHIFT_SOON: "shift",
     NoticeKind.SHIFT_ENDED: "shift",
     NoticeKind.SHIFT_STARTED: "shift",
+    # Idleness's steps and the return: the newest says where the person stands.
+    NoticeKind.ESCALATED: "idle",
+    NoticeKind.RETURNED: "idle",
 }
 _STOP = object()
 

@@ -34,14 +34,26 @@ from presence_agent.agenda import Agenda, Held, Reason
 from presence_agent.events import (
     NO_AGENDA,
     AgendaView,
+    Claim,
     Desired,
     Notice,
+    NoticeKind,
     Now,
+    OwnReason,
     TimedStatus,
     Why,
     check_pause,
 )
-from presence_agent.vocab import ServerStatus, Source, Status
+from presence_agent.routing import (
+    IdlePlan,
+    Recovery,
+    Step,
+    recovery_for,
+    source_for,
+    step_of,
+    word_of,
+)
+from presence_agent.vocab import Dialect, ServerStatus, Source, Status
 
 __all__ = [
     "DEFAULT_AWAY_AFTER",
@@ -73,17 +85,33 @@ class View:
     paused_until_mono: float | None
     paused: bool
     agenda: AgendaView = NO_AGENDA
+    #: The wall-clock time of the last input the policy knows of (for "idle 17 min").
+    last_input_wall: float | None = None
 
 
 class PresencePolicy:
     """Decides presence changes. Pure: call it from one thread (the engine's)."""
 
     def __init__(
-        self, away_after: float = DEFAULT_AWAY_AFTER, agenda: Agenda | None = None
+        self,
+        away_after: float = DEFAULT_AWAY_AFTER,
+        agenda: Agenda | None = None,
+        plan: IdlePlan | None = None,
     ) -> None:
+        if plan is not None:
+            away_after = plan.away_after
         if away_after <= 0:
             raise ValueError("away_after must be positive")
         self.away_after = float(away_after)
+        #: Idleness's steps (presence_agent/routing.py); without one, ``away`` alone.
+        self.plan = plan if plan is not None else IdlePlan(self.away_after, None, None)
+        #: The server's dialect, once connected: the later steps and the recovery from a
+        #: false offline exist on a real Libredesk only.
+        self.dialect: Dialect | None = None
+        #: An escalation step (or the sleep's away) on its way, and why: owned once held.
+        self._escalating: tuple[Desired, OwnReason, float | None] | None = None
+        #: A status found that the person's first input undoes (recovery, docs/libredesk.md).
+        self._recover_on_input = False
         #: Timers and working hours (presence_agent/agenda.py); without one, always on shift.
         self.agenda = agenda if agenda is not None else Agenda.none()
         self._notices: list[Notice] = []
@@ -116,8 +144,17 @@ class PresencePolicy:
         return self._pending
 
     def view(self) -> View:
-        wall = self._last_seen.wall if self._last_seen is not None else None
+        seen = self._last_seen
+        wall = seen.wall if seen is not None else None
+        last_input_wall = (
+            None
+            if seen is None or self._last_input is None
+            # Whole seconds: the two clocks' sum wobbles in its last bits, and a snapshot
+            # that changes at every event would redraw the tray for nothing.
+            else float(round(seen.wall - max(0.0, seen.mono - self._last_input)))
+        )
         return View(
+            last_input_wall=last_input_wall,
             agenda=NO_AGENDA if wall is None else self.agenda.view(wall),
             status=self._status,
             why=self._why,
@@ -162,7 +199,69 @@ class PresencePolicy:
             elif not self.paused(now) and not self._inhibited:
                 last = self._last_input if self._last_input is not None else now.mono
                 timers.append(last + self.away_after)
+        elif (after := self._next_step_after(now)) is not None:
+            last = self._last_input if self._last_input is not None else now.mono
+            timers.append(last + after)
         return min(timers, default=None)
+
+    def _depth(self) -> int | None:
+        """How far idleness has gone (0: Available, 1: idle away, 2-3: the owned steps), or
+        ``None`` where it may not go on: a status somebody chose, a request unanswered."""
+        if self._pending is not None or self._status is None:
+            return None
+        if self._status is Status.AVAILABLE:
+            return 0
+        if self._status is Status.AWAY and self._by_idle:
+            return Step.AWAY.depth
+        claim = self.agenda.claim
+        step = step_of(claim)
+        if (
+            claim is not None
+            and step is not None
+            and claim.reason in (OwnReason.IDLE, OwnReason.SLEEP)
+            and claim.word == word_of(self._status, self._by_idle)
+        ):
+            return step.depth
+        return None
+
+    def _next_step_after(self, now: Now) -> float | None:
+        """Seconds idle at which the next step beyond the idle away is due, if one may act."""
+        depth = self._depth()
+        if depth is None or depth == 0 or self.paused(now) or self._inhibited:
+            return None
+        for after, step in self.plan.steps(self.dialect):
+            if step.depth > depth:
+                return after
+        return None
+
+    def _escalate(self, now: Now, idle_seconds: float) -> Desired | None:
+        """The next owned step, if it is due after ``idle_seconds`` without input."""
+        depth = self._depth()
+        if depth is None or depth == 0 or self.paused(now) or self._inhibited:
+            return None
+        due = self.plan.due(idle_seconds, self.dialect)
+        if due is None or due.depth <= depth:
+            return None
+        return self._step(now, due, OwnReason.IDLE, Why.IDLE)
+
+    def _step(
+        self, now: Now, step: Step, reason: OwnReason, why: Why, since: float | None = None
+    ) -> Desired | None:
+        """Ask for ``step``, which the agent owns once the server holds it. The source is the
+        one the server lets change what is held now (routing.source_for: ``user`` over its
+        guarded words, whose idle guard would answer 200 and change nothing)."""
+        assert self._status is not None
+        source = source_for(word_of(self._status, self._by_idle))
+        if step is Step.REASSIGN:
+            desired = Desired(Status.REASSIGNING, source)
+        elif step is Step.NO_ASSIGNMENTS:
+            desired = Desired(Status.AWAY, source, no_assignments=True)
+        else:
+            desired = Desired(Status.AWAY, Source.IDLE)
+        asked = self._ask(desired, why)
+        if asked is not None and step is not Step.AWAY:
+            self._escalating = (asked, reason, since)
+        return asked
 
     def _idle_may_act(self) -> bool:
         """Whether idleness could change the status now: we hold (or have asked idle
@@ -177,6 +276,8 @@ class PresencePolicy:
         a status the agent set by its own rules), and on shift, where Available may return."""
         if self._locked or self._last_seen is None:
             return False
+        if self._recover_on_input and self._pending is None:
+            return self.agenda.on_shift(self._last_seen.wall)
         return self.agenda.may_return(self._last_seen.wall, self._held())
 
     def take_notices(self) -> list[Notice]:
@@ -196,15 +297,20 @@ class PresencePolicy:
 
     # -- events ----------------------------------------------------------
 
-    def start(self, now: Now, server: ServerStatus) -> Desired | None:
+    def start(
+        self, now: Now, server: ServerStatus, idle_seconds: float | None = None
+    ) -> Desired | None:
         """The agent started and has read what the server holds (once; later reads are
-        :meth:`server_said`)."""
+        :meth:`server_said`). ``idle_seconds``: the input source's reading now."""
         self._started = True
         self._observe(now)
         if self._last_input is None:
             self._last_input = now.mono
         self._accept(now, server, Why.START if self._status is None else Why.ELSEWHERE)
         self.agenda.begin(now.wall)
+        resumed = self._resume_step(now, server, idle_seconds)
+        if resumed is not None:
+            return resumed
         restored = self.agenda.timer
         if (
             restored is not None
@@ -222,6 +328,17 @@ class PresencePolicy:
                 self._pending, self._pending_why = desired, Why.MANUAL
                 return desired
         self.agenda.held(server)
+        claim = self.agenda.claim
+        if (
+            claim is not None
+            and claim.reason in (OwnReason.IDLE, OwnReason.SLEEP)
+            and idle_seconds is not None
+        ):
+            # A restart in the middle of an escalation: it goes on from the last input the
+            # source saw, not from this start (which the person may not even know of).
+            self._last_input = now.mono - idle_seconds
+        if server.status is not Status.OFFLINE and self._pending is None:
+            return self._recover(now, server, idle_seconds)
         if server.status is Status.OFFLINE and self._pending is None:
             if not self.agenda.on_shift(now.wall):
                 # Outside working hours nobody is brought online by the agent: the
@@ -230,6 +347,30 @@ class PresencePolicy:
                 return None
             return self._ask(Desired(Status.AVAILABLE, Source.USER), Why.START)
         return None
+
+    def _resume_step(
+        self, now: Now, server: ServerStatus, idle_seconds: float | None
+    ) -> Desired | None:
+        """A restart in the middle of an escalation, after the agent's own offline on quit
+        (which stops no routing on a real server): while the person is still gone, the step
+        they had reached is put back, owned as before; their first input brings them back."""
+        claim = self.agenda.claim
+        step = step_of(claim)
+        if (
+            claim is None
+            or step is None
+            or step is Step.AWAY
+            or claim.reason not in (OwnReason.IDLE, OwnReason.SLEEP)
+            or server.status is not Status.OFFLINE
+            or self.dialect is not Dialect.LIBREDESK
+            or idle_seconds is None
+            or idle_seconds < self.away_after
+            or not self.agenda.on_shift(now.wall)
+        ):
+            return None
+        self._last_input = now.mono - idle_seconds
+        self.agenda.claim = None  # until the server holds it again
+        return self._step(now, step, claim.reason, Why.IDLE, since=claim.since)
 
     def input_seen(self, now: Now, idle_seconds: float = 0.0) -> Desired | None:
         """Input happened ``idle_seconds`` before ``now`` (the first input after idleness).
@@ -245,7 +386,14 @@ class PresencePolicy:
             return self._go_idle(now, Why.SLEEP)
         self._last_input = max(self._last_input or 0.0, now.mono - idle_seconds)
         if self.wants_first_input():
-            source = self.agenda.return_source(self._held())
+            if self._recover_on_input:
+                self._recover_on_input = False
+                held = self._status or Status.OFFLINE
+                source = source_for(word_of(held, self._by_idle))
+            else:
+                # One PUT from whichever step was reached: ``user`` over an owned
+                # away_manual/away_and_reassigning, whose idle guard refuses ``idle``.
+                source = self.agenda.return_source(self._held())
             return self._ask(Desired(Status.AVAILABLE, source), Why.IDLE)
         return None
 
@@ -277,9 +425,9 @@ class PresencePolicy:
             idle_seconds = now.mono - last
         self._last_input = last
         if self._locked:
-            return self._go_idle(now, Why.LOCKED)
+            return self._go_idle(now, Why.LOCKED) or self._escalate(now, idle_seconds)
         if idle_seconds >= self.away_after:
-            return self._go_idle(now, Why.IDLE)
+            return self._go_idle(now, Why.IDLE) or self._escalate(now, idle_seconds)
         return None
 
     def screen_locked(self, now: Now) -> Desired | None:
@@ -298,7 +446,9 @@ class PresencePolicy:
         self._locked = False
 
     def suspending(self, now: Now) -> Desired | None:
-        """The OS says it is about to sleep."""
+        """The OS says it is about to sleep. With ``stop_assignments_after`` set, a real
+        server is told ``away_manual`` (owned) at once: a sleeping laptop is gone, and the
+        sweep's offline would not stop routing either."""
         self._observe(now)
         return self._go_idle(now, Why.SLEEP)
 
@@ -314,6 +464,8 @@ class PresencePolicy:
             self._last_input = now.mono
         desired = Desired(status, Source.USER)
         self._pending, self._pending_why = desired, Why.MANUAL
+        self._escalating = None
+        self._recover_on_input = False
         self.agenda.manual_choice()
         return desired
 
@@ -341,7 +493,11 @@ class PresencePolicy:
             why = Why.MANUAL if asked.source is Source.USER else Why.IDLE
         if self._pending == asked:
             self._pending = None
-        self.agenda.answered(asked.status, asked.source, server)
+        before = (self._status, self._by_idle, self._since_wall, self.agenda.claim)
+        self.agenda.answered(asked.status, asked.source, server, now.wall)
+        self._recover_on_input = False
+        self._owned_step(now, asked, server, before[1:])
+        self._announce(now, asked, server, before)
         if server.status is asked.status:
             by_idle = asked.source is Source.IDLE if server.by_idle is None else server.by_idle
             self._set(now, server.status, by_idle, why)
@@ -370,8 +526,15 @@ class PresencePolicy:
         if self._pending == asked:
             self._pending = None
 
-    def server_said(self, now: Now, server: ServerStatus) -> None:
-        """The server pushed or reported its status (``/ws``, a refresh)."""
+    def server_said(
+        self, now: Now, server: ServerStatus, idle_seconds: float | None = None
+    ) -> Desired | None:
+        """The server pushed or reported its status (``/ws``, a refresh, a reconnect).
+
+        On a real server an ``offline`` nobody chose here, or an ``away``, found while the
+        person is active (``idle_seconds``, the input source's reading) is undone at once
+        with a ``PUT`` (docs/libredesk.md, recovery); the request is returned.
+        """
         self._observe(now)
         if self._pending is not None:
             # Our own request is on its way. A push of what we asked for is
@@ -379,11 +542,51 @@ class PresencePolicy:
             # before or after ours, which only a fresh read can order.
             if server.status is not self._pending.status:
                 self._needs_read = True
-            return
+            return None
+        chose_offline = self._status is Status.OFFLINE and self._why is Why.MANUAL
         self.agenda.held(server)
-        if server.status is self._status and server.by_idle in (None, self._by_idle):
-            return
-        self._accept(now, server, Why.ELSEWHERE)
+        if not (server.status is self._status and server.by_idle in (None, self._by_idle)):
+            self._recover_on_input = False
+            self._accept(now, server, Why.ELSEWHERE)
+        return self._recover(now, server, idle_seconds, chose_offline=chose_offline)
+
+    def _recover(
+        self,
+        now: Now,
+        server: ServerStatus,
+        idle_seconds: float | None,
+        *,
+        chose_offline: bool = False,
+    ) -> Desired | None:
+        """Undo a false offline or an idle away found while the person is at the desk
+        (routing.recovery_for); PUT first, so everyone is told, and only then ping (the
+        keepalive pings once the policy holds no offline)."""
+        if self.dialect is not Dialect.LIBREDESK or self._status is None:
+            return None
+        claim = self.agenda.claim
+        if claim is not None and claim.reason in (OwnReason.TIMER, OwnReason.SCHEDULE):
+            return None  # the agenda's own: it brings it back (on shift, on input)
+        if self._last_seen is None or not self.agenda.on_shift(now.wall):
+            return None
+        if idle_seconds is None:
+            last = self._last_input if self._last_input is not None else now.mono
+            idle_seconds = now.mono - last
+        active = not self._locked and not self._slept and idle_seconds < self.away_after
+        word = word_of(server.status, server.by_idle)
+        decided = recovery_for(
+            self.dialect,
+            word,
+            person_active=active,
+            chose_offline=chose_offline or self._why is Why.MANUAL,
+            claim=claim,
+        )
+        if decided is Recovery.PUT_ONLINE:
+            if claim is not None:
+                return None  # owned: the first input brings it back, as on any return
+            return self._ask(Desired(Status.AVAILABLE, source_for(word)), Why.IDLE)
+        if decided is Recovery.ON_INPUT and claim is None and server.status is Status.OFFLINE:
+            self._recover_on_input = True
+        return None
 
     def pause(self, now: Now, seconds: float | None) -> None:
         """Pause idle detection for ``seconds``, or until :meth:`resume` if ``None``.
@@ -451,9 +654,83 @@ class PresencePolicy:
         # machine means the person has gone all the same.
         if why is Why.IDLE and (self.paused(now) or self._inhibited):
             return None
+        if why is Why.SLEEP and self._sleep_stops_routing():
+            return self._step(now, Step.NO_ASSIGNMENTS, OwnReason.SLEEP, why)
         if not self._idle_may_act():
             return None
         return self._ask(Desired(Status.AWAY, Source.IDLE), why)
+
+    def _sleep_stops_routing(self) -> bool:
+        """Whether a sleep goes straight to ``away_manual``: a real server, the plan has that
+        step, and idleness holds Available or its own away (not deeper already)."""
+        if self.dialect is not Dialect.LIBREDESK or self.plan.stop_assignments_after is None:
+            return False
+        depth = self._depth()
+        return depth is not None and depth <= Step.AWAY.depth
+
+    def _owned_step(
+        self,
+        now: Now,
+        asked: Desired,
+        server: ServerStatus,
+        before: tuple[bool, float | None, Claim | None],
+    ) -> None:
+        """An escalation step (or the sleep's away) answered: the agent owns what the server
+        now holds, if it is what was asked; ``since`` stays that of the first step."""
+        escalating, self._escalating = self._escalating, None
+        if escalating is None or escalating[0] != asked:
+            return
+        if server.status is not asked.status or server.by_idle is True:
+            return  # somebody else's change won, or the server kept its own: not ours
+        was_idle, since, claim = before
+        word = word_of(server.status, server.by_idle)
+        if claim is not None and claim.reason in (OwnReason.IDLE, OwnReason.SLEEP):
+            self.agenda.claim = claim.moved_to(word)
+        else:
+            started = escalating[2] or (since if was_idle and since is not None else now.wall)
+            self.agenda.claim = Claim(word, escalating[1], started)
+
+    def _announce(
+        self,
+        now: Now,
+        asked: Desired,
+        server: ServerStatus,
+        before: tuple[Status | None, bool, float | None, Claim | None],
+    ) -> None:
+        """A notice at each owned step and on the return from one (real server)."""
+        if self.dialect is not Dialect.LIBREDESK or server.status is not asked.status:
+            return
+        status, by_idle, since, claim = before
+        claim_now = self.agenda.claim
+        if (
+            claim_now is not None
+            and claim_now != claim
+            and claim_now.reason
+            in (
+                OwnReason.IDLE,
+                OwnReason.SLEEP,
+            )
+        ):
+            word = claim_now.word
+            title = {
+                "away_manual": "You're away: no new conversations",
+                "away_and_reassigning": "You're away: your conversations are being reassigned",
+            }.get(word)
+            if title is not None:
+                last = self._last_input if self._last_input is not None else now.mono
+                body = f"Idle {_minutes(now.mono - last)}; move the mouse or type to come back"
+                self._notices.append(Notice(NoticeKind.ESCALATED, title, body))
+        elif (
+            server.status is Status.AVAILABLE
+            and status is not None
+            and status is not Status.AVAILABLE
+            and (
+                by_idle or (claim is not None and claim.reason in (OwnReason.IDLE, OwnReason.SLEEP))
+            )
+        ):
+            began = claim.since if claim is not None else since
+            away = "" if began is None else f"; away {_minutes(now.wall - began)}"
+            self._notices.append(Notice(NoticeKind.RETURNED, f"You're online again{away}"))
 
     def _ask(self, desired: Desired, why: Why) -> Desired | None:
         if self._pending == desired:
@@ -461,7 +738,12 @@ class PresencePolicy:
         if (
             self._pending is None
             and self._status is desired.status
-            and self._by_idle == (desired.source is Source.IDLE and desired.status is Status.AWAY)
+            and self._by_idle
+            == (
+                desired.source is Source.IDLE
+                and desired.status is Status.AWAY
+                and not desired.no_assignments
+            )
         ):
             return None
         self._pending, self._pending_why = desired, why
@@ -513,6 +795,17 @@ _AGENDA_WHYS = frozenset(_WHY_OF.values())
 #: sleeps on the monotonic clock, so a clock set while it sleeps costs at most half the
 #: time that was left, not the whole of it (a suspend is told apart by the session watcher).
 WALL_SETTLE = 120.0
+
+
+def _minutes(seconds: float) -> str:
+    """``42 min``, ``1 h 5 min``, ``under a minute``."""
+    minutes = int(max(0.0, seconds) // 60)
+    if minutes < 1:
+        return "under a minute"
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, rest = divmod(minutes, 60)
+    return f"{hours} h" + (f" {rest} min" if rest else "")
 
 
 def _wall_wait(remaining: float) -> float:

@@ -43,8 +43,10 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from presence_agent.events import Claim, OwnReason
+from presence_agent.i18n import N_
 from presence_agent.statefile import finite, read_json, write_json
-from presence_agent.vocab import Dialect, Source
+from presence_agent.vocab import Dialect, Source, Status
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,9 @@ __all__ = [
     "meaning",
     "recovery_for",
     "source_for",
+    "status_of",
+    "step_of",
+    "word_of",
 ]
 
 DEFAULT_STOP_ASSIGNMENTS_AFTER = 900.0
@@ -187,39 +192,40 @@ class IdlePlan:
         return self.stop_assignments_after is not None or self.reassign_after is not None
 
 
-class Reason(str, enum.Enum):
-    """Why the agent set a status it owns. Idleness and sleep are this module's; a timer's
-    end and a shift's end use the same ownership."""
-
-    IDLE = "idle"
-    SLEEP = "sleep"
-    TIMER = "timer"
-    SCHEDULE = "schedule"
+#: Why the agent owns a status (the one notion of ownership lives in presence_agent/events.py,
+#: so the agenda, the policy and the snapshot all speak it).
+Reason = OwnReason
 
 
-@dataclass(frozen=True)
-class Claim:
-    """The agent set ``word`` on the server for ``reason`` and owns it while the server holds
-    it. ``since`` is the wall-clock time the owned absence began (its first step), for "away
-    42 min"; ``server`` and ``agent_id`` say whose status it is, so a claim never carries
-    over to another account."""
+def step_of(claim: Claim | None) -> Step | None:
+    """The idle step a claim holds (None: none, or not an idle step)."""
+    if claim is None:
+        return None
+    try:
+        return Step(claim.word)
+    except ValueError:
+        return None
 
-    word: str
-    reason: Reason
-    since: float
-    server: str = ""
-    agent_id: int | None = None
 
-    @property
-    def step(self) -> Step | None:
-        try:
-            return Step(self.word)
-        except ValueError:
-            return None
+def word_of(status: Status, by_idle: bool | None) -> str:
+    """The real server's word for what the app holds: tells an idle ``away`` (``away``) from
+    one that stops new conversations (``away_manual``). On the documented dialect, which
+    cannot tell, an away reads ``away_manual`` unless known to be idle: the key under which
+    ownership of it is kept, never sent."""
+    if status is Status.AVAILABLE:
+        return "online"
+    if status is Status.AWAY:
+        return "away" if by_idle else "away_manual"
+    return str(status.value)
 
-    def moved_to(self, word: str) -> Claim:
-        """The same ownership, now of ``word`` (the next step); ``since`` stays."""
-        return Claim(word, self.reason, self.since, self.server, self.agent_id)
+
+def status_of(word: str) -> Status:
+    """The app's status for a word :func:`word_of` gives."""
+    if word == "online":
+        return Status.AVAILABLE
+    if word in ("away", "away_manual"):
+        return Status.AWAY
+    return Status(word)
 
 
 def claim_after_report(claim: Claim | None, reported: str, asking: str | None) -> Claim | None:
@@ -289,10 +295,11 @@ def meaning(word: str, dialect: Dialect | None) -> str:
     return _MEANING.get(word, "")
 
 
+#: English msgids: presence_agent/status_text.py translates them where they are shown.
 _MEANING = {
-    "away": "still receiving conversations",
-    "away_manual": "no new conversations",
-    "away_and_reassigning": "your conversations are being reassigned",
+    "away": N_("still receiving conversations"),
+    "away_manual": N_("no new conversations"),
+    "away_and_reassigning": N_("your conversations are being reassigned"),
 }
 
 

@@ -7,8 +7,9 @@ Pure functions of a :class:`~presence_agent.events.Snapshot` and the person's
 
 from __future__ import annotations
 
-from presence_agent.events import Snapshot, Why
+from presence_agent.events import OwnReason, Snapshot, Why
 from presence_agent.i18n import ENGLISH, N_, Translator
+from presence_agent.routing import meaning, word_of
 from presence_agent.vocab import Status
 
 #: Why a status holds, in a word or two (English msgids; :func:`reason` translates).
@@ -52,3 +53,50 @@ def headline(snap: Snapshot, tr: Translator = ENGLISH) -> str:
     why = reason(snap, tr)
     name = label(snap.status, tr)
     return tr._("{status} ({reason})").format(status=name, reason=why) if why else name
+
+
+def meaning_text(snap: Snapshot, tr: Translator = ENGLISH) -> str:
+    """What the status held means for customers, on a real Libredesk (docs/libredesk.md):
+    ``still receiving conversations``, ``no new conversations``, ``your conversations are
+    being reassigned``; ``""`` elsewhere."""
+    if snap.status is None or snap.signed_out:
+        return ""
+    words = meaning(word_of(snap.status, snap.by_idle), snap.dialect)
+    return tr._(words) if words else ""
+
+
+def idle_for(snap: Snapshot, now_wall: float, tr: Translator = ENGLISH) -> str:
+    """``idle 17 min`` while the agent holds a step it set for idleness, else ``""``."""
+    claim = snap.agenda.claim
+    if (
+        claim is None
+        or claim.reason is not OwnReason.IDLE
+        or snap.status is None
+        or claim.word != word_of(snap.status, snap.by_idle)
+        or snap.last_input_wall is None
+    ):
+        return ""
+    minutes = max(0, int(now_wall - snap.last_input_wall) // 60)
+    return tr._("idle {minutes} min").format(minutes=minutes)
+
+
+def routing_headline(
+    snap: Snapshot, now_wall: float, tr: Translator = ENGLISH, since: str = ""
+) -> str:
+    """``Away (idle 17 min) · no new conversations``, ``Away (idle) · still receiving
+    conversations``, ``Away · your conversations are being reassigned``: the status, why (for
+    an owned idle step, how long idle), ``since`` if given, and what it means for routing.
+
+    The tray's first line and tooltip and ``status`` all say it this way; where the status
+    means nothing for routing (Available, a documented server), it is :func:`headline`.
+    """
+    meant = meaning_text(snap, tr)
+    if not meant or snap.status is None:
+        return " ".join(part for part in (headline(snap, tr), since) if part)
+    # Every step beyond away is an away to the person; the meaning says which kind.
+    why = idle_for(snap, now_wall, tr) or reason(snap, tr)
+    if snap.status is Status.REASSIGNING and why == tr._(REASONS[Why.MANUAL]):
+        why = ""  # a person's own choice: the meaning says it all
+    name = label(Status.AWAY, tr)
+    head = tr._("{status} ({reason})").format(status=name, reason=why) if why else name
+    return " · ".join(part for part in (f"{head} {since}".strip(), meant) if part)

@@ -102,8 +102,14 @@ def statuses_for(dialect: Dialect) -> tuple[Status, ...]:
     return _LIBREDESK_STATUSES if dialect is Dialect.LIBREDESK else _DOCUMENTED_STATUSES
 
 
-def to_wire(status: Status, source: Source, dialect: Dialect) -> str:
-    """The word to PUT for ``status`` asked for by ``source``."""
+def to_wire(
+    status: Status, source: Source, dialect: Dialect, *, no_assignments: bool = False
+) -> str:
+    """The word to PUT for ``status`` asked for by ``source``.
+
+    ``no_assignments``: an away that stops new conversations whoever asks
+    (``away_manual``, also with ``source: idle``: idleness's second step).
+    """
     if status not in statuses_for(dialect):
         raise UnsupportedStatusError(status, dialect)
     if dialect is Dialect.DOCUMENTED:
@@ -111,6 +117,8 @@ def to_wire(status: Status, source: Source, dialect: Dialect) -> str:
     if status is Status.AVAILABLE:
         return "online"
     if status is Status.AWAY:
+        if no_assignments:
+            return "away_manual"
         # The real server only protects away_manual from idle changes, so a
         # person's away must be spelled that way or the web app's idle
         # detection (or ours) would undo it.

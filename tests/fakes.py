@@ -16,11 +16,13 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from presence_agent.agenda import Agenda
 from presence_agent.backoff import Backoff
 from presence_agent.engine import Engine
 from presence_agent.events import (
     Agent,
     Answered,
+    Claim,
     Connected,
     CredentialsRead,
     Desired,
@@ -51,6 +53,7 @@ from presence_agent.events import (
 )
 from presence_agent.policy import PresencePolicy
 from presence_agent.reporter import ReporterMachine
+from presence_agent.routing import IdlePlan
 from presence_agent.vocab import Dialect, ServerStatus, Source, Status, from_wire, to_wire
 
 WALL = 1_700_000_000.0
@@ -135,7 +138,11 @@ class FakeSource:
 
 def held_after(desired: Desired) -> ServerStatus:
     """What a server that accepts ``desired`` holds afterwards (real Libredesk's words)."""
-    by_idle = desired.status is Status.AWAY and desired.source is Source.IDLE
+    by_idle = (
+        desired.status is Status.AWAY
+        and desired.source is Source.IDLE
+        and not desired.no_assignments
+    )
     return ServerStatus(desired.status, by_idle=by_idle)
 
 
@@ -145,11 +152,15 @@ class ReporterInbox:
 
     def __init__(self) -> None:
         self.inputs: list[ReporterInput] = []
+        #: Each Submit with the (monotonic) time it was made.
+        self.asked: list[tuple[float, Desired]] = []
         self.answering = False
         self.harness: EngineHarness | None = None
 
     def __call__(self, event: ReporterInput) -> None:
         self.inputs.append(event)
+        if isinstance(event, Submit) and self.harness is not None:
+            self.asked.append((self.harness.clock.now().mono, event.desired))
         if self.answering and isinstance(event, Submit):
             self.answer(event.desired)
 
@@ -207,14 +218,23 @@ class EngineHarness:
     #: Ticks in a row at one instant beyond which the engine is busy-looping.
     MAX_TICKS = 50
 
-    def __init__(self, away_after: float = 300.0, *, answering: bool = False) -> None:
+    def __init__(
+        self,
+        away_after: float = 300.0,
+        *,
+        answering: bool = False,
+        plan: IdlePlan | None = None,
+        claim: Claim | None = None,
+    ) -> None:
         self.clock = Clock()
         self.source = FakeSource(self.clock)
         self.reporter = ReporterInbox()
         self.reporter.answering = answering
         self.reporter.harness = self
         self.keepalive = KeepaliveInbox()
-        self.policy = PresencePolicy(away_after)
+        self.policy = PresencePolicy(away_after, Agenda.none() if claim is None else None, plan)
+        if claim is not None:
+            self.policy.agenda.claim = claim
         self.engine = Engine(
             self.policy,
             self.source,
@@ -224,6 +244,8 @@ class EngineHarness:
         )
         self.snapshots: list[Snapshot] = []
         self.engine.subscribe(self.snapshots.append)
+        self.notices: list[Notice] = []
+        self.engine.subscribe_notices(self.notices.append)
         self._queue: deque[EngineInput] = deque()
         self._lock = threading.RLock()
         self._pumping = False

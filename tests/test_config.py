@@ -399,3 +399,43 @@ def test_update_keeps_the_schedule_as_written(paths):
         "off": [date(2026, 12, 24), "2026-12-30..2026-12-31"],
     }
     assert load(paths).schedule.days[0]
+
+
+# -- the idle steps (presence_agent/routing.py) ---------------------------------------------
+
+
+def test_the_idle_steps_default_and_zero_means_never(paths: Paths) -> None:
+    assert (load(paths).stop_assignments_after, load(paths).reassign_after) == (900.0, 0.0)
+    write(paths.config_file, "stop_assignments_after = 0\nreassign_after = 0\n")
+    cfg = load(paths)
+    assert (cfg.stop_assignments_after, cfg.reassign_after) == (0.0, 0.0)
+
+
+def test_the_idle_steps_out_of_order_name_the_file_and_the_key(paths: Paths) -> None:
+    user = write(paths.config_file, "away_after = 600\nstop_assignments_after = 300\n")
+    with pytest.raises(ConfigError) as err:
+        load(paths)
+    assert str(err.value).startswith(f"{user}: key 'stop_assignments_after' must be more than")
+    write(paths.config_file, "stop_assignments_after = 900\nreassign_after = 600\n")
+    with pytest.raises(ConfigError, match=r"key 'reassign_after' must be more than"):
+        load(paths)
+    write(paths.config_file, "reassign_after = -5\n")
+    with pytest.raises(ConfigError, match="reassign_after"):
+        load(paths)
+
+
+def test_an_admin_presets_the_steps_and_a_user_lives_with_them(paths: Paths) -> None:
+    site = write(
+        paths.site_config_files[0],
+        'stop_assignments_after = 600\nreassign_after = 1800\nlocked = ["reassign_after"]\n',
+    )
+    write(paths.config_file, "reassign_after = 0\n")
+    layers = load_layers(paths)
+    assert (layers.config.stop_assignments_after, layers.config.reassign_after) == (600, 1800)
+    assert layers.source_of("reassign_after") == site
+    assert layers.refused == ("reassign_after",)
+
+
+def test_an_away_after_past_the_default_step_leaves_the_unset_step_out(paths: Paths) -> None:
+    write(paths.config_file, "away_after = 1200\n")
+    assert load(paths).stop_assignments_after == 0.0  # no error over a key nobody wrote

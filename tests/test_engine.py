@@ -115,6 +115,7 @@ def test_snapshot_choices_follow_the_dialect(h, dialect, choices):
 def test_reconnect_reads_the_server_instead_of_starting_again(h):
     h.connect(AVAILABLE)
     h.post(SignedOut("bad key"))
+    h.source.idle = 400  # the person has gone: a swept offline waits for their input
     h.connect(OFFLINE)  # swept offline while signed out: a status like any other
     assert h.reporter.submitted == []
     snap = h.snap()
@@ -124,6 +125,14 @@ def test_reconnect_reads_the_server_instead_of_starting_again(h):
         False,
         None,
     )
+
+
+def test_a_reconnect_that_finds_a_sweep_while_the_person_works_puts_online_first(h):
+    h.connect(AVAILABLE)
+    h.post(SignedOut("bad key"))
+    h.connect(OFFLINE)  # the person kept working: the real server's sweep is undone
+    assert h.reporter.submitted == [Desired(Status.AVAILABLE, Source.IDLE)]
+    assert not h.keepalive.intent.may_ping  # PUT first: a ping would flip it silently
 
 
 # -- idleness ----------------------------------------------------------------------------------
@@ -472,11 +481,21 @@ def test_push_from_elsewhere_is_respected(h):
 
 
 def test_pushed_idle_away_is_undone_by_input(h):
-    # The web app's own idle detection set "away"; the person is at this desk.
+    # The web app's own idle detection set "away" while the person was away from this desk too.
     h.connect(AVAILABLE)
+    h.source.idle = 400
     h.post(ServerPush(IDLE_AWAY))
     assert h.source.armed is True
+    assert h.reporter.submitted == []
     h.post(InputSeen())
+    assert h.reporter.submitted == [COME_BACK]
+
+
+def test_pushed_idle_away_while_the_person_works_here_is_undone_at_once(h):
+    # On a real server "away" is always an idle status: the person is at this desk.
+    h.connect(AVAILABLE)
+    h.source.idle = 10
+    h.post(ServerPush(IDLE_AWAY))
     assert h.reporter.submitted == [COME_BACK]
 
 

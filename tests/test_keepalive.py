@@ -27,11 +27,19 @@ from presence_agent.events import (
     ServerPush,
     SocketClosed,
     SocketOpened,
+    SocketTrouble,
     StopKeepalive,
     Wait,
 )
-from presence_agent.keepalive import OPEN_TIMEOUT, Keepalive, KeepaliveMachine, WsParams
+from presence_agent.keepalive import (
+    OPEN_TIMEOUT,
+    ORIGIN_RETRY,
+    Keepalive,
+    KeepaliveMachine,
+    WsParams,
+)
 from presence_agent.vocab import ServerStatus, Status
+from presence_agent.wsconnect import ORIGIN_REFUSED
 from tests.fakes import MaxJitter, MonoClock
 
 WANTED = Intent(open=True, agent_id=7, may_ping=True)
@@ -187,12 +195,42 @@ def test_a_refused_origin_is_retried_and_its_status_kept(k):
     k.feed(WANTED)
     action = k.poll()
     assert isinstance(action, OpenSocket)
-    message = "InvalidStatus: server rejected WebSocket connection: HTTP 200"
+    message = ORIGIN_REFUSED
     k.feed(OpenFailed(action.socket, message, 200))
     assert k.machine.last_error is not None
+    assert k.out == [SocketTrouble(ORIGIN_REFUSED)]  # a person must fix it: said once
+    wait = k.poll()
+    assert isinstance(wait, Wait)
+    # No tight loop: only a change to the reverse proxy mends it.
+    assert wait.until is not None
+    assert wait.until >= k.clock() + ORIGIN_RETRY
+    k.clock.advance(wait.until - k.clock())
+    again = k.poll()
+    assert isinstance(again, OpenSocket)
+    k.feed(OpenFailed(again.socket, message, 200))
+    assert k.out == [SocketTrouble(ORIGIN_REFUSED)]  # not repeated
+    k.clock.advance(3600)
+    third = k.poll()
+    assert isinstance(third, OpenSocket)
+    k.feed(SocketOpened(third.socket))  # the proxy was fixed
+    assert k.out[-2:] == [SocketTrouble(None), Resync()]
+
+
+def test_kicked_reconnects_with_backoff_and_jitter_then_resyncs(k):
+    socket = k.open()
+    k.feed(Received(socket, "pong"))
+    k.feed(SocketClosed(socket, 1000, "kicked"))
+    assert "kicked" in (k.machine.last_error or "")
     wait = k.poll()
     assert isinstance(wait, Wait)
     assert wait.until is not None
+    assert wait.until > k.clock()
+    k.clock.advance(wait.until - k.clock())
+    again = k.poll()
+    assert isinstance(again, OpenSocket)
+    assert again.socket == socket + 1
+    k.feed(SocketOpened(again.socket))
+    assert k.out[-1] == Resync()  # what the admin's edit left is read again
 
 
 def test_not_wanted_any_more_closes(k):

@@ -25,6 +25,7 @@ from presence_agent.routing import (
     meaning,
     recovery_for,
     source_for,
+    step_of,
 )
 from presence_agent.vocab import Dialect, Source
 
@@ -196,8 +197,8 @@ def test_property_once_lost_never_regained_and_only_our_words_keep_it(
 
 
 def test_claim_step() -> None:
-    assert Claim("away_manual", Reason.IDLE, 0).step is Step.NO_ASSIGNMENTS
-    assert Claim("offline", Reason.SCHEDULE, 0).step is None
+    assert step_of(Claim("away_manual", Reason.IDLE, 0)) is Step.NO_ASSIGNMENTS
+    assert step_of(Claim("offline", Reason.SCHEDULE, 0)) is None
 
 
 # -- recovery ---------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from tests.fakes import SessionRecorder as Recorder
 
 pytestmark = pytest.mark.desktop
 
+
 def send_signal(bus: str, path: str, member: str, *args: str) -> None:
     subprocess.run(
         ["dbus-send", f"--bus={bus}", "--type=signal", path, member, *args],

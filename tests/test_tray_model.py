@@ -67,10 +67,16 @@ def labels(entries: tuple[Entry, ...]) -> list[str]:
 def test_the_first_line_says_status_why_since_and_what_it_means_for_routing() -> None:
     idle = snapshot(Status.AWAY, Dialect.LIBREDESK, why=Why.IDLE, by_idle=True)
     assert status_line(idle, NOW) == (
-        f"Away · idle since {hm(NOW - 600)} · still gets new conversations"
+        f"Away (idle) · still receiving conversations · since {hm(NOW - 600)}"
     )
     manual = snapshot(Status.AWAY, Dialect.LIBREDESK, why=Why.MANUAL)
-    assert status_line(manual, NOW) == f"Away · manual since {hm(NOW - 600)} · no new conversations"
+    assert status_line(manual, NOW) == (
+        f"Away (manual) · no new conversations · since {hm(NOW - 600)}"
+    )
+    reassigning = snapshot(Status.REASSIGNING, Dialect.LIBREDESK, why=Why.MANUAL)
+    assert status_line(reassigning, NOW) == (
+        f"Away · your conversations are being reassigned · since {hm(NOW - 600)}"
+    )
     call = snapshot(Status.AVAILABLE, held_by="microphone in use")
     assert status_line(call, NOW) == (
         f"Available · at start since {hm(NOW - 600)} · In a call (microphone in use)"
@@ -80,6 +86,38 @@ def test_the_first_line_says_status_why_since_and_what_it_means_for_routing() ->
     assert not first.enabled
     assert first.action is None
     assert status_line(snapshot(None, signed_out=True)) == "Signed out · choose Sign in…"
+
+
+def test_an_owned_idle_step_says_how_long_idle_in_the_line_the_tooltip_and_status() -> None:
+    from presence_agent.app import describe
+    from presence_agent.events import AgendaView, Claim, OwnReason
+
+    claim = Claim("away_manual", OwnReason.IDLE, NOW - 700)
+    owned = snapshot(
+        Status.AWAY,
+        Dialect.LIBREDESK,
+        why=Why.IDLE,
+        agenda=AgendaView(owned=Status.AWAY, claim=claim),
+        last_input_wall=NOW - 17 * 60 - 5,
+    )
+    assert status_line(owned, NOW) == "Away (idle 17 min) · no new conversations"
+    assert tooltip(owned, NOW).splitlines()[0] == (
+        "presence-agent: Away (idle 17 min) · no new conversations"
+    )
+    assert describe(owned, NOW) == "Away (idle 17 min) · no new conversations"
+    gone = snapshot(
+        Status.REASSIGNING,
+        Dialect.LIBREDESK,
+        why=Why.IDLE,
+        agenda=AgendaView(owned=Status.REASSIGNING, claim=claim.moved_to("away_and_reassigning")),
+        last_input_wall=NOW - 3600,
+    )
+    assert status_line(gone, NOW) == (
+        "Away (idle 60 min) · your conversations are being reassigned"
+    )
+    # The documented server says nothing of routing: it has none of this.
+    plain = snapshot(Status.AWAY, Dialect.DOCUMENTED, why=Why.IDLE, by_idle=True)
+    assert "conversations" not in status_line(plain, NOW) + tooltip(plain, NOW)
 
 
 def test_a_status_change_changes_no_structure_so_nothing_is_rebuilt() -> None:

@@ -14,7 +14,14 @@ from typing import Literal
 
 from presence_agent.events import Snapshot, Why
 from presence_agent.shift_text import back_at, off_shift, timed_choices
-from presence_agent.status_text import REASONS, headline, reason
+from presence_agent.status_text import (
+    REASONS,
+    headline,
+    idle_for,
+    meaning_text,
+    reason,
+    routing_headline,
+)
 from presence_agent.timers import EXTEND_BY
 from presence_agent.vocab import Dialect, Status
 
@@ -291,13 +298,6 @@ def shape(entries: tuple[Entry, ...]) -> tuple[object, ...]:
     )
 
 
-#: What a status means for routing, on a real Libredesk (docs/libredesk.md).
-_ROUTING = {
-    Status.AWAY: "no new conversations",
-    Status.REASSIGNING: "no new conversations, replies go back to the team",
-}
-
-
 def status_line(snap: Snapshot, now_wall: float | None = None, tz: tzinfo = timezone.utc) -> str:
     """``Away · idle since 10:42 · still gets new conversations``: the menu's first line.
 
@@ -311,20 +311,19 @@ def status_line(snap: Snapshot, now_wall: float | None = None, tz: tzinfo = time
     now = time.time() if now_wall is None else now_wall
     timed = back_at(snap.agenda, now, tz)
     shift = off_shift(snap.agenda, now, tz) if timed is None else None
-    parts = [shift or "", snap.status.label]
     why = reason(snap)
     since = f"since {_clock(snap.since_wall, now_wall)}" if snap.since_wall is not None else ""
-    parts.append(timed or " ".join(part for part in (why, since) if part))
+    meant = meaning_text(snap) if timed is None else ""
+    if meant:
+        # On a real server: what the away means for customers, said as `status` says it.
+        parts = [shift or "", routing_headline(snap, now), "" if idle_for(snap, now) else since]
+    else:
+        parts = [shift or "", snap.status.label]
+        parts.append(timed or " ".join(part for part in (why, since) if part))
     if snap.held_by:
         parts.append(held_text(snap.held_by))
     elif snap.paused:
         parts.append("idle detection paused")
-    if snap.dialect is Dialect.LIBREDESK:
-        if snap.status is Status.AWAY and snap.by_idle:
-            # The real server routes to an idle away as to an available agent.
-            parts.append("still gets new conversations")
-        elif snap.status in _ROUTING:
-            parts.append(_ROUTING[snap.status])
     text = " · ".join(part for part in parts if part)
     return text if len(text) <= TOOLTIP_LIMIT else text[: TOOLTIP_LIMIT - 1] + "…"
 
@@ -340,10 +339,17 @@ def tooltip(snap: Snapshot, now_wall: float | None = None, tz: tzinfo = timezone
     elif not snap.connected or snap.status is None:
         lines = ["presence-agent: not connected", snap.problem or "connecting…"]
     else:
-        head = f"presence-agent: {headline(snap)}"
-        if snap.since_wall is not None:
-            head += f" since {_clock(snap.since_wall, now_wall)}"
-        lines = [head]
+        now = time.time() if now_wall is None else now_wall
+        since = _clock(snap.since_wall, now_wall) if snap.since_wall is not None else ""
+        if meaning_text(snap) and back_at(snap.agenda, now, tz) is None:
+            lines = [f"presence-agent: {routing_headline(snap, now)}"]
+            if since and not idle_for(snap, now):
+                lines.append(f"Since {since}")
+        else:
+            head = f"presence-agent: {headline(snap)}"
+            if since:
+                head += f" since {since}"
+            lines = [head]
         if snap.held_by:
             lines.append(held_text(snap.held_by))
         now = time.time() if now_wall is None else now_wall
@@ -411,7 +417,13 @@ def idle_notice(before: Snapshot | None, after: Snapshot, away_after: float) -> 
             case Why.IDLE:
                 return f"You're now Away (idle {_duration(away_after)})"
         return None
-    if after.status is Status.AVAILABLE and before.by_idle and after.why is Why.IDLE:
+    if (
+        after.status is Status.AVAILABLE
+        and before.by_idle
+        and after.why is Why.IDLE
+        and after.dialect is not Dialect.LIBREDESK
+    ):
+        # On a real server the engine's own notice says it, with how long (policy.py).
         return "You're Available again"
     return None
 
