@@ -2,8 +2,11 @@
 
 Nothing of the user's is touched: the config lives in a temporary directory,
 the (made-up) secret in memory, and the server on 127.0.0.1. The stand-in
-speaks the documented dialect with the standard library only, so the demo
-needs nothing that a normal install lacks.
+speaks the real Libredesk dialect (docs/libredesk.md: ``online``, ``away``,
+``away_manual``, ``away_and_reassigning``, ``offline``, and the idle guard over a
+person's away) with the standard library only, so the demo needs nothing that a
+normal install lacks. It has no ``/ws``: the agent is told the dialect, and nothing
+sweeps the demo's agent offline.
 """
 
 from __future__ import annotations
@@ -25,11 +28,13 @@ from presence_agent.exitcodes import Exit
 
 DEMO_KEY = "demo"
 DEMO_SECRET = "demo-secret"  # noqa: S105 - a throwaway for the local stand-in
-_VALID = {"available", "busy", "away", "offline"}
+_VALID = {"online", "away", "away_manual", "away_and_reassigning", "offline"}
+#: The real server's idle guard: ``source: idle`` does not change these.
+_GUARDED = {"away_manual", "away_and_reassigning"}
 
 
 class StandIn:
-    """A minimal documented-dialect Libredesk on 127.0.0.1.
+    """A minimal real-dialect Libredesk on 127.0.0.1 (REST only).
 
     Thread use: requests on the HTTP server's threads; ``status`` from any.
     """
@@ -38,7 +43,6 @@ class StandIn:
         self._out = out
         self._lock = threading.Condition()
         self.status = "offline"
-        self._manual_away = False
         #: The last change, and how many there were (for the simulated day's checks).
         self.last: tuple[str, str] = ("offline", "")
         self._changes = 0
@@ -67,11 +71,10 @@ class StandIn:
 
     def _put(self, status: str, source: str) -> None:
         with self._lock:
-            if source == "idle" and self.status == "away" and self._manual_away:
-                return  # idle never overrides a manual away
+            if source == "idle" and self.status in _GUARDED:
+                return  # the real server's guard: 200, and nothing changes
             if status != self.status:
                 self.status = status
-                self._manual_away = status == "away" and source == "user"
                 self.last = (status, source)
                 self._changes += 1
                 self._lock.notify_all()
@@ -206,22 +209,36 @@ class Step:
     expect: tuple[str, str] | None = None
 
 
-#: The simulated day. A step is one line: escalation (a manual away that turns
-#: into "stop assigning" after a while, where the server has it) is added here.
+#: How many away thresholds without input before no new conversations (the demo's plan).
+STOP_TIMES_AWAY = 2.0
+
+#: The simulated day, in the real server's words. A step is one line.
 DAY: tuple[Step, ...] = (
-    Step("type", "09:00 You sit down and start typing.", seconds=1.0, expect=("available", "user")),
+    Step("type", "09:00 You sit down and start typing.", seconds=1.0, expect=("online", "user")),
     Step(
         "rest",
-        "10:30 You step away for a coffee and leave the keyboard alone.",
+        "10:30 You step away for a coffee and leave the keyboard alone"
+        " (away, but still receiving conversations).",
         times_away_after=1.4,
         expect=("away", "idle"),
     ),
-    Step("touch", "10:45 You are back and move the mouse.", expect=("available", "idle")),
+    Step("touch", "10:45 You are back and move the mouse.", expect=("online", "idle")),
+    Step(
+        "rest",
+        "11:00 Called into a meeting: after a while no new conversations are assigned to you.",
+        times_away_after=STOP_TIMES_AWAY + 0.4,
+        expect=("away_manual", "idle"),
+    ),
+    Step(
+        "touch",
+        "11:40 Back at the desk: online again in one step.",
+        expect=("online", "user"),
+    ),
     Step(
         "choose",
         "12:00 Lunch: you choose Away in the tray menu.",
         status="away",
-        expect=("away", "user"),
+        expect=("away_manual", "user"),
     ),
     Step(
         "rest",
@@ -264,7 +281,15 @@ def run(
                 runtime_dir=root / "run",
             )
             config.update_user_file(
-                paths, {"server": standin.url, "api_key": DEMO_KEY, "away_after": away_after}
+                paths,
+                {
+                    "server": standin.url,
+                    "api_key": DEMO_KEY,
+                    "dialect": "libredesk",
+                    "away_after": away_after,
+                    "stop_assignments_after": away_after * STOP_TIMES_AWAY,
+                    "reassign_after": 0,
+                },
             )
             credentials = Credentials(backend=MemoryKeyring())
             credentials.set(standin.url, DEMO_KEY, DEMO_SECRET)

@@ -128,6 +128,7 @@ def check_config(ctx: Context) -> list[Line]:
             )
         ]
     lines = [Line("config", True, f"valid ({where})")]
+    lines.append(Line("idle plan", True, config.idle_plan(ctx.cfg).describe()))
     for key in ctx.layers.refused:
         lines.append(
             Line(
@@ -372,6 +373,19 @@ def check_server(ctx: Context) -> list[Line]:
     lines.append(Line("credentials", True, f"valid (agent #{agent.id} {agent.name})".rstrip()))
     if dialect_name == "libredesk":
         lines.append(_check_ws(ctx, agent.status_word))
+    else:
+        from presence_agent.config import idle_plan
+
+        if idle_plan(cfg).libredesk_only():
+            lines.append(
+                Line(
+                    "idle plan",
+                    True,
+                    "no new conversations and reassign apply to Libredesk servers only;"
+                    " this server has away only",
+                    needed=False,
+                )
+            )
     return lines
 
 
@@ -497,6 +511,7 @@ def run(
             "ok": not failed,
             "checks": [asdict(line) for line in lines],
             "settings": settings(ctx),
+            "plan": _plan(ctx),
             "files": files(ctx),
         }
         json.dump(report, out, indent=2, default=str)
@@ -524,6 +539,24 @@ def run(
         shown_value = ", ".join(value) if isinstance(value, list) else value
         print(f"     {name}: {shown_value or '-'}", file=out)
     return 1 if failed else 0
+
+
+def _plan(ctx: Context) -> dict[str, Any] | None:
+    """The idle steps, in seconds (``None``: never) and in words."""
+    from presence_agent.config import ConfigError, idle_plan
+
+    if ctx.cfg is None:
+        return None
+    try:
+        plan = idle_plan(ctx.cfg)
+    except ConfigError:
+        return None
+    return {
+        "away_after": plan.away_after,
+        "stop_assignments_after": plan.stop_assignments_after,
+        "reassign_after": plan.reassign_after,
+        "text": plan.describe(),
+    }
 
 
 def _toml_value(value: Any) -> str:

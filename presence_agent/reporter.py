@@ -65,13 +65,27 @@ from presence_agent.events import (
     Wait,
     WorkerFailed,
 )
-from presence_agent.vocab import Dialect, Status, UnsupportedStatusError
+from presence_agent.vocab import Dialect, ServerStatus, Status, UnsupportedStatusError
 from presence_agent.worker import Supervised
 
 log = logging.getLogger(__name__)
 
 #: The only status each idle change may start from.
 _IDLE_FROM = {Status.AWAY: Status.AVAILABLE, Status.AVAILABLE: Status.AWAY}
+
+
+def _idle_may_change(desired: Desired, server: ServerStatus) -> bool:
+    """Whether an idle change may still go out over what a look found the server holding.
+
+    The plain away and return: from Available and from an away. On a real server also the
+    later idle steps from idleness's own ``away`` (docs/libredesk.md), and the return from
+    an ``offline`` nobody chose here (the recovery: the policy never asks it otherwise).
+    """
+    if desired.no_assignments or desired.status is Status.REASSIGNING:
+        return server.status is Status.AWAY and server.by_idle is not False
+    if desired.status is Status.AVAILABLE and server.status is Status.OFFLINE:
+        return True
+    return server.status is _IDLE_FROM.get(desired.status)
 
 #: While signed out (401/403, no secret, keyring locked), when to look for new credentials:
 #: after each of these in turn, then every last one. ``login``, ``logout`` and the tray tell
@@ -253,7 +267,7 @@ class ReporterMachine:
                     # A look before an idle change (a newer request that came meanwhile
                     # makes it moot: that one goes out on its own terms).
                     desired = self._looking
-                    if server.status is _IDLE_FROM.get(desired.status):
+                    if _idle_may_change(desired, server):
                         self._looked = desired
                     else:
                         # Someone else changed it: the idle change no longer applies. Not

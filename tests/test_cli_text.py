@@ -30,10 +30,13 @@ def test_demo_without_a_display_plays_a_simulated_day(no_display: dict[str, str]
     assert narrated == [step.narration for step in DAY]
     server = [re.sub(r"^\d\d:\d\d:\d\d ", "", line) for line in lines if " server: " in line]
     assert server == [
-        "server: available (user)",
+        "server: online (user)",
         "server: away (idle)",
-        "server: available (idle)",
-        "server: away (user)",
+        "server: online (idle)",
+        "server: away (idle)",
+        "server: away_manual (idle)",  # the escalation: no new conversations
+        "server: online (user)",  # back in one PUT (user: the idle guard)
+        "server: away_manual (user)",
         "server: offline (user)",
     ]
     assert "!!" not in result.stdout

@@ -333,3 +333,54 @@ def test_doctor_names_a_refused_websocket_origin(
     )
     assert "proxy_set_header Host $host" in lines[index + 1]
     assert server.ws_refused_origins == 1
+
+
+# -- the idle plan (presence_agent/routing.py) ----------------------------------------------
+
+
+def test_doctor_prints_the_idle_plan_in_words_and_in_json(paths: Paths) -> None:
+    import json
+
+    out = io.StringIO()
+    doctor.run(paths, out, [doctor.check_config], context=context(paths))
+    assert (
+        "ok   idle plan: away after 5 min, no new conversations after 15 min, reassign never"
+        in out.getvalue()
+    )
+    paths.config_dir.mkdir(parents=True, exist_ok=True)
+    paths.config_file.write_text(
+        "away_after = 120\nstop_assignments_after = 0\nreassign_after = 3600\n"
+    )
+    out = io.StringIO()
+    doctor.run(paths, out, [doctor.check_config], context=context(paths), as_json=True)
+    report = json.loads(out.getvalue())
+    assert report["plan"] == {
+        "away_after": 120.0,
+        "stop_assignments_after": None,
+        "reassign_after": 3600.0,
+        "text": "away after 2 min, no new conversations never, reassign after 1 h",
+    }
+    assert {"part": "idle plan", "ok": True}.items() <= next(
+        c for c in report["checks"] if c["part"] == "idle plan"
+    ).items()
+
+
+def test_doctor_names_the_steps_out_of_order_with_file_and_key(paths: Paths) -> None:
+    paths.config_dir.mkdir(parents=True, exist_ok=True)
+    paths.config_file.write_text("away_after = 600\nstop_assignments_after = 300\n")
+    lines = doctor.check_config(context(paths))
+    assert lines[0].ok is False
+    assert lines[0].text.startswith(f"{paths.config_file}: key 'stop_assignments_after' must be")
+
+
+@pytest.mark.desktop
+def test_doctor_says_the_later_steps_apply_to_libredesk_servers_only(
+    desktop_env: dict[str, str], secret_service: SecretServiceInfo
+) -> None:
+    with LibredeskServer(dialect="documented", api_key=KEY, api_secret=SECRET) as documented:
+        assert login(desktop_env, documented.url, KEY, SECRET).returncode == 0
+        result = run_cli(["doctor"], desktop_env, timeout=60)
+    assert (
+        "ok   idle plan: no new conversations and reassign apply to Libredesk servers only;"
+        " this server has away only"
+    ) in result.stdout, result.stdout
