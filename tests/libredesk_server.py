@@ -95,7 +95,9 @@ class Request:
     """One request as the server saw it on arrival (before faults, auth or handling).
 
     ``headers`` keeps the names as sent; the ``Authorization`` value is replaced by
-    ``"<redacted>"``. Use :meth:`header` for a case-insensitive look-up.
+    ``"<redacted>"``. Use :meth:`header` for a case-insensitive look-up. ``answered`` is
+    the HTTP status of the server's answer once it has handled the request (and applied
+    what it asked), ``None`` while it is still being handled.
     """
 
     method: str
@@ -107,6 +109,7 @@ class Request:
     wall: float
     body: bytes = b""
     query: str = ""
+    answered: int | None = None
 
     def header(self, name: str) -> str | None:
         """The value of header ``name`` (case-insensitive), or None."""
@@ -578,11 +581,14 @@ class LibredeskServer:
         self, status: str, source: str | None = None, timeout: float = 5.0, after: int = 0
     ) -> Request | None:
         """The first availability PUT with index >= ``after`` asking for ``status`` (and
-        ``source``, if given), waiting up to ``timeout``. Index as in :meth:`puts`."""
+        ``source``, if given), waiting up to ``timeout`` for the server to have answered it
+        (so :attr:`status` already says what it did). Index as in :meth:`puts`."""
         found: list[Request] = []
 
         def match() -> bool:
             for request in self._put_requests()[after:]:
+                if request.answered is None:
+                    continue
                 got_status, got_source = self._put_fields(request)
                 if got_status == status and (source is None or got_source == source):
                     found.append(request)
@@ -1070,7 +1076,23 @@ class LibredeskServer:
         with self._lock:
             self._requests.append(recorded)
             self._bump()
-        return await handler(request)
+        status = 0  # no answer: the connection went first
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            # Marked answered only now, after the handler changed the state: whoever waits
+            # for this request (wait_for_put) then sees what it did, not the state before.
+            with self._lock:
+                for index in range(len(self._requests) - 1, -1, -1):
+                    if self._requests[index] is recorded:
+                        self._requests[index] = dataclasses.replace(recorded, answered=status)
+                        break
+                self._bump()
 
     @web.middleware
     async def _mw_faults(self, request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -17,15 +17,22 @@ pytestmark = pytest.mark.desktop
 
 @pytest.fixture
 def server() -> Iterator[LibredeskServer]:
-    # Sweeps every second anyone silent for 3 s.
-    with LibredeskServer(
-        dialect="libredesk",
-        api_key=KEY,
-        api_secret=SECRET,
-        sweep_period=1.0,
-        sweep_threshold=3.0,
-    ) as srv:
+    # No sweep until a test starts it (sweep_after_the_first_ping).
+    with LibredeskServer(dialect="libredesk", api_key=KEY, api_secret=SECRET) as srv:
         yield srv
+
+
+def sweep_after_the_first_ping(server: LibredeskServer) -> None:
+    """Sweep every second anyone silent for 3 s, from the agent's first ping on.
+
+    The server's last activity is its own start, older than 3 s by the time a loaded
+    machine has signed in and started the agent; a sweep in the moment between the
+    start-up PUT and the first ping (which a ping cannot precede: it would turn offline
+    online by itself) would take the agent offline. That moment is the real server's
+    too, but there it is one of a 60 s period; here it would be one of a second.
+    """
+    assert server.wait_for(lambda: server.ws_pings >= 1, 10), "no ping"
+    server.set_sweep(1.0, 3.0)
 
 
 def start(env: dict[str, str], *args: str) -> AgentProcess:
@@ -40,6 +47,7 @@ def test_real_server_scenario(
     signed_in(env, server)
     with start(env) as agent:
         assert server.wait_for_put("online", "user", timeout=10), agent.output()
+        sweep_after_the_first_ping(server)
         # Online through several sweep periods while input comes: only pings hold the sweep off.
         for _ in range(8):
             user_input.touch()
@@ -123,6 +131,7 @@ def test_ws_drops_and_silence_reconnect(env: dict[str, str], server: LibredeskSe
     signed_in(env, server)
     with start(env) as agent:
         assert server.wait_for(lambda: server.ws_connected() == 1, 10), agent.output()
+        sweep_after_the_first_ping(server)
         for round_ in range(3):
             pings, want = server.ws_pings, round_ + 2
             assert server.wait_for(lambda: server.ws_pings > pings, 5)  # a healthy socket  # noqa: B023

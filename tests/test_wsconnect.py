@@ -162,11 +162,14 @@ def test_proxy_credentials_wrong_or_missing_are_said_without_the_secret(
 
 def test_a_proxy_that_is_not_there(tls_server: tuple[LibredeskServer, Path]) -> None:
     server, cert = tls_server
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    environ = {"HTTPS_PROXY": f"http://{PROXY_USER}:{PROXY_SECRET}@127.0.0.1:{port}"}
-    with pytest.raises(ProxyConnectError) as info:
-        connect(params(f"https://{NAME}:{server.port}", cert), 5, environ=environ)
+    # Bound but not listening, and held while the test runs: connecting is refused, and
+    # nothing can take the port meanwhile (another test's server, or this very connect's
+    # own ephemeral source port, which would connect the socket to itself).
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        port = held.getsockname()[1]
+        environ = {"HTTPS_PROXY": f"http://{PROXY_USER}:{PROXY_SECRET}@127.0.0.1:{port}"}
+        with pytest.raises(ProxyConnectError) as info:
+            connect(params(f"https://{NAME}:{server.port}", cert), 5, environ=environ)
     assert f"cannot reach proxy http://127.0.0.1:{port} (HTTPS_PROXY)" in str(info.value)
     assert PROXY_SECRET not in str(info.value)

@@ -107,6 +107,17 @@ class TinyProxy:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> TinyProxy:
+        # tinyproxy takes no port 0 and no socket of ours: the port is picked free, then
+        # bound by tinyproxy a moment later, and something else may take it in between
+        # (it then says so and exits). That race alone is worth another port.
+        for _attempt in range(5):
+            try:
+                return self._start()
+            except _PortTaken:
+                self.port = _free_port()
+        raise RuntimeError(f"tinyproxy found no free port in 5 tries:\n{self.log()}")
+
+    def _start(self) -> TinyProxy:
         hosts_file = self._dir / "hosts"
         lines = ["127.0.0.1 localhost", "::1 localhost"]
         lines += [f"{address} {name}" for name, address in self._hosts.items()]
@@ -138,6 +149,9 @@ class TinyProxy:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
+                self._proc = None
+                if "Could not create listening sockets" in self.log():
+                    raise _PortTaken()
                 raise RuntimeError(f"tinyproxy exited at start:\n{self.log()}")
             if "Accepting connections" in self.log():
                 with (
@@ -196,6 +210,10 @@ class TinyProxy:
             if time.monotonic() >= deadline:
                 return None
             time.sleep(0.05)
+
+
+class _PortTaken(Exception):
+    """tinyproxy could not bind its port: someone took it after it was picked."""
 
 
 def _free_port() -> int:
