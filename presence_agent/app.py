@@ -643,8 +643,11 @@ def install_signal_handlers(stop: Callable[[], None]) -> None:
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
-    if hasattr(signal, "SIGHUP"):
-        signal.signal(signal.SIGHUP, handler)
+    # SIGHUP (the terminal closed) and SIGQUIT (Ctrl-\\, `kill -QUIT`) quit the same way:
+    # offline first. SIGQUIT's default would dump core, without the offline.
+    for name in ("SIGHUP", "SIGQUIT"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), handler)
 
 
 def _run_tray(parts: Parts, err: TextIO) -> bool:

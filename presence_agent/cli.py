@@ -251,8 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = sys.argv[1:] if argv is None else list(argv)
-    from presence_agent import credentials, quiet
+    from presence_agent import coredump, credentials, quiet
 
+    # First: any command may hold the secret (the agent, its keyring helper, login...).
+    coredump.forbid_core_dumps()
     quiet.install()  # library warnings go to the log, not the terminal
     if args_list[:1] == [credentials.HELPER_COMMAND]:
         # The running agent's keyring calls (credentials.KeyringHelper): not for

@@ -2,7 +2,8 @@
 
 The real-desktop fixtures (Xvfb, private D-Bus session bus, gnome-keyring Secret Service,
 trayer, desktop_env) live in tests/desktop.py, the real proxy (desk_proxy) in
-tests/tinyproxy.py; importing them here registers them for every test. Their helpers
+tests/tinyproxy.py, a second local user (neighbour, shared_root) in tests/local_users.py;
+importing them here registers them for every test. Their helpers
 (move_mouse, key, click, screenshot, tray_icons, ...) are imported from tests.desktop
 directly where needed.
 """
@@ -21,14 +22,17 @@ from tests.desktop import (
     trayer,
     xvfb,
 )
+from tests.local_users import neighbour, shared_root
 from tests.tinyproxy import desk_proxy
 
 __all__ = [
     "desk_proxy",
     "desktop_env",
     "env",
+    "neighbour",
     "secret_service",
     "session_bus",
+    "shared_root",
     "trayer",
     "user_input",
     "xvfb",

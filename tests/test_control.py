@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -12,17 +13,22 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from presence_agent.control import (
+    BUSY,
     MAX_LINE,
+    QUEUE,
+    WORKERS,
     AlreadyRunning,
     ControlServer,
     InstanceLock,
     NotRunning,
+    parse_request,
     request,
 )
 
@@ -121,8 +127,10 @@ def raw(runtime: Path, data: bytes) -> dict:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(5)
         sock.connect(str(runtime / "control.sock"))
-        sock.sendall(data)
-        sock.shutdown(socket.SHUT_WR)
+        # A refusal (busy) may come, and the server hang up, before the request is sent.
+        with contextlib.suppress(BrokenPipeError):
+            sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)
         with sock.makefile("rb") as stream:
             return json.loads(stream.readline())
 
@@ -281,3 +289,155 @@ def test_no_answer_is_not_running(runtime):
         with pytest.raises(NotRunning, match="no answer"):
             request(runtime, {"cmd": "status"}, timeout=2)
         t.join(5)
+
+
+# -- bounds (issue 16 item 8) -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        (b'{"cmd": "pause", "seconds": NaN}', "NaN is not a number"),
+        (b'{"cmd": "pause", "seconds": Infinity}', "Infinity is not a number"),
+        (b'{"cmd": "pause", "seconds": -Infinity}', "-Infinity is not a number"),
+        (b'{"a": ' + b"[" * 17 + b"]" * 17 + b"}", "nested too deeply"),
+        (b"[" * 100_000, "nested too deeply"),
+        (b'{"a": "' + b"[" * 100 + b'"}', None),  # brackets in a string are text
+    ],
+)
+def test_parse_request_refuses_what_is_no_request(line: bytes, why: str | None) -> None:
+    if why is None:
+        assert parse_request(line) == {"a": "[" * 100}
+    else:
+        with pytest.raises(ValueError, match=f"^{why}$"):
+            parse_request(line)
+
+
+def test_deep_nesting_is_a_bad_request_not_an_error_in_the_log(runtime, server, caplog):
+    _, handler = server
+    with caplog.at_level("DEBUG"):
+        answer = raw(runtime, b"[" * 200_000 + b"\n")
+    assert answer == {"ok": False, "message": "bad request: nested too deeply"}
+    assert [r for r in caplog.records if r.levelno >= 30] == []
+    assert handler.requests == []
+    assert request(runtime, {"cmd": "status"})["ok"] is True
+
+
+def test_nan_never_reaches_the_handler(runtime, server):
+    _, handler = server
+    answer = raw(runtime, b'{"cmd": "pause", "seconds": NaN}\n')
+    assert answer == {"ok": False, "message": "bad request: NaN is not a number"}
+    assert handler.requests == []
+
+
+class Trickler(threading.Thread):
+    """A client that sends its request a byte every ``gap`` seconds (the attack itself)."""
+
+    def __init__(self, runtime: Path, gap: float) -> None:
+        super().__init__(daemon=True)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(str(runtime / "control.sock"))
+        self.gap = gap
+        self.cut_off_after: float | None = None
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        began = time.monotonic()
+        with contextlib.suppress(OSError):  # EPIPE: the server hung up on us
+            while not self._stop_event.wait(self.gap):
+                self.sock.sendall(b" ")
+                try:
+                    if self.sock.recv(1, socket.MSG_DONTWAIT | socket.MSG_PEEK) == b"":
+                        break  # closed by the server
+                except BlockingIOError:
+                    continue  # still open, nothing said
+        if not self._stop_event.is_set():
+            self.cut_off_after = time.monotonic() - began
+
+    def finish(self) -> None:
+        self._stop_event.set()
+        self.join(10)
+        self.sock.close()
+
+
+def test_trickling_clients_are_cut_off_at_the_deadline_and_status_still_answers(runtime):
+    handler = Handler()
+    srv = ControlServer(runtime, handler, deadline=1.0)
+    srv.start()
+    tricklers = [Trickler(runtime, gap=0.2) for _ in range(WORKERS + 2)]
+    try:
+        for trickler in tricklers:
+            trickler.start()
+        began = time.monotonic()
+        # Every worker is held by a trickler; this one waits its turn, then is answered.
+        assert request(runtime, {"cmd": "status"}, timeout=10)["ok"] is True
+        assert time.monotonic() - began < 3.0
+        for trickler in tricklers:
+            trickler.join(5)
+            assert trickler.cut_off_after is not None
+            assert 0.8 < trickler.cut_off_after < 3.0
+    finally:
+        for trickler in tricklers:
+            trickler.finish()
+        srv.stop()
+    assert handler.requests == [{"cmd": "status"}]
+
+
+def test_a_flood_of_connections_leaves_the_server_answering(runtime, server):
+    threads_before = threading.active_count()
+    for _ in range(5000):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(str(runtime / "control.sock"))
+    # Clients that send a request and leave before the answer: nothing to report.
+    for _ in range(200):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(str(runtime / "control.sock"))
+            with contextlib.suppress(BrokenPipeError):  # refused: the queue was full
+                sock.sendall(b'{"cmd": "status"}\n')
+    assert threading.active_count() <= threads_before
+    began = time.monotonic()
+    assert request(runtime, {"cmd": "status"}, timeout=10)["ok"] is True
+    assert time.monotonic() - began < 2.0
+
+
+def test_a_full_queue_is_refused_at_once(runtime):
+    release = threading.Event()
+    entered = threading.Semaphore(0)
+
+    def slow(req: dict) -> dict:
+        entered.release()
+        release.wait(10)
+        return {"ok": True}
+
+    srv = ControlServer(runtime, slow, deadline=30)
+    srv.start()
+    held = []
+
+    def hold() -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(str(runtime / "control.sock"))
+        sock.sendall(b'{"cmd": "x"}\n')
+        held.append(sock)
+
+    try:
+        # Every worker busy (each inside the handler), then the queue full: the next is
+        # told so at once.
+        for _ in range(WORKERS):
+            hold()
+        for _ in range(WORKERS):
+            assert entered.acquire(timeout=10)
+        for _ in range(QUEUE):
+            hold()
+        began = time.monotonic()
+        answer = raw(runtime, b'{"cmd": "status"}\n')
+        assert answer == {"ok": False, "busy": True, "message": BUSY}
+        assert time.monotonic() - began < 1.0
+        # The CLI's request waits such a moment out, within its own time.
+        began = time.monotonic()
+        assert request(runtime, {"cmd": "status"}, timeout=0.5)["busy"] is True
+        assert 0.4 < time.monotonic() - began < 2.0
+    finally:
+        release.set()
+        for sock in held:
+            sock.close()
+        srv.stop()

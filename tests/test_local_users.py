@@ -20,9 +20,7 @@ from presence_agent.exitcodes import Exit
 from tests.agent_process import KEY, SECRET, AgentProcess, run_cli, signed_in
 from tests.desktop import private_dirs
 from tests.libredesk_server import LibredeskServer
-from tests.local_users import Neighbour, neighbour, shared_root
-
-__all__ = ["neighbour", "shared_root"]
+from tests.local_users import Neighbour
 
 pytestmark = [
     pytest.mark.desktop,
