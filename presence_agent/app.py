@@ -712,6 +712,8 @@ def run(
         # (the log dir below it is made private by logs.setup, which says when it cannot).
         private_dir(paths.state_dir)
     logs.setup(paths.log_file, cfg.log_level, stderr=not tray, redactor=redactor)
+    for _path, warning in layers.ignored:
+        log.warning("config: %s", warning)
     try:
         runtime = paths.private_runtime_dir()
         lock = InstanceLock(runtime / "agent.lock")

@@ -9,6 +9,7 @@ secret where ``login`` would not.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import stat
@@ -276,6 +277,9 @@ class Layers:
     user_file: Path
     #: The system-wide files that exist, most important first.
     site_files: tuple[Path, ...]
+    #: System-wide files not read because another user could have written them, each with
+    #: the warning that says so (see :func:`untrusted`).
+    ignored: tuple[tuple[Path, str], ...] = ()
 
     def source_of(self, key: str) -> Path | None:
         return self.sources.get(key)
@@ -330,7 +334,12 @@ def load_layers(paths: Paths, *, user: bool = True) -> Layers:
         values.update(found)
         sources.update(dict.fromkeys(found, path))
 
+    ignored: list[tuple[Path, str]] = []
     for path in reversed(paths.site_config_files):
+        why = untrusted(path)
+        if why is not None:
+            ignored.insert(0, (path, f"{path}: ignored: {why}; only root may be able to change it"))
+            continue
         found = read_file(path, allow_locks=True)
         if not found and not path.exists():
             continue
@@ -368,6 +377,7 @@ def load_layers(paths: Paths, *, user: bool = True) -> Layers:
         refused=tuple(refused),
         user_file=paths.config_file,
         site_files=tuple(site_files),
+        ignored=tuple(ignored),
     )
 
 
@@ -400,6 +410,83 @@ def check_plan(cfg: Config, where: Mapping[str, str]) -> IdlePlan:
 def idle_plan(cfg: Config) -> IdlePlan:
     """The plan of a config that :func:`load` checked."""
     return check_plan(cfg, {})
+
+
+def untrusted(path: Path) -> str | None:
+    """Why a system-wide config file must not be believed, or ``None``.
+
+    It presets the server every user's secret goes to, so it counts only if no user
+    but root (and the one running the agent) can change it: the file and every
+    directory above it owned by root or by this user, and not writable by a group
+    with other members or by everyone (a world-writable directory only if sticky,
+    like /tmp, and then its entries are still checked). A missing file is no
+    warning. Windows: its ACLs are not modes, so this check does not apply there.
+    """
+    if os.name != "posix":
+        return None
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"cannot be checked ({exc.strerror})"
+    me = os.geteuid()
+    entry, chain = path, [(path, info)]
+    while entry.parent != entry:
+        entry = entry.parent
+        try:
+            chain.append((entry, os.lstat(entry)))
+        except OSError as exc:
+            return f"{entry} cannot be checked ({exc.strerror})"
+    for where, st in chain:
+        is_dir = stat.S_ISDIR(st.st_mode)
+        if st.st_uid not in (0, me):
+            return f"{where} belongs to another user ({_user_name(st.st_uid)})"
+        if st.st_mode & stat.S_IWOTH and not (is_dir and st.st_mode & stat.S_ISVTX):
+            return f"{where} is writable by every user"
+        if st.st_mode & stat.S_IWGRP and not (is_dir and st.st_mode & stat.S_ISVTX):
+            others = _other_members(st.st_gid, me)
+            if others:
+                return (
+                    f"{where} is writable by group {_group_name(st.st_gid)} ({', '.join(others)})"
+                )
+    return None
+
+
+def _other_members(gid: int, me: int) -> list[str]:
+    """The users other than root and ``me`` in group ``gid`` (as a supplementary or a
+    primary group), a few at most."""
+    import grp
+    import pwd
+
+    names: set[str] = set()
+    with contextlib.suppress(KeyError):
+        names.update(grp.getgrgid(gid).gr_mem)
+    own: set[str] = set()
+    for entry in pwd.getpwall():
+        if entry.pw_gid == gid:
+            names.add(entry.pw_name)
+        if entry.pw_uid in (0, me):
+            own.add(entry.pw_name)
+    return sorted(names - own)[:3]
+
+
+def _user_name(uid: int) -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
+def _group_name(gid: int) -> str:
+    import grp
+
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return f"gid {gid}"
 
 
 def load(paths: Paths) -> Config:

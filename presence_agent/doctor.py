@@ -129,6 +129,17 @@ def check_config(ctx: Context) -> list[Line]:
         ]
     lines = [Line("config", True, f"valid ({where})")]
     lines.append(Line("idle plan", True, config.idle_plan(ctx.cfg).describe()))
+    for _path, warning in ctx.layers.ignored:
+        lines.append(
+            Line(
+                "config",
+                False,
+                warning,
+                "make it root's and writable by root only (chown root:root; chmod 644),"
+                " or remove it",
+                needed=False,
+            )
+        )
     for key in ctx.layers.refused:
         lines.append(
             Line(

@@ -439,3 +439,42 @@ def test_an_admin_presets_the_steps_and_a_user_lives_with_them(paths: Paths) -> 
 def test_an_away_after_past_the_default_step_leaves_the_unset_step_out(paths: Paths) -> None:
     write(paths.config_file, "away_after = 1200\n")
     assert load(paths).stop_assignments_after == 0.0  # no error over a key nobody wrote
+
+
+# -- a system-wide file someone else could have written (issue 16) ---------------------------
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX modes")
+@pytest.mark.parametrize(
+    ("loosen", "why"),
+    [
+        (lambda f: f.chmod(0o666), "is writable by every user"),
+        (lambda f: f.parent.chmod(0o777), "is writable by every user"),
+    ],
+)
+def test_a_world_writable_site_file_is_ignored(paths, loosen, why):
+    write(site(paths, 0), 'server = "https://evil.example"\naway_after = 5\n')
+    site(paths, 0).chmod(0o644)
+    write(site(paths, 1), "away_after = 100\n")
+    loosen(site(paths, 0))
+    layers = load_layers(paths)
+    assert layers.config.server is None
+    assert layers.config.away_after == 100.0  # the other, sound file still counts
+    assert layers.site_files == (site(paths, 1),)
+    [(path, warning)] = layers.ignored
+    assert path == site(paths, 0)
+    assert warning.startswith(f"{site(paths, 0)}: ignored: ")
+    assert why in warning
+    assert "only root may be able to change it" in warning
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX modes")
+def test_a_sticky_shared_dir_above_a_sound_file_is_fine(paths, tmp_path):
+    sticky = tmp_path / "site-a"
+    sticky.mkdir()
+    sticky.chmod(0o1777)  # like /tmp: others may add entries, not replace ours
+    write(site(paths, 0), "away_after = 42\n")
+    site(paths, 0).chmod(0o644)
+    layers = load_layers(paths)
+    assert layers.ignored == ()
+    assert layers.config.away_after == 42.0

@@ -8,6 +8,7 @@ and asserts what the person sees, that the agent kept working, and what the neig
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import stat
@@ -119,3 +120,79 @@ def test_a_planted_runtime_dir_stops_no_command(
     assert list(decoy.iterdir()) == []
     log = (state / "log" / "presence-agent.log").read_text()
     assert log.count("runtime dir: using") == 1, log
+
+
+# -- a system-wide config another user can write ---------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["their file", "their group may write it"])
+def test_a_system_config_another_user_can_write_is_ignored_and_said(
+    how: str,
+    env: dict[str, str],
+    server: LibredeskServer,
+    neighbour: Neighbour,
+    shared_root: Path,
+) -> None:
+    env = walkable_env(env, shared_root)
+    presets = shared_root / "etc-xdg"
+    env["XDG_CONFIG_DIRS"] = str(presets)
+    folder = presets / "presence-agent"
+    folder.mkdir(parents=True)
+    preset = folder / "config.toml"
+    # The neighbour would send everyone's secret to their own server, and lock it there.
+    text = 'server = "http://127.0.0.1:9"\nlocked = ["server"]\naway_after = 7\n'
+    if how == "their file":
+        os.chown(folder, neighbour.uid, neighbour.gid)
+        wrote = neighbour.run("sh", "-c", f"printf '%s' '{text}' > {preset}")
+        assert wrote.returncode == 0, wrote.stderr
+        why = f"belongs to another user ({neighbour.name})"
+    else:
+        preset.write_text(text)
+        os.chown(preset, 0, neighbour.gid)
+        preset.chmod(0o664)
+        why = f"is writable by group {neighbour.name} ({neighbour.name})"
+    signed_in(env, server)  # the person's own server: the lock above does not hold
+
+    doctor = run_cli(["doctor"], env)
+    assert f"{preset}: ignored: {preset} {why}" in doctor.stdout, doctor.stdout
+    assert "127.0.0.1:9" not in doctor.stdout
+    report = json.loads(run_cli(["doctor", "--json"], env).stdout)
+    warnings = [c for c in report["checks"] if "ignored" in c["text"]]
+    assert len(warnings) == 1
+    assert warnings[0]["ok"] is False
+    assert why in warnings[0]["text"]
+
+    with AgentProcess(["run", "--no-tray"], env) as agent:
+        assert server.wait_for_put("online", "user", timeout=15), agent.output()
+        assert agent.wait_output(lambda line: why in line, 5), agent.output()
+        assert agent.terminate(signal.SIGTERM) == Exit.OK
+    log_file = Path(env["XDG_STATE_HOME"]) / "presence-agent" / "log" / "presence-agent.log"
+    log = log_file.read_text()
+    assert f"WARNING presence_agent.app: config: {preset}: ignored" in log
+
+
+# -- the log, read by the neighbour -----------------------------------------------------------
+
+
+def test_the_neighbour_cannot_read_the_log(
+    env: dict[str, str], server: LibredeskServer, neighbour: Neighbour, shared_root: Path
+) -> None:
+    env = walkable_env(env, shared_root)
+    signed_in(env, server)
+    log_dir = Path(env["XDG_STATE_HOME"]) / "presence-agent" / "log"
+    with AgentProcess(["run", "--no-tray"], env) as agent:
+        assert server.wait_for_put("online", "user", timeout=15), agent.output()
+        assert agent.terminate(signal.SIGTERM) == Exit.OK
+    log = log_dir / "presence-agent.log"
+    assert "quit: offline" in log.read_text()  # there is a timeline to steal
+    # The way there is open to them (like a 0755 home), the log's own dirs are not.
+    walk = neighbour.run("ls", env["XDG_STATE_HOME"])
+    assert walk.returncode == 0, walk.stderr
+    for attempt in (["cat", str(log)], ["ls", str(log_dir)], ["ls", str(log_dir.parent)]):
+        tried = neighbour.run(*attempt)
+        assert tried.returncode != 0, attempt
+        assert "Permission denied" in tried.stderr, (attempt, tried.stderr)
+        assert tried.stdout == ""
+    assert mode(log) == 0o600
+    assert mode(log_dir) == 0o700
+    assert mode(log_dir.parent) == 0o700
