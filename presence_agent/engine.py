@@ -149,6 +149,8 @@ class Engine:
         self._next_refresh: float | None = None
         self._armed: bool | None = None
         self._intent: Intent | None = None
+        #: Reads of the server's status taken in (the keepalive's gate, Intent.reads).
+        self._reads = 0
         self._worker = Supervised("engine", self.run, self.post)
 
     # -- any thread ---------------------------------------------------------------------
@@ -271,6 +273,7 @@ class Engine:
             case PushLive(live=live):
                 self._push_live = live
             case Connected():
+                self._reads += 1
                 self._connected_to(now, event)
             case Answered(asked=asked, server=server):
                 self._policy.answered(now, asked, server)
@@ -285,6 +288,7 @@ class Engine:
                 else:
                     log.info("now %s (%s)", server.status.value, asked.source.value)
             case Refreshed(server=server):
+                self._reads += 1
                 self._send(self._policy.server_said(now, server, self._source.idle_seconds()))
             case Failed(asked=asked, message=message):
                 if asked is not None:
@@ -416,6 +420,7 @@ class Engine:
             open=self._connected and self._dialect is Dialect.LIBREDESK and not self._signed_out,
             agent_id=self._agent_id,
             may_ping=self._policy.may_ping(),
+            reads=self._reads,
         )
         if intent != self._intent:
             self._intent = intent

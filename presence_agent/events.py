@@ -603,6 +603,11 @@ class Intent:
     open: bool
     agent_id: int | None
     may_ping: bool
+    #: How many reads of the server's status the engine has taken in. After a (re)connect
+    #: no ping goes before the next read: a ping would silently turn a sweep's offline into
+    #: online, and the read (then a PUT online, docs/libredesk.md) must come first.
+    #: ``None``: no such gate.
+    reads: int | None = None
 
 
 @dataclass(frozen=True)

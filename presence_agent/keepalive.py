@@ -183,6 +183,8 @@ class KeepaliveMachine:
         self._refused = False
         #: The server refused our Origin (a 200 without upgrade): retried only slowly.
         self._origin_refused = False
+        #: Set when a socket opens: no ping until the engine has read more than this.
+        self._read_gate: int | None = None
         self._reopen = False
         self._next_ping: float | None = None
         #: When the oldest ping not yet answered was sent.
@@ -219,7 +221,7 @@ class KeepaliveMachine:
         if self._state == "open":
             if not self._intent.open or self._reopen:
                 return self._close()
-            if not self._intent.may_ping:
+            if not self._intent.may_ping or self._read_gate is not None:
                 return Wait(None)
             if self._unanswered_since is not None:
                 give_up = self._unanswered_since + self.pong_timeout
@@ -266,6 +268,14 @@ class KeepaliveMachine:
                 if not event.may_ping:
                     self._next_ping = None
                     self._unanswered_since = None  # nothing owed while we are not pinging
+                if (
+                    self._read_gate is not None
+                    and event.reads is not None
+                    and event.reads > self._read_gate
+                ):
+                    self._read_gate = None  # the status was read since the socket opened
+                    if event.may_ping:
+                        self._next_ping = now
                 self._intent = event
             case Reopen():
                 if self._state != "closed" or self._retry_at is not None:
@@ -276,7 +286,10 @@ class KeepaliveMachine:
                 self._state = "open"
                 self.connects += 1
                 self.last_error = None
-                self._next_ping = now if self._intent.may_ping else None
+                # No ping before the engine has read the status anew (Intent.reads).
+                self._read_gate = self._intent.reads
+                gated = self._read_gate is not None
+                self._next_ping = now if self._intent.may_ping and not gated else None
                 self._unanswered_since = None
                 log.info("/ws connected")
                 if self._origin_refused:

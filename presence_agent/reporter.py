@@ -87,6 +87,7 @@ def _idle_may_change(desired: Desired, server: ServerStatus) -> bool:
         return True
     return server.status is _IDLE_FROM.get(desired.status)
 
+
 #: While signed out (401/403, no secret, keyring locked), when to look for new credentials:
 #: after each of these in turn, then every last one. ``login``, ``logout`` and the tray tell
 #: the running agent at once; this is for a keyring unlocked or edited by other means, and

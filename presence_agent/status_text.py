@@ -77,6 +77,8 @@ def idle_for(snap: Snapshot, now_wall: float, tr: Translator = ENGLISH) -> str:
     ):
         return ""
     minutes = max(0, int(now_wall - snap.last_input_wall) // 60)
+    if minutes < 1:
+        return tr._(REASONS[Why.IDLE])  # "idle 0 min" says nothing a person can use
     return tr._("idle {minutes} min").format(minutes=minutes)
 
 

@@ -415,14 +415,15 @@ def test_keepalive_intent_follows_the_connection_and_offline(h):
     )
     h.connect(OFFLINE)
     # Offline held, available asked: no ping until the server holds available.
-    assert h.keepalive.intent == Intent(open=True, agent_id=AGENT.id, may_ping=False)
+    # (reads=1: the connect's read, which the keepalive waits for before a first ping)
+    assert h.keepalive.intent == Intent(open=True, agent_id=AGENT.id, may_ping=False, reads=1)
     h.post(Answered(START, AVAILABLE))
-    assert h.keepalive.intent == Intent(open=True, agent_id=AGENT.id, may_ping=True)
+    assert h.keepalive.intent == Intent(open=True, agent_id=AGENT.id, may_ping=True, reads=1)
     h.post(ManualChoice(Status.OFFLINE))
     # Offline asked: no ping from now on, before the answer even comes.
-    assert h.keepalive.intent == Intent(open=True, agent_id=AGENT.id, may_ping=False)
+    assert h.keepalive.intent == Intent(open=True, agent_id=AGENT.id, may_ping=False, reads=1)
     h.post(SignedOut("401"))
-    assert h.keepalive.intent == Intent(open=False, agent_id=AGENT.id, may_ping=False)
+    assert h.keepalive.intent == Intent(open=False, agent_id=AGENT.id, may_ping=False, reads=1)
 
 
 def test_no_keepalive_on_a_documented_server(h):

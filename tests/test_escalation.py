@@ -368,3 +368,20 @@ def test_a_restart_after_the_offline_on_quit_while_the_person_is_back_is_online(
     h.source.idle = 3
     h.connect(ServerStatus(Status.OFFLINE))
     assert h.reporter.submitted == [Desired(Status.AVAILABLE, Source.USER)]
+
+
+def test_each_read_of_the_server_is_counted_for_the_keepalives_gate():
+    from presence_agent.events import Refreshed, Resync
+
+    h = harness()
+    h.connect(AVAILABLE)
+    intent = h.keepalive.intent
+    assert intent is not None
+    before = intent.reads
+    assert before is not None
+    h.post(Resync())
+    assert h.reporter.refreshes == 1
+    h.post(Refreshed(AVAILABLE))
+    after = h.keepalive.intent
+    assert after is not None
+    assert after.reads == before + 1

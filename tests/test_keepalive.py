@@ -330,3 +330,18 @@ def test_the_driver_opens_pings_reads_and_closes():
     keepalive.join(10)
     assert keepalive.machine.last_close == (1000, "kicked")
     assert sockets[0].sent == ["ping"]
+
+
+def test_after_a_reconnect_no_ping_before_the_status_was_read_again(k):
+    # A ping would turn a sweep's offline into online unseen: the engine reads first.
+    gated = Intent(open=True, agent_id=7, may_ping=True, reads=3)
+    k.feed(gated)
+    action = k.poll()
+    assert isinstance(action, OpenSocket)
+    k.feed(SocketOpened(action.socket))
+    assert k.out[-1] == Resync()
+    assert k.poll() == Wait(None)  # no ping yet
+    k.feed(Intent(open=True, agent_id=7, may_ping=False, reads=4))  # read: offline, PUT first
+    assert k.poll() == Wait(None)
+    k.feed(Intent(open=True, agent_id=7, may_ping=True, reads=4))  # online again: ping now
+    assert isinstance(k.poll(), SendPing)
