@@ -284,12 +284,15 @@ class KeepaliveMachine:
                 self._stopping = True
             case SocketOpened(socket=number) if number == self._socket:
                 self._state = "open"
-                self.connects += 1
                 self.last_error = None
-                # No ping before the engine has read the status anew (Intent.reads).
-                self._read_gate = self._intent.reads
+                # After a reconnect, no ping before the engine has read the status anew
+                # (Intent.reads): the sweep may have struck while the socket was down. The
+                # first socket follows the connect's own read closely, and a start must ping
+                # soon (the sweep's clock runs from the server's last ping).
+                self._read_gate = self._intent.reads if self.connects else None
                 gated = self._read_gate is not None
                 self._next_ping = now if self._intent.may_ping and not gated else None
+                self.connects += 1
                 self._unanswered_since = None
                 log.info("/ws connected")
                 if self._origin_refused:

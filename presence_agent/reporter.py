@@ -78,10 +78,14 @@ def _idle_may_change(desired: Desired, server: ServerStatus) -> bool:
     """Whether an idle change may still go out over what a look found the server holding.
 
     The plain away and return: from Available and from an away. On a real server also the
-    later idle steps from idleness's own ``away`` (docs/libredesk.md), and the return from
-    an ``offline`` nobody chose here (the recovery: the policy never asks it otherwise).
+    later idle steps from idleness's own ``away`` or from an ``offline`` (the agent's own
+    on quit, put back after a restart; an offline stops no routing there: docs/libredesk.md),
+    and the return from an ``offline`` nobody chose here (the recovery: the policy never
+    asks it otherwise).
     """
     if desired.no_assignments or desired.status is Status.REASSIGNING:
+        if server.status is Status.OFFLINE:
+            return True
         return server.status is Status.AWAY and server.by_idle is not False
     if desired.status is Status.AVAILABLE and server.status is Status.OFFLINE:
         return True

@@ -336,11 +336,12 @@ def test_demo_shows_transitions_live(desktop_env: dict[str, str]) -> None:
     pointer = Input(desktop_env["DISPLAY"])
     pointer.touch()
     with AgentProcess(["demo", "--away-after", "2", "--duration", "8"], desktop_env) as demo:
-        assert demo.wait_output(lambda line: "server: available (user)" in line, 10), demo.output()
+        # The stand-in speaks the real dialect (presence_agent/demo.py).
+        assert demo.wait_output(lambda line: "server: online (user)" in line, 10), demo.output()
         assert demo.wait_output(lambda line: "server: away (idle)" in line, 6), demo.output()
         count = len(demo.stdout)
         pointer.touch()
-        assert demo.wait_output(lambda line: "server: available (idle)" in line, 3), demo.output()
+        assert demo.wait_output(lambda line: "server: online (" in line, 3), demo.output()
         assert demo.proc.wait(15) == 0
         assert any("server: offline (user)" in line for line in demo.stdout[count:])
     # The demo leaves nothing behind in the user's config.

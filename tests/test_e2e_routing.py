@@ -13,6 +13,9 @@ import pytest
 from tests.agent_process import KEY, SECRET, AgentProcess, run_cli, signed_in
 from tests.desktop import Input
 from tests.libredesk_server import LibredeskServer
+from tests.notification_daemon import Dunst, notification_daemon
+
+__all__ = ["notification_daemon"]
 
 pytestmark = pytest.mark.desktop
 
@@ -211,4 +214,29 @@ def test_a_refused_origin_is_shown_and_not_retried_in_a_loop(
         assert text in status.stdout, status.stdout
         time.sleep(3)
         assert server.ws_refused_origins == 1
+        assert agent.terminate() == 0
+
+
+def test_desktop_notifications_at_each_step_and_on_the_return(
+    env: dict[str, str], server: LibredeskServer, user_input: Input, notification_daemon: Dunst
+) -> None:
+    def shows(text: str) -> bool:
+        # Each replaces the one before (one notification says where the person stands).
+        return server.wait_for(
+            lambda: text in [n["summary"] for n in notification_daemon.received()], 5
+        )
+
+    signed_in(env, server)
+    with start(env, *STEPS) as agent:
+        assert server.wait_for_put("online", "user", timeout=10), agent.output()
+        count = len(server.puts())
+        user_input.touch()
+        assert server.wait_for_put("away_manual", "idle", timeout=10, after=count)
+        assert shows("You're away: no new conversations"), notification_daemon.received()
+        assert server.wait_for_put("away_and_reassigning", "user", timeout=10, after=count)
+        assert shows("You're away: your conversations are being reassigned")
+        count = len(server.puts())
+        user_input.touch()
+        assert server.wait_for_put("online", "user", timeout=5, after=count), agent.output()
+        assert shows("You're online again; away under a minute"), notification_daemon.received()
         assert agent.terminate() == 0

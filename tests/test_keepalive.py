@@ -335,7 +335,10 @@ def test_the_driver_opens_pings_reads_and_closes():
 def test_after_a_reconnect_no_ping_before_the_status_was_read_again(k):
     # A ping would turn a sweep's offline into online unseen: the engine reads first.
     gated = Intent(open=True, agent_id=7, may_ping=True, reads=3)
-    k.feed(gated)
+    first = k.open(gated)
+    assert isinstance(k.poll(), SendPing)  # the first socket follows the connect's read
+    k.feed(SocketClosed(first, None, "network gone"))
+    k.clock.advance(120)
     action = k.poll()
     assert isinstance(action, OpenSocket)
     k.feed(SocketOpened(action.socket))

@@ -651,3 +651,27 @@ def test_finish_is_bounded_when_the_request_in_flight_hangs():
     assert reporter.finish(OFFLINE, timeout=0.05) is False  # returns although the PUT hangs
     gate.set()
     reporter.join(10)
+
+
+@pytest.mark.parametrize(
+    ("word", "desired", "sent"),
+    [
+        # idleness's later steps over its own away, or over an offline (the agent's own on
+        # quit, put back after a restart: docs/libredesk.md)
+        ("away", Desired(Status.AWAY, Source.IDLE, no_assignments=True), True),
+        ("offline", Desired(Status.AWAY, Source.IDLE, no_assignments=True), True),
+        ("away", Desired(Status.REASSIGNING, Source.IDLE), True),
+        # ...never over a person's away
+        ("away_manual", Desired(Status.REASSIGNING, Source.IDLE), False),
+        ("away_and_reassigning", Desired(Status.AWAY, Source.IDLE, no_assignments=True), False),
+        # the recovery's return from a sweep's offline, and the plain return
+        ("offline", Desired(Status.AVAILABLE, Source.IDLE), True),
+        ("away", Desired(Status.AVAILABLE, Source.IDLE), True),
+    ],
+)
+def test_the_look_before_each_idle_request_knows_what_it_may_change(s, word, desired, sent):
+    connected(s)
+    s.word = word
+    s.feed(Submit(desired, look_first=True))
+    s.run()
+    assert (s.puts() == [desired]) is sent
