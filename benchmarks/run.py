@@ -381,7 +381,13 @@ class Running:
 
 @contextlib.contextmanager
 def running_agent(
-    d: Desktop, cfg: Config, away_after: float, report: Report, name: str, floods: bool
+    d: Desktop,
+    cfg: Config,
+    away_after: float,
+    report: Report,
+    name: str,
+    floods: bool,
+    extra: tuple[str, ...] = (),
 ) -> Iterator[Running]:
     """Sign in, start the agent, and wait for its first status report (the start-up figure)."""
     env = d.env(name)
@@ -393,7 +399,7 @@ def running_agent(
         if signed.returncode != 0:
             raise RuntimeError(f"login failed: {signed.stderr.strip()}")
         server.clear_requests()
-        args = ["run", "--away-after", f"{away_after:g}"]
+        args = ["run", "--away-after", f"{away_after:g}", *extra]
         if not cfg.tray:
             args.append("--no-tray")
         tray_ctx = d.trayer(env) if cfg.tray else contextlib.nullcontext()
@@ -693,6 +699,89 @@ def transitions(d: Desktop, cfg: Config, plan: Plan, report: Report, floods: boo
         pointer.close()
 
 
+#: The escalation scenario's steps (docs/libredesk.md): away, no new conversations, reassign.
+ESCALATION = (AWAY_AFTER, 2 * AWAY_AFTER, 3 * AWAY_AFTER)
+
+
+def escalation(d: Desktop, cfg: Config, plan: Plan, report: Report, floods: bool) -> None:
+    """Idleness in steps on a real server: each step's lateness after its time, and the
+    return's latency from the deepest step (one PUT, source user: the idle guard)."""
+    print(f"escalation: {cfg.label}")
+    name = f"escalation-{cfg.source}"
+    pointer = Pointer(d.display)
+    steps = [("away", "idle"), ("away_manual", "idle"), ("away_and_reassigning", "user")]
+    extra = (
+        "--stop-assignments-after",
+        f"{ESCALATION[1]:g}",
+        "--reassign-after",
+        f"{ESCALATION[2]:g}",
+    )
+    try:
+        with running_agent(d, cfg, AWAY_AFTER, report, name, floods, extra) as run:
+            agent, server = run.agent, run.server
+            phase = random.Random(2)
+            late_ms: list[float] = []
+            back_ms: list[float] = []
+            per_round_puts: list[list[tuple[str, str]]] = []
+            for _ in range(plan.rounds):
+                before = len(server.puts())
+                last = pointer.touch()
+                for (word, source), due in zip(steps, ESCALATION, strict=True):
+                    put = server.wait_for_put(word, source, timeout=due + 10, after=before)
+                    if put is None:
+                        raise RuntimeError(f"no {word} within {due + 10} s\n{agent.output()}")
+                    late_ms.append(1000 * (put.mono - (last + due)))
+                time.sleep(phase.uniform(0.3, 0.8))
+                count = len(server.puts())
+                back_at = pointer.touch()
+                back = server.wait_for_put("online", "user", timeout=5, after=count)
+                if back is None:
+                    raise RuntimeError(f"no online after input\n{agent.output()}")
+                back_ms.append(1000 * (back.mono - back_at))
+                time.sleep(0.2)
+                per_round_puts.append(server.puts()[before:])
+            report.raw[f"{name}/latency"] = {
+                "late_ms": late_ms,
+                "back_ms": back_ms,
+                "puts_per_round": per_round_puts,
+            }
+            exact = all(p == [*steps, ("online", "user")] for p in per_round_puts)
+            p50b, p95b = statistics.median(back_ms), percentile(back_ms, 95)
+            p50l, p95l = statistics.median(late_ms), percentile(late_ms, 95)
+            report.add(
+                Row(
+                    "Latency input -> online from the deepest idle step (p50 / p95)",
+                    cfg.label,
+                    f"{p50b:.0f} / {p95b:.0f} ms ({len(back_ms)} rounds)",
+                    f"p95 <= {T_BACK_P95_MS:.0f} ms",
+                    p95b <= T_BACK_P95_MS,
+                    {"p50_ms": p50b, "p95_ms": p95b, "max_ms": max(back_ms)},
+                )
+            )
+            report.add(
+                Row(
+                    "Latency due -> each idle step (p50 / p95)",
+                    cfg.label,
+                    f"{p50l:.0f} / {p95l:.0f} ms ({len(late_ms)} steps)",
+                    f"<= {T_AWAY_P95_MS:.0f} ms",
+                    max(late_ms) <= T_AWAY_P95_MS,
+                    {"p50_ms": p50l, "p95_ms": p95l, "max_ms": max(late_ms)},
+                )
+            )
+            report.add(
+                Row(
+                    "PUTs per idle step and return",
+                    cfg.label,
+                    f"{'exactly 1' if exact else 'NOT 1'} ({4 * len(per_round_puts)} changes)",
+                    "exactly 1",
+                    exact,
+                    {"puts_per_round": per_round_puts},
+                )
+            )
+    finally:
+        pointer.close()
+
+
 def sources_here(d: Desktop) -> dict[str, str]:
     """Which idle sources work on this display: name -> '' or the reason it does not."""
     code = (
@@ -844,6 +933,8 @@ def main(argv: list[str] | None = None) -> int:
                 attempt(steady, d, Config("libredesk", source), plan, report, True)
             for source in sources:
                 attempt(transitions, d, Config("libredesk", source), plan, report, True)
+            for source in sources[-1:]:
+                attempt(escalation, d, Config("libredesk", source), plan, report, False)
             # The documented dialect: its requests and latencies differ, its hot path not.
             attempt(steady, d, Config("documented", "auto"), plan, report, False)
             attempt(transitions, d, Config("documented", "auto"), plan, report, False)
@@ -882,6 +973,9 @@ ORDER = [
     "Agent's own work per input event (pynput callback, in process)",
     "Latency input -> available (p50 / p95)",
     "Latency threshold -> away (p50 / p95)",
+    "Latency input -> online from the deepest idle step (p50 / p95)",
+    "Latency due -> each idle step (p50 / p95)",
+    "PUTs per idle step and return",
     "Peak RSS (VmHWM)",
     "Start-up: exec -> first status PUT at the server",
     "PUTs per transition",
