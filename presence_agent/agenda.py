@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
 from presence_agent.events import AgendaView, Claim, Notice, NoticeKind, OwnReason, TimedStatus
+from presence_agent.i18n import ENGLISH, Translator
 from presence_agent.routing import status_of, word_of
 from presence_agent.schedule import EndOfShift, Schedule
 from presence_agent.timers import EXTEND_BY, Ending, Expire, Remind, StatusTimer
@@ -42,8 +43,15 @@ log = logging.getLogger(__name__)
 
 #: How long before the end of a shift the reminder comes.
 SHIFT_REMINDER = 300.0
+
+
 #: The key of the notification action that extends a timer (and its label).
-EXTEND_ACTION = ("extend", f"Extend {EXTEND_BY / 60:.0f} min")
+def extend_action(tr: Translator) -> tuple[str, str]:
+    """The reminder's button: its key and its label in the person's language."""
+    return ("extend", tr._("Extend {minutes} min").format(minutes=round(EXTEND_BY / 60)))
+
+
+EXTEND_ACTION = extend_action(ENGLISH)
 
 __all__ = [
     "EXTEND_ACTION",
@@ -107,9 +115,12 @@ class Agenda:
         owned: Status | None = None,
         claim: Claim | None = None,
         can_reassign: bool = False,
+        tr: Translator = ENGLISH,
     ) -> None:
         self.schedule = schedule
         self._display_tz = display_tz
+        #: The notices' language (presence_agent/i18n.py).
+        self._tr = tr
         self._timer = StatusTimer(timer)
         #: A timed choice on its way to the server: it starts once the server holds it.
         self._asked: TimedStatus | None = None
@@ -307,7 +318,9 @@ class Agenda:
         if not (self.may_return(wall, held) and active) or held.pending:
             return
         out.change = Change(Status.AVAILABLE, self.return_source(held), Reason.SHIFT_START, False)
-        out.notices.append(Notice(NoticeKind.SHIFT_STARTED, "Your shift has started: Available"))
+        tr = self._tr
+        words = tr._("Your shift has started: {status}").format(status=tr._(Status.AVAILABLE.label))
+        out.notices.append(Notice(NoticeKind.SHIFT_STARTED, words))
 
     def _end_target(self, held: Held) -> Status | None:
         """The status ``end_of_shift`` asks for, or ``None`` to leave it."""
@@ -332,11 +345,8 @@ class Agenda:
         if not self._applies(held):
             return
         out.change = Change(target, Source.USER, Reason.SHIFT_END, True)
-        out.notices.append(
-            Notice(
-                NoticeKind.SHIFT_ENDED, f"Your shift has ended: {target.label}", self._next(wall)
-            )
-        )
+        words = self._tr._("Your shift has ended: {status}").format(status=self._tr._(target.label))
+        out.notices.append(Notice(NoticeKind.SHIFT_ENDED, words, self._next(wall)))
 
     def _remind_shift_end(self, wall: float, held: Held, out: _Step) -> None:
         end = self.schedule.next_end(wall)
@@ -347,11 +357,14 @@ class Agenda:
         if target is None or not self._applies(held):
             return
         at = self._clock(end, wall)
+        tr = self._tr
         out.notices.append(
             Notice(
                 NoticeKind.SHIFT_SOON,
-                f"Your shift ends at {at}",
-                f"You will be {target.label} then (in {format_span(end - wall)}).",
+                tr._("Your shift ends at {time}").format(time=at),
+                tr._("You will be {status} then (in {span}).").format(
+                    status=tr._(target.label), span=format_span(end - wall, tr)
+                ),
             )
         )
 
@@ -359,13 +372,19 @@ class Agenda:
         action = self._timer.step(wall, active)
         if isinstance(action, Remind):
             timed = action.timed
-            after = "Available" if on else self._off_shift_label(held)
+            tr = self._tr
+            after = tr._(Status.AVAILABLE.label) if on else self._off_shift_label(held)
             out.notices.append(
                 Notice(
                     NoticeKind.TIMER_SOON,
-                    f"Back to {after} at {self._clock(timed.until, wall)}",
-                    f"Your {timed.status.label} ends in {format_span(timed.remaining(wall))}.",
-                    (EXTEND_ACTION,),
+                    tr._("Back to {status} at {time}").format(
+                        status=after, time=self._clock(timed.until, wall)
+                    ),
+                    tr._("Your {status} ends in {span}.").format(
+                        status=tr._(timed.status.label),
+                        span=format_span(timed.remaining(wall), tr),
+                    ),
+                    (extend_action(tr),),
                 )
             )
             # An end also due (a wake inside the last minute) comes at the next step.
@@ -386,32 +405,38 @@ class Agenda:
                 self.own(change.status, OwnReason.TIMER, wall)
             else:
                 self.claim = None
-            out.notices.append(
-                Notice(NoticeKind.TIMER_ENDED, f"Your {timed.status.label} has ended")
+            words = self._tr._("Your {status} has ended").format(
+                status=self._tr._(timed.status.label)
             )
+            out.notices.append(Notice(NoticeKind.TIMER_ENDED, words))
             return
         out.change = change
+        tr = self._tr
         out.notices.append(
             Notice(
                 NoticeKind.TIMER_ENDED,
-                f"Your {timed.status.label} has ended: {change.status.label}",
+                tr._("Your {status} has ended: {now}").format(
+                    status=tr._(timed.status.label), now=tr._(change.status.label)
+                ),
                 "" if change.status is Status.AVAILABLE else self._next(wall),
             )
         )
 
     def _off_shift_label(self, held: Held) -> str:
         target = self._end_target(held)
-        return (target or Status.AWAY).label
+        return self._tr._((target or Status.AWAY).label)
 
     def _next(self, wall: float) -> str:
         start = self.schedule.next_start(wall) if self.schedule.enabled else None
         if start is None or self.on_shift(wall):
             return ""
-        return f"Your next shift starts {self._clock(start, wall)}."
+        return self._tr._("Your next shift starts {time}.").format(time=self._clock(start, wall))
 
     def _clock(self, when: float, wall: float) -> str:
         tz = self._display_tz
-        return format_clock(datetime.fromtimestamp(when, tz), datetime.fromtimestamp(wall, tz), tz)
+        return format_clock(
+            datetime.fromtimestamp(when, tz), datetime.fromtimestamp(wall, tz), tz, self._tr
+        )
 
 
 _OWN_REASON = {

@@ -33,6 +33,7 @@ from presence_agent.credentials import KeyringHelper, SecretStore
 from presence_agent.engine import Engine
 from presence_agent.events import Call, Desired, EngineInput, Notice, Outcome, Snapshot
 from presence_agent.exitcodes import Exit
+from presence_agent.i18n import ENGLISH, Translator
 from presence_agent.idle import IdleSource, hooks_of
 from presence_agent.keepalive import DEFAULT_INTERVAL, Connector, Keepalive, KeepaliveMachine
 from presence_agent.logs import Redactor
@@ -56,17 +57,17 @@ log = logging.getLogger(__name__)
 QUIT_TIMEOUT = 2.0
 
 
-def describe(snap: Snapshot, now_wall: float | None = None) -> str:
+def describe(snap: Snapshot, now_wall: float | None = None, tr: Translator = ENGLISH) -> str:
     """One line for a person: ``Available``, ``Away (idle 17 min) · no new conversations``
-    (the tray's words, presence_agent/status_text.py)."""
-    return routing_headline(snap, time.time() if now_wall is None else now_wall)
+    (the tray's words, presence_agent/status_text.py), in their language."""
+    return routing_headline(snap, time.time() if now_wall is None else now_wall, tr)
 
 
-def snapshot_dict(snap: Snapshot) -> dict[str, Any]:
+def snapshot_dict(snap: Snapshot, tr: Translator = ENGLISH) -> dict[str, Any]:
     return {
         "status": snap.status.value if snap.status else None,
         "pending": snap.pending.value if snap.pending else None,
-        "label": describe(snap),
+        "label": describe(snap, tr=tr),
         "why": snap.why.value,
         "by_idle": snap.by_idle,
         "since": snap.since_wall,
@@ -214,18 +215,21 @@ class ControlContext:
     source: IdleSource
     paths: Paths
     credentials: SecretStore | None
+    #: The language of the answers ``status``, ``set`` and ``logout`` print.
+    tr: Translator = ENGLISH
 
 
 def handle_control(ctx: ControlContext, request: dict[str, Any]) -> dict[str, Any]:
     """The running agent's side of ``presence-agent set/status/...``. Control thread."""
     commands = ctx.commands
+    tr = ctx.tr
     cmd = request.get("cmd")
     if cmd == "status":
         from presence_agent import __version__
 
         return {
             "ok": True,
-            **snapshot_dict(commands.snapshot()),
+            **snapshot_dict(commands.snapshot(), tr),
             "hooks": hooks_of(ctx.source),
             "version": __version__,
         }
@@ -233,7 +237,7 @@ def handle_control(ctx: ControlContext, request: dict[str, Any]) -> dict[str, An
         try:
             status = Status(str(request.get("status")))
         except ValueError:
-            return {"ok": False, "message": "unknown status"}
+            return {"ok": False, "message": tr._("unknown status")}
         done = threading.Event()
         result: list[Outcome] = []
 
@@ -250,14 +254,14 @@ def handle_control(ctx: ControlContext, request: dict[str, Any]) -> dict[str, An
         try:
             extend_by = _number(request.get("seconds"))
         except ValueError:
-            return {"ok": False, "code": "usage", "message": "extend by a number of seconds"}
+            return {"ok": False, "code": "usage", "message": tr._("extend by a number of seconds")}
         commands.extend_timer(extend_by)
         return {"ok": True}
     if cmd == "sign_out":
         from presence_agent.signin import SignInError
 
         try:
-            return {"ok": True, "message": sign_out(commands, ctx.paths, ctx.credentials)}
+            return {"ok": True, "message": sign_out(commands, ctx.paths, ctx.credentials, tr)}
         except SignInError as exc:
             return {"ok": False, "code": "usage" if exc.usage else "", "message": str(exc)}
     if cmd == "reload":
@@ -290,11 +294,14 @@ def _set_timed(ctx: ControlContext, request: dict[str, Any]) -> dict[str, Any]:
         if isinstance(until, bool) or not isinstance(until, (int, float)):
             raise ValueError("until")
     except ValueError:
-        return {"ok": False, "code": "usage", "message": "set_timed needs a status and an end"}
+        message = ctx.tr._("set_timed needs a status and an end")
+        return {"ok": False, "code": "usage", "message": message}
     if not math.isfinite(until) or not time.time() < until <= time.time() + MAX_SPAN:
-        return {"ok": False, "code": "usage", "message": "the end must be within the next 7 days"}
+        message = ctx.tr._("the end must be within the next 7 days")
+        return {"ok": False, "code": "usage", "message": message}
     if status is Status.AVAILABLE:
-        return {"ok": False, "code": "usage", "message": "a timed status ends in Available"}
+        message = ctx.tr._("a timed status ends in Available")
+        return {"ok": False, "code": "usage", "message": message}
     set_by = str(request.get("set_by") or "cli")[:20]
     done = threading.Event()
     result: list[Outcome] = []
@@ -335,6 +342,8 @@ class Parts:
     control: ControlServer | None
     #: Desktop notifications with actions (Linux); ``None``: the tray's, or none.
     notifier: DesktopNotifier | None = None
+    #: The person's language, for every part that shows words (presence_agent/i18n.py).
+    tr: Translator = ENGLISH
 
 
 def build(
@@ -348,6 +357,7 @@ def build(
     runtime: Path | None = None,
     quit_flag: threading.Event | None = None,
     connector: Connector | None = None,
+    tr: Translator = ENGLISH,
 ) -> Parts:
     """Build and wire every part. Nothing starts, nothing is sent, no thread runs yet.
 
@@ -380,6 +390,7 @@ def build(
         # agenda.json held the owned status before owned.json did: read once, then kept there.
         owned=kept.owned if claim is None else None,
         claim=claim,
+        tr=tr,
     )
     engine = Engine(
         PresencePolicy(cfg.away_after, agenda, config_mod.idle_plan(cfg)),
@@ -387,6 +398,7 @@ def build(
         reporter=reporter.post,
         keepalive=keepalive.post,
         inbox=inbox,
+        tr=tr,
     )
     quit_flag = quit_flag or threading.Event()
     commands = AgentCommands(engine, quit_flag)
@@ -399,7 +411,7 @@ def build(
         from presence_agent import notifications
 
         notifier = notifications.create(lambda key, notice: _notice_action(commands, key))
-    control_ctx = ControlContext(commands, source, paths, credentials)
+    control_ctx = ControlContext(commands, source, paths, credentials, tr)
     control = (
         ControlServer(runtime, lambda request: handle_control(control_ctx, request))
         if runtime is not None
@@ -418,6 +430,7 @@ def build(
         quit_flag=quit_flag,
         control=control,
         notifier=notifier,
+        tr=tr,
     )
 
 
@@ -462,30 +475,36 @@ def _set_answer(
             return {
                 "ok": False,
                 "code": "signed_out",
-                "message": _signed_out_text(ctx.paths, snap),
+                "message": _signed_out_text(ctx.paths, snap, ctx.tr),
             }
-        why = f" ({snap.problem})" if snap.problem else ""
         if snap.pending is status and not snap.connected:
             # Not connected yet: once the first connect has failed (or is slow), say so
             # at once; the choice goes out right after the connect.
             if snap.problem or waited >= SET_QUEUED_AFTER:
+                message = (
+                    ctx.tr._("queued, will be sent when connected to the server ({problem})")
+                    if snap.problem
+                    else ctx.tr._("queued, will be sent when connected to the server")
+                )
                 return {
                     "ok": True,
                     "queued": True,
                     "status": status.value,
-                    "message": f"queued, will be sent when connected to the server{why}",
+                    "message": message.format(problem=snap.problem),
                 }
             continue
         retrying = bool(snap.problem) and waited >= SET_QUEUED_AFTER
         if snap.pending is status and (retrying or waited >= SET_ANSWER_WAIT):
-            return {
-                "ok": True,
-                "queued": True,
-                "status": status.value,
-                "message": f"queued, will be sent when the server answers{why}",
-            }
+            message = (
+                ctx.tr._("queued, will be sent when the server answers ({problem})").format(
+                    problem=snap.problem
+                )
+                if snap.problem
+                else ctx.tr._("queued, will be sent when the server answers")
+            )
+            return {"ok": True, "queued": True, "status": status.value, "message": message}
         if waited >= SET_ANSWER_WAIT:
-            return {"ok": False, "message": "the running agent did not take the change"}
+            return {"ok": False, "message": ctx.tr._("the running agent did not take the change")}
     outcome = result[0]
     answer: dict[str, Any] = {
         "ok": outcome.ok,
@@ -495,20 +514,25 @@ def _set_answer(
     if not outcome.ok:
         snap = ctx.commands.snapshot()
         if snap.signed_out or before.signed_out:
-            answer.update(code="signed_out", message=_signed_out_text(ctx.paths, snap))
+            answer.update(code="signed_out", message=_signed_out_text(ctx.paths, snap, ctx.tr))
         elif status not in snap.choices:
             answer["code"] = "usage"
     return answer
 
 
-def _signed_out_text(paths: Paths, snap: Snapshot) -> str:
+def _signed_out_text(paths: Paths, snap: Snapshot, tr: Translator = ENGLISH) -> str:
     from presence_agent.cli import login_hint
 
-    why = snap.problem or "not signed in"
-    return f"{why}: run `{login_hint(paths)}`"
+    why = snap.problem or tr._("not signed in")
+    return tr._("{problem}: run `{command}`").format(problem=why, command=login_hint(paths))
 
 
-def sign_out(commands: Commands, paths: Paths, credentials: SecretStore | None) -> str:
+def sign_out(
+    commands: Commands,
+    paths: Paths,
+    credentials: SecretStore | None,
+    tr: Translator = ENGLISH,
+) -> str:
     """Go offline (briefly bounded), then remove the secret: the tray's Sign out and ``logout``.
 
     Offline first, while the credentials still work, so nobody is left shown
@@ -523,16 +547,17 @@ def sign_out(commands: Commands, paths: Paths, credentials: SecretStore | None) 
         done = threading.Event()
         commands.set_status(Status.OFFLINE, lambda _outcome: done.set())
         went_offline = done.wait(SIGN_OUT_OFFLINE_WAIT)
-    summary = remove_secret(paths, credentials=credentials)
+    summary = remove_secret(paths, credentials=credentials, tr=tr)
     commands.credentials_changed()
-    return f"Set offline. {summary}" if went_offline else summary
+    return tr._("Set offline. {summary}").format(summary=summary) if went_offline else summary
 
 
 class StatusPrinter:
     """Prints each change of status, for ``run --no-tray`` and ``demo``. Engine thread."""
 
-    def __init__(self, out: TextIO, sign_in_hint: str = "") -> None:
+    def __init__(self, out: TextIO, sign_in_hint: str = "", tr: Translator = ENGLISH) -> None:
         self._out = out
+        self._tr = tr
         #: What to do when signed out, for the terminal (``run `presence-agent login ...```).
         self._sign_in_hint = sign_in_hint
         self._last: tuple[object, ...] | None = None
@@ -545,9 +570,9 @@ class StatusPrinter:
         if key == self._last:
             return
         self._last = key
-        line = describe(snap)
+        line = describe(snap, tr=self._tr)
         if snap.status is not None and not snap.signed_out:
-            line += _agenda_suffix(snap)
+            line += _agenda_suffix(snap, self._tr)
         if snap.problem:
             line += f" - {snap.problem}"
         if snap.signed_out and self._sign_in_hint:
@@ -560,15 +585,14 @@ class StatusPrinter:
         print(f"{time.strftime('%H:%M:%S')} {text}", file=self._out, flush=True)
 
 
-def _agenda_suffix(snap: Snapshot) -> str:
+def _agenda_suffix(snap: Snapshot, tr: Translator = ENGLISH) -> str:
     """`` · back at 13:00 (in 42 min)``, `` · Off shift · starts 09:00``, or nothing."""
     from presence_agent.shift_text import back_at, off_shift
 
     tz = local_timezone()
     now = time.time()
-    parts = [
-        part for part in (back_at(snap.agenda, now, tz), off_shift(snap.agenda, now, tz)) if part
-    ]
+    words = (back_at(snap.agenda, now, tz, tr), off_shift(snap.agenda, now, tz, tr))
+    parts = [part for part in words if part]
     return "".join(f" · {part}" for part in parts)
 
 
@@ -656,7 +680,8 @@ def _run_tray(parts: Parts, err: TextIO) -> bool:
         from presence_agent.tray import TrayUnavailable, run_tray
     except ImportError as exc:
         message = f"no tray support ({exc}); running headless"
-        print(f"presence-agent: {message}", file=err)
+        words = parts.tr._("no tray support ({problem}); running headless").format(problem=exc)
+        print(f"presence-agent: {words}", file=err)
         log.warning("%s", message, extra={"shown": True})
         return False
     try:
@@ -669,10 +694,12 @@ def _run_tray(parts: Parts, err: TextIO) -> bool:
             cfg.notifications,
             cfg.tray_theme,
             show_notices=parts.notifier is None or not parts.notifier.running,
+            tr=parts.tr,
         )
         run_tray(parts.commands, settings, parts.paths, parts.credentials)
     except TrayUnavailable as exc:
-        print(f"presence-agent: {exc}; running headless", file=err)
+        words = parts.tr._("{problem}; running headless").format(problem=exc)
+        print(f"presence-agent: {words}", file=err)
         log.warning("%s; running headless", exc, extra={"shown": True})
         return False
     return True
@@ -686,8 +713,10 @@ def run(
     out: TextIO = sys.stdout,
     credentials: SecretStore | None = None,
     source: IdleSource | None = None,
+    tr: Translator = ENGLISH,
 ) -> int:
-    """``presence-agent run``. Returns the exit code."""
+    """``presence-agent run``. Returns the exit code. ``tr``: the words' language (the CLI's
+    entry chose it; presence_agent/i18n.py)."""
     from presence_agent import idle, logs
     from presence_agent.control import AlreadyRunning
     from presence_agent.idle import IdleSourceError
@@ -727,7 +756,8 @@ def run(
     if not tray and (not cfg.server or not cfg.api_key):
         from presence_agent.cli import login_hint
 
-        print(f"presence-agent: not signed in: run `{login_hint(paths)}`", file=err)
+        words = tr._("not signed in: run `{command}`").format(command=login_hint(paths))
+        print(f"presence-agent: {words}", file=err)
         return Exit.SIGNED_OUT
     # Not Credentials(): the keyring's own libraries would then stay in this
     # long-running process for good (see KeyringHelper).
@@ -746,6 +776,7 @@ def run(
             redactor,
             runtime=runtime,
             quit_flag=quit_flag,
+            tr=tr,
         )
         start(parts)
     except IdleSourceError as exc:
@@ -758,7 +789,8 @@ def run(
         if not tray or not _run_tray(parts, err):
             from presence_agent.cli import login_hint
 
-            printer = StatusPrinter(out, f"run `{login_hint(paths)}`")
+            hint = tr._("run `{command}`").format(command=login_hint(paths))
+            printer = StatusPrinter(out, hint, tr)
             parts.engine.subscribe(printer)
             parts.engine.subscribe_notices(printer.notice)
 

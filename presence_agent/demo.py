@@ -25,6 +25,7 @@ from typing import Any, TextIO
 
 from presence_agent import __version__
 from presence_agent.exitcodes import Exit
+from presence_agent.i18n import ENGLISH, N_, Translator
 
 DEMO_KEY = "demo"
 DEMO_SECRET = "demo-secret"  # noqa: S105 - a throwaway for the local stand-in
@@ -214,41 +215,45 @@ STOP_TIMES_AWAY = 2.0
 
 #: The simulated day, in the real server's words. A step is one line.
 DAY: tuple[Step, ...] = (
-    Step("type", "09:00 You sit down and start typing.", seconds=1.0, expect=("online", "user")),
+    Step(
+        "type", N_("09:00 You sit down and start typing."), seconds=1.0, expect=("online", "user")
+    ),
     Step(
         "rest",
-        "10:30 You step away for a coffee and leave the keyboard alone"
-        " (away, but still receiving conversations).",
+        N_(
+            "10:30 You step away for a coffee and leave the keyboard alone"
+            " (away, but still receiving conversations)."
+        ),
         times_away_after=1.4,
         expect=("away", "idle"),
     ),
-    Step("touch", "10:45 You are back and move the mouse.", expect=("online", "idle")),
+    Step("touch", N_("10:45 You are back and move the mouse."), expect=("online", "idle")),
     Step(
         "rest",
-        "11:00 Called into a meeting: after a while no new conversations are assigned to you.",
+        N_("11:00 Called into a meeting: after a while no new conversations are assigned to you."),
         times_away_after=STOP_TIMES_AWAY + 0.4,
         expect=("away_manual", "idle"),
     ),
     Step(
         "touch",
-        "11:40 Back at the desk: online again in one step.",
+        N_("11:40 Back at the desk: online again in one step."),
         expect=("online", "user"),
     ),
     Step(
         "choose",
-        "12:00 Lunch: you choose Away in the tray menu.",
+        N_("12:00 Lunch: you choose Away in the tray menu."),
         status="away",
         expect=("away_manual", "user"),
     ),
     Step(
         "rest",
-        "12:20 Still at lunch; idle detection never overrides your choice.",
+        N_("12:20 Still at lunch; idle detection never overrides your choice."),
         times_away_after=1.4,
         expect=None,
     ),
     Step(
         "quit",
-        "17:30 You quit the agent for the day; it tells the server first.",
+        N_("17:30 You quit the agent for the day; it tells the server first."),
         expect=("offline", "user"),
     ),
 )
@@ -261,8 +266,10 @@ def run(
     *,
     simulate: bool | None = None,
     day: tuple[Step, ...] = DAY,
+    tr: Translator = ENGLISH,
 ) -> int:
-    """``presence-agent demo``. ``simulate`` ``None``: real input if a display allows it."""
+    """``presence-agent demo``. ``simulate`` ``None``: real input if a display allows it.
+    Its words are in ``tr``'s language; the stand-in server's lines show the wire words."""
     from presence_agent import app, config
     from presence_agent.credentials import Credentials
     from presence_agent.idle import IdleSource, IdleSourceError, create
@@ -297,48 +304,49 @@ def run(
             scripted: ScriptedInput | None = None
             quit_played = False
             source: IdleSource
-            why_simulated = "as asked (--simulate)"
+            why_simulated = tr._("as asked (--simulate)")
             if simulate:
                 source = scripted = ScriptedInput()
             else:
                 try:
                     source = create()
-                    parts = app.build(paths, cfg, {}, credentials, source, Redactor())
+                    parts = app.build(paths, cfg, {}, credentials, source, Redactor(), tr=tr)
                     app.start(parts)
                 except IdleSourceError as exc:
                     if simulate is False:
                         print(f"presence-agent: {exc}", file=out)
                         return Exit.FAILED
-                    why_simulated = _why_no_input(str(exc))
+                    why_simulated = _why_no_input(str(exc), tr)
                     source = scripted = ScriptedInput()
             if scripted is not None:
-                parts = app.build(paths, cfg, {}, credentials, scripted, Redactor())
+                parts = app.build(paths, cfg, {}, credentials, scripted, Redactor(), tr=tr)
                 app.start(parts)
-            print(
-                f"presence-agent demo {__version__}: a stand-in Libredesk server runs at"
-                f" {standin.url}; nothing of yours is used.",
-                file=out,
-                flush=True,
+            words = tr._(
+                "presence-agent demo {version}: a stand-in Libredesk server runs at"
+                " {url}; nothing of yours is used."
             )
+            print(words.format(version=__version__, url=standin.url), file=out, flush=True)
             app.install_signal_handlers(parts.commands.quit)
             try:
                 if scripted is not None:
+                    words = tr._(
+                        "SIMULATED DAY - {why}. A scripted person plays a day"
+                        " (away after {seconds} s without input); the agent and the"
+                        " server's answers below are real."
+                    )
                     print(
-                        f"SIMULATED DAY - {why_simulated}. A scripted person plays a day"
-                        f" (away after {away_after:g} s without input); the agent and the"
-                        " server's answers below are real.",
+                        words.format(why=why_simulated, seconds=f"{away_after:g}"),
                         file=out,
                         flush=True,
                     )
-                    ok = _play(day, scripted, parts, standin, away_after, out)
+                    ok = _play(day, scripted, parts, standin, away_after, out, tr)
                     quit_played = any(step.action == "quit" for step in day)
                 else:
-                    print(
-                        f"Leave the keyboard and mouse alone for {away_after:g} s to go away;"
-                        " touch them to come back. Ctrl-C quits.",
-                        file=out,
-                        flush=True,
+                    words = tr._(
+                        "Leave the keyboard and mouse alone for {seconds} s to go away;"
+                        " touch them to come back. Ctrl-C quits."
                     )
+                    print(words.format(seconds=f"{away_after:g}"), file=out, flush=True)
                     parts.commands.quitting(duration)
                     ok = True
             finally:
@@ -348,19 +356,20 @@ def run(
     finally:
         standin.stop()
     if scripted is not None:
-        verdict = "simulated day over." if ok else "simulated day FAILED (see above)."
+        verdict = tr._("simulated day over.") if ok else tr._("simulated day FAILED (see above).")
         print(verdict, file=out, flush=True)
         return Exit.OK if ok else Exit.FAILED
-    print("demo over.", file=out)
+    print(tr._("demo over."), file=out)
     return Exit.OK
 
 
-def _why_no_input(problem: str) -> str:
+def _why_no_input(problem: str, tr: Translator = ENGLISH) -> str:
     import os
 
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        return "there is no display here, so no keyboard or mouse to watch"
-    return f"no keyboard or mouse can be watched here ({problem[:200]})"
+        return tr._("there is no display here, so no keyboard or mouse to watch")
+    words = tr._("no keyboard or mouse can be watched here ({problem})")
+    return words.format(problem=problem[:200])
 
 
 def _play(
@@ -370,6 +379,7 @@ def _play(
     standin: StandIn,
     away_after: float,
     out: TextIO,
+    tr: Translator = ENGLISH,
 ) -> bool:
     """Play the day; ``False`` (and a line saying what) if the server ended up elsewhere."""
     from presence_agent import app
@@ -377,7 +387,8 @@ def _play(
 
     ok = True
     for step in day:
-        print(f"  [simulated] {step.narration}", file=out, flush=True)
+        words = tr._("[simulated] {step}").format(step=tr._(step.narration))
+        print(f"  {words}", file=out, flush=True)
         seen = standin.changes()
         if step.action == "type":
             deadline = time.monotonic() + step.seconds
@@ -397,16 +408,21 @@ def _play(
             app.stop(parts)
         if step.expect is None:
             if standin.changes() != seen:
-                print(f"  !! the server changed: {standin.last}", file=out, flush=True)
+                words = tr._("!! the server changed: {now}").format(now=standin.last)
+                print(f"  {words}", file=out, flush=True)
                 ok = False
             continue
         if not standin.wait_for(step.expect, timeout=away_after + 10):
-            print(
-                f"  !! expected the server to hold {step.expect[0]} ({step.expect[1]}),"
-                f" it holds {standin.last[0]} ({standin.last[1]})",
-                file=out,
-                flush=True,
+            words = tr._(
+                "!! expected the server to hold {status} ({source}), it holds {now} ({now_source})"
             )
+            shown = words.format(
+                status=step.expect[0],
+                source=step.expect[1],
+                now=standin.last[0],
+                now_source=standin.last[1],
+            )
+            print(f"  {shown}", file=out, flush=True)
             ok = False
     return ok
 

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
 from presence_agent import __version__
+from presence_agent.i18n import ENGLISH, Translator
 from presence_agent.paths import Paths
 
 if TYPE_CHECKING:
@@ -99,6 +100,8 @@ class Context:
     autostart: Any = None
     connect_ws: Callable[[Any, float], Any] = _connect_ws
     running_agent: Callable[[Paths], dict[str, Any] | None] = _running_agent
+    #: The words' language; ``--json`` stays English, for fleets that compare machines.
+    tr: Translator = ENGLISH
 
 
 # -- config and keyring ------------------------------------------------------------------
@@ -509,9 +512,15 @@ def run(
     *,
     context: Context | None = None,
     as_json: bool = False,
+    tr: Translator = ENGLISH,
 ) -> int:
-    """Print every line (or one JSON object); 1 if a needed part is broken, else 0."""
-    ctx = context if context is not None else Context(paths)
+    """Print every line (or one JSON object); 1 if a needed part is broken, else 0.
+
+    The lines are in ``tr``'s language; ``--json`` is English whatever the desktop's,
+    so that a fleet's reports read the same from every machine.
+    """
+    ctx = context if context is not None else Context(paths, tr=ENGLISH if as_json else tr)
+    tr = ctx.tr
     lines = [line for check in checks or CHECKS for line in check(ctx)]
     failed = any(line.needed and not line.ok for line in lines)
     if as_json:
@@ -532,20 +541,26 @@ def run(
         f"presence-agent {__version__} (Python {platform_mod.python_version()}, {ctx.platform})",
         file=out,
     )
+    # The marks keep their width in every language: the text lines up after them.
+    marks = {"ok": tr._("ok"), "FAIL": tr._("FAIL"), "warn": tr._("warn")}
+    width = max(4, *(len(mark) for mark in marks.values()))
     for line in lines:
-        mark = "ok  " if line.ok else ("FAIL" if line.needed else "warn")
-        print(f"{mark} {line.part}: {line.text}", file=out)
+        mark = marks["ok" if line.ok else ("FAIL" if line.needed else "warn")]
+        print(f"{mark:<{width}} {tr._(line.part)}: {line.text}", file=out)
         if not line.ok and line.fix:
-            print(f"     fix: {line.fix}", file=out)
+            print(" " * (width + 1) + tr._("fix: {fix}").format(fix=line.fix), file=out)
     shown = settings(ctx)
     if shown:
-        print("settings:", file=out)
+        print(tr._("settings:"), file=out)
         for name, item in shown.items():
-            where = item["from"] or "default"
             if item["locked_by"]:
-                where += ", locked by your administrator"
-            print(f"     {name} = {_toml_value(item['value'])}  ({where})", file=out)
-    print("files:", file=out)
+                where = tr._("{file}, locked by your administrator").format(
+                    file=item["from"] or tr._("default")
+                )
+            else:
+                where = item["from"] or tr._("default")
+            print(f"     {name} = {_toml_value(item['value'], tr)}  ({where})", file=out)
+    print(tr._("files:"), file=out)
     for name, value in files(ctx).items():
         shown_value = ", ".join(value) if isinstance(value, list) else value
         print(f"     {name}: {shown_value or '-'}", file=out)
@@ -570,9 +585,9 @@ def _plan(ctx: Context) -> dict[str, Any] | None:
     }
 
 
-def _toml_value(value: Any) -> str:
+def _toml_value(value: Any, tr: Translator = ENGLISH) -> str:
     if value is None:
-        return "(not set)"
+        return tr._("(not set)")
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():

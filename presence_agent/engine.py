@@ -69,6 +69,7 @@ from presence_agent.events import (
     Trouble,
     WorkerFailed,
 )
+from presence_agent.i18n import ENGLISH, Translator
 from presence_agent.idle.base import IdleSource
 from presence_agent.policy import PresencePolicy
 from presence_agent.vocab import (
@@ -117,8 +118,11 @@ class Engine:
         clock: Clock | None = None,
         inbox: queue.SimpleQueue[EngineInput] | None = None,
         poll_every: float = POLL_INTERVAL,
+        tr: Translator = ENGLISH,
     ) -> None:
         self._policy = policy
+        #: The language of the answers people read (presence_agent/i18n.py); logs stay English.
+        self._tr = tr
         self._source = source
         self._to_reporter = reporter
         self._to_keepalive = keepalive
@@ -277,7 +281,9 @@ class Engine:
                 self._connected_to(now, event)
             case Answered(asked=asked, server=server):
                 self._policy.answered(now, asked, server)
-                self._reply(asked, Outcome(True, server.status, _describe_answer(asked, server)))
+                self._reply(
+                    asked, Outcome(True, server.status, _describe_answer(asked, server, self._tr))
+                )
                 if server.status is not asked.status:
                     log.info(
                         "asked for %s (%s); the server keeps %s",
@@ -352,7 +358,7 @@ class Engine:
     ) -> None:
         problem = None
         if self._signed_out:
-            problem = self._problem or "signed out"
+            problem = self._problem or self._tr._("signed out")
         elif self._dialect is not None and status not in statuses_for(self._dialect):
             problem = str(UnsupportedStatusError(status, self._dialect))
         # Before the first connect the choice is queued like any other: the policy and the
@@ -364,7 +370,9 @@ class Engine:
             return
         if until is not None and until <= now.wall:
             if reply is not None:
-                reply(Outcome(False, self._policy.status, "that time has already passed"))
+                reply(
+                    Outcome(False, self._policy.status, self._tr._("that time has already passed"))
+                )
             return
         if until is None:
             desired = self._policy.manual(now, status)
@@ -480,9 +488,15 @@ class Engine:
                     log.exception("snapshot listener failed")
 
 
-def _describe_answer(asked: Desired, server: ServerStatus) -> str:
+def _describe_answer(asked: Desired, server: ServerStatus, tr: Translator = ENGLISH) -> str:
+    now = tr._(server.status.label)
     if server.status is asked.status:
-        return f"now {server.status.label}"
-    return f"asked for {asked.status.label}, but the server keeps {server.status.label}" + (
-        " (a manual status is not changed by idle detection)" if asked.source is Source.IDLE else ""
-    )
+        return tr._("now {status}").format(status=now)
+    if asked.source is Source.IDLE:
+        words = tr._(
+            "asked for {asked}, but the server keeps {status}"
+            " (a manual status is not changed by idle detection)"
+        )
+    else:
+        words = tr._("asked for {asked}, but the server keeps {status}")
+    return words.format(asked=tr._(asked.status.label), status=now)

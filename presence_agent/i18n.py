@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import gettext
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -154,10 +154,14 @@ def _clock24(name: str | None) -> bool:
     return territory not in _TWELVE_HOUR_TERRITORIES
 
 
+#: The OS's UI languages, or how to read them: only asked when the environment is silent.
+SystemLanguages = Sequence[str] | Callable[[], Sequence[str]]
+
+
 def choose(
     configured: str | None,
     env: Mapping[str, str],
-    system: Sequence[str] = (),
+    system: SystemLanguages = (),
     available: Collection[str] = LANGUAGES,
 ) -> Choice:
     """Which language to speak.
@@ -169,9 +173,16 @@ def choose(
     over, never an error. The clock follows the time locale (``LC_ALL``, ``LC_TIME``,
     ``LANG``), else the first system language.
     """
+    asked: list[Sequence[str]] = []
+
+    def os_languages() -> Sequence[str]:
+        if not asked:
+            asked.append(system() if callable(system) else system)
+        return asked[0]
+
     time_locale = next((env[k] for k in TIME_ENV_ORDER if env.get(k)), None)
-    if time_locale is None and system:
-        time_locale = system[0]
+    if time_locale is None and os_languages():
+        time_locale = os_languages()[0]
     clock24 = _clock24(time_locale)
     if configured and configured != "auto":
         found = _match(configured, available)
@@ -185,7 +196,7 @@ def choose(
             found = _match(name, available) if name else None
             if found is not None:
                 return Choice(found, key, clock24)
-    for name in system:
+    for name in os_languages():
         found = _match(name, available)
         if found is not None:
             return Choice(found, "system", clock24)
@@ -259,7 +270,7 @@ def load(choice: Choice, directory: Path | None = None) -> Translator:
 
 
 def translator_for(
-    configured: str | None, env: Mapping[str, str], system: Sequence[str] = ()
+    configured: str | None, env: Mapping[str, str], system: SystemLanguages = ()
 ) -> Translator:
     """:func:`choose` then :func:`load`: the entry points' one call."""
     return load(choose(configured, env, system))

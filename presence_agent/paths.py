@@ -101,12 +101,14 @@ class Paths:
     runtime_problem: str = ""
 
     @classmethod
-    def default(cls) -> Paths:
+    def default(cls, *, runtime_dir: bool = True) -> Paths:
+        """The platform's directories. ``runtime_dir`` false: do not ask for the runtime dir
+        (what only reads the config needs none, and asking may warn about it)."""
         import platformdirs
 
         dirs = platformdirs.PlatformDirs(APP_NAME, appauthor=False, multipath=True)
         state = Path(dirs.user_state_dir)
-        runtime, problem = _user_runtime_dir(dirs)
+        runtime, problem = _user_runtime_dir(dirs) if runtime_dir else (None, "")
         site = tuple(Path(p) for p in dirs.site_config_dir.split(os.pathsep) if p)
         return cls(
             config_dir=Path(dirs.user_config_dir),

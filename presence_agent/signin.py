@@ -18,6 +18,8 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any
 
+from presence_agent.i18n import ENGLISH, N_, Translator
+
 if TYPE_CHECKING:
     from presence_agent.credentials import Credentials, SecretStore
     from presence_agent.paths import Paths
@@ -48,7 +50,7 @@ class SignInError(Exception):
 
 
 #: How the CLI tells a person to allow plain http:// (the dialog says its checkbox).
-CLI_INSECURE_OPT_IN = "pass --allow-insecure-http"
+CLI_INSECURE_OPT_IN = N_("pass --allow-insecure-http")
 
 
 def check_input(
@@ -58,6 +60,7 @@ def check_input(
     *,
     allow_insecure_http: bool = False,
     insecure_opt_in: str = CLI_INSECURE_OPT_IN,
+    tr: Translator = ENGLISH,
 ) -> tuple[str, str]:
     """The normalised server URL and API key, or :class:`SignInError` (usage).
 
@@ -81,24 +84,30 @@ def check_input(
     if server is None or not server.strip():
         if not current.server:
             raise SignInError(
-                "no server to sign in to: add --server https://desk.example.com"
-                " (the address of your Libredesk)",
+                tr._(
+                    "no server to sign in to: add --server https://desk.example.com"
+                    " (the address of your Libredesk)"
+                ),
                 usage=True,
             )
         server = current.server
     try:
-        url = normalize_server_url(server, allow_insecure_http=insecure, opt_in=insecure_opt_in)
+        url = normalize_server_url(
+            server, allow_insecure_http=insecure, opt_in=tr._(insecure_opt_in)
+        )
     except InsecureURL as exc:
         raise SignInError(str(exc), usage=True) from None
     if "server" in layers.locked and url != current.server:
         raise SignInError(
-            f"your administrator set the server to {current.server} in"
-            f" {layers.locked['server']} and locked it; sign in without a server address",
+            tr._(
+                "your administrator set the server to {server} in {file} and locked it;"
+                " sign in without a server address"
+            ).format(server=current.server, file=layers.locked["server"]),
             usage=True,
         )
     key = api_key.strip()
     if not key or any(ch.isspace() or ch == ":" for ch in key):
-        raise SignInError("the API key must be one word without ':'", usage=True)
+        raise SignInError(tr._("the API key must be one word without ':'"), usage=True)
     return url, key
 
 
@@ -113,6 +122,7 @@ def sign_in(
     *,
     credentials: Credentials | None = None,
     insecure_opt_in: str = CLI_INSECURE_OPT_IN,
+    tr: Translator = ENGLISH,
 ) -> str:
     """Verify the credentials with ``GET /agents/me``, then store them; return a summary line.
 
@@ -134,14 +144,16 @@ def sign_in(
         api_key,
         allow_insecure_http=allow_insecure_http,
         insecure_opt_in=insecure_opt_in,
+        tr=tr,
     )
     layers = config.load_layers(paths)
     previous = layers.config
     scheme = auth or previous.auth
     if scheme not in AUTH_SCHEMES:
-        raise SignInError(f"unknown auth scheme {scheme[:20]!r}; use token or basic", usage=True)
+        words = tr._("unknown auth scheme {scheme}; use token or basic")
+        raise SignInError(words.format(scheme=repr(scheme[:20])), usage=True)
     if not secret:
-        raise SignInError("no API secret", usage=True)
+        raise SignInError(tr._("no API secret"), usage=True)
     wanted: dict[str, Any] = {
         "server": url,
         "api_key": key,
@@ -153,7 +165,9 @@ def sign_in(
     for name, value in wanted.items():
         if name in layers.locked and value is not None and value != getattr(previous, name):
             raise SignInError(
-                f"your administrator locked {name} in {layers.locked[name]}; leave it out",
+                tr._("your administrator locked {key} in {file}; leave it out").format(
+                    key=name, file=layers.locked[name]
+                ),
                 usage=True,
             )
     store = credentials if credentials is not None else Credentials()
@@ -165,9 +179,12 @@ def sign_in(
     try:
         agent, holds_now = _verify(url, key, secret, scheme, bundle)
     except LibredeskError as exc:
-        raise SignInError(f"login failed, nothing stored: {exc}") from None
+        raise SignInError(
+            tr._("login failed, nothing stored: {problem}").format(problem=exc)
+        ) from None
     except OSError as exc:  # an unreadable CA bundle
-        raise SignInError(f"login failed, nothing stored: {exc.strerror or exc}") from None
+        words = tr._("login failed, nothing stored: {problem}")
+        raise SignInError(words.format(problem=exc.strerror or exc)) from None
     try:
         store.set(url, key, secret)
     except KeyringUnavailable as exc:
@@ -176,13 +193,17 @@ def sign_in(
         config.update_user_file(paths, _user_changes(paths, wanted))
     except (config.ConfigError, OSError) as exc:
         store.delete(url, key)
-        raise SignInError(f"could not save the config: {exc}") from None
+        raise SignInError(
+            tr._("could not save the config: {problem}").format(problem=exc)
+        ) from None
     if previous.server and previous.api_key and (previous.server, previous.api_key) != (url, key):
         with contextlib.suppress(KeyringUnavailable):
             store.delete(previous.server, previous.api_key)
-    holds = holds_now.status.label
-    who = agent.name or agent.email or f"agent #{agent.id}"
-    return f"Signed in to {url} as {who}. The server holds: {holds}."
+    holds = tr._(holds_now.status.label)
+    who = agent.name or agent.email or tr._("agent #{id}").format(id=agent.id)
+    return tr._("Signed in to {server} as {who}. The server holds: {status}.").format(
+        server=url, who=who, status=holds
+    )
 
 
 def _user_changes(paths: Paths, wanted: dict[str, Any]) -> dict[str, Any]:
@@ -196,7 +217,9 @@ def _user_changes(paths: Paths, wanted: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def sign_out(paths: Paths, *, credentials: SecretStore | None = None) -> str:
+def sign_out(
+    paths: Paths, *, credentials: SecretStore | None = None, tr: Translator = ENGLISH
+) -> str:
     """Remove the stored secret (the config keeps the server and key); return a summary line."""
     from presence_agent import config
     from presence_agent.credentials import Credentials, KeyringUnavailable
@@ -206,13 +229,15 @@ def sign_out(paths: Paths, *, credentials: SecretStore | None = None) -> str:
     except config.ConfigError as exc:
         raise SignInError(str(exc), usage=True) from None
     if not cfg.server or not cfg.api_key:
-        return "Not signed in."
+        return tr._("Not signed in.")
     store: SecretStore = credentials if credentials is not None else Credentials()
     try:
         removed = store.delete(cfg.server, cfg.api_key)
     except KeyringUnavailable as exc:
         raise SignInError(str(exc)) from None
-    return f"Signed out of {cfg.server}." if removed else "No secret was stored; signed out."
+    if removed:
+        return tr._("Signed out of {server}.").format(server=cfg.server)
+    return tr._("No secret was stored; signed out.")
 
 
 def _verify(server: str, api_key: str, secret: str, auth: str, ca_bundle: str | None) -> Any:

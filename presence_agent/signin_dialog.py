@@ -32,6 +32,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from presence_agent.i18n import ENGLISH, N_, Translator
+
 if TYPE_CHECKING:
     import tkinter as tk
 
@@ -39,20 +41,26 @@ if TYPE_CHECKING:
 
 __all__ = ["TITLE", "Prefill", "available", "command", "main", "toolkit"]
 
-TITLE = "Sign in to Libredesk - presence-agent"
-HEADING = "Sign in to Libredesk"
-INTRO = "Create an API key and secret in your Libredesk profile, then enter them here."
+# English msgids: every window shows them through its Translator (tr._(TITLE)).
+TITLE = N_("Sign in to Libredesk - presence-agent")
+HEADING = N_("Sign in to Libredesk")
+INTRO = N_("Create an API key and secret in your Libredesk profile, then enter them here.")
 EXIT_SIGNED_IN = 0
 EXIT_CANCELLED = 1
 EXIT_UNAVAILABLE = 2
 _POLL_MS = 100
 #: The words for the plain-http opt-in, as this window offers it (not a CLI flag).
-INSECURE_LABEL = "Allow plain http:// to another machine (the secret travels unencrypted)"
-INSECURE_OPT_IN = "tick “Allow plain http://” under Advanced"
+INSECURE_LABEL = N_("Allow plain http:// to another machine (the secret travels unencrypted)")
+INSECURE_OPT_IN = N_("tick “Allow plain http://” under Advanced")
 AUTH_LABELS = {
-    "token": "Token (Libredesk's own)",
-    "basic": "Basic (for proxies that need it)",
+    "token": N_("Token (Libredesk's own)"),
+    "basic": N_("Basic (for proxies that need it)"),
 }
+
+
+def _auth_labels(tr: Translator) -> dict[str, str]:
+    return {scheme: tr._(words) for scheme, words in AUTH_LABELS.items()}
+
 
 SignInFn = Callable[..., str]
 
@@ -127,11 +135,17 @@ class Prefill:
 class _Worker:
     """Runs one ``sign_in`` at a time off the UI thread and hands back ``(ok, text)``."""
 
-    def __init__(self, sign_in: SignInFn | None, done: Callable[[bool, str], None]) -> None:
+    def __init__(
+        self,
+        sign_in: SignInFn | None,
+        done: Callable[[bool, str], None],
+        tr: Translator = ENGLISH,
+    ) -> None:
         from presence_agent.signin import sign_in as default_sign_in
 
         self._sign_in = sign_in or default_sign_in
         self._done = done
+        self._tr = tr
 
     def start(self, paths: Paths, fields: dict[str, Any]) -> None:
         threading.Thread(
@@ -151,23 +165,25 @@ class _Worker:
                 fields["insecure"],
                 fields["ca_bundle"] or None,
                 insecure_opt_in=INSECURE_OPT_IN,
+                tr=self._tr,
             )
         except SignInError as exc:
             self._done(False, str(exc))
         # Whatever else goes wrong, the form must come back to life, and say so.
         except Exception:  # noqa: BLE001
-            self._done(False, "Sign-in failed unexpectedly; nothing was stored. Try again.")
+            words = self._tr._("Sign-in failed unexpectedly; nothing was stored. Try again.")
+            self._done(False, words)
         else:
             self._done(True, summary)
 
 
-def _missing_field(server: str, api_key: str, secret: str) -> str | None:
+def _missing_field(server: str, api_key: str, secret: str, tr: Translator = ENGLISH) -> str | None:
     if not server.strip() or server.strip() in ("https://", "http://"):
-        return "Enter your Libredesk address, for example desk.example.com."
+        return tr._("Enter your Libredesk address, for example desk.example.com.")
     if not api_key.strip():
-        return "Enter the API key from your Libredesk profile."
+        return tr._("Enter the API key from your Libredesk profile.")
     if not secret:
-        return "Enter the API secret from your Libredesk profile."
+        return tr._("Enter the API secret from your Libredesk profile.")
     return None
 
 
@@ -183,6 +199,7 @@ class SignInForm:
         paths: Paths,
         *,
         sign_in: SignInFn | None = None,
+        tr: Translator = ENGLISH,
     ) -> None:
         import tkinter as tk
         from tkinter import ttk
@@ -190,8 +207,11 @@ class SignInForm:
         self.root = root
         self.paths = paths
         self.summary: str | None = None
+        self._tr = tr
+        self._auth_labels = _auth_labels(tr)
+        _ = tr._
         self._results: queue.SimpleQueue[tuple[bool, str]] = queue.SimpleQueue()
-        self._worker = _Worker(sign_in, lambda ok, text: self._results.put((ok, text)))
+        self._worker = _Worker(sign_in, lambda ok, text: self._results.put((ok, text)), tr)
         self._busy = False
         pre = Prefill.load(paths)
 
@@ -199,14 +219,14 @@ class SignInForm:
         if sys.platform.startswith("linux") and "clam" in style.theme_names():
             # Tk's "default" theme on X11 looks decades old; Windows and macOS keep theirs.
             style.theme_use("clam")
-        root.title(TITLE)
+        root.title(_(TITLE))
         root.resizable(False, False)
         frame = ttk.Frame(root, padding=16)
         frame.grid(sticky="nsew")
-        ttk.Label(frame, text=HEADING, font=("TkHeadingFont", 12, "bold")).grid(
+        ttk.Label(frame, text=_(HEADING), font=("TkHeadingFont", 12, "bold")).grid(
             row=0, column=0, columnspan=2, sticky="w"
         )
-        ttk.Label(frame, text=INTRO, wraplength=440).grid(
+        ttk.Label(frame, text=_(INTRO), wraplength=440).grid(
             row=1, column=0, columnspan=2, sticky="w", pady=(2, 10)
         )
 
@@ -214,14 +234,15 @@ class SignInForm:
         self.api_key = tk.StringVar(value=pre.api_key)
         self.secret = tk.StringVar(value="")
         self.insecure = tk.BooleanVar(value=pre.allow_insecure_http)
-        self.auth = tk.StringVar(value=AUTH_LABELS.get(pre.auth, AUTH_LABELS["token"]))
+        labels = self._auth_labels
+        self.auth = tk.StringVar(value=labels.get(pre.auth, labels["token"]))
         self.ca_bundle = tk.StringVar(value=pre.ca_bundle)
         self.entries: list[ttk.Entry] = []
         for row, (label, var, show) in enumerate(
             (
-                ("Server", self.server, ""),
-                ("API key", self.api_key, ""),
-                ("API secret", self.secret, "•"),
+                (_("Server"), self.server, ""),
+                (_("API key"), self.api_key, ""),
+                (_("API secret"), self.secret, "•"),
             ),
             start=2,
         ):
@@ -236,34 +257,34 @@ class SignInForm:
         self.advanced_open = tk.BooleanVar(value=False)
         self.advanced_toggle = ttk.Checkbutton(
             frame,
-            text="▸ Advanced",
+            text="▸ " + _("Advanced"),
             variable=self.advanced_open,
             command=self._toggle_advanced,
             style="Toolbutton",
         )
         self.advanced_toggle.grid(row=5, column=0, columnspan=2, sticky="w", pady=(8, 0))
         self.advanced = ttk.Frame(frame)
-        ttk.Label(self.advanced, text="Sign-in scheme").grid(
+        ttk.Label(self.advanced, text=_("Sign-in scheme")).grid(
             row=0, column=0, sticky="w", padx=(0, 8)
         )
         self.auth_box = ttk.Combobox(
             self.advanced,
             textvariable=self.auth,
-            values=list(AUTH_LABELS.values()),
+            values=list(labels.values()),
             state="readonly",
             width=32,
         )
         self.auth_box.grid(row=0, column=1, sticky="ew", pady=3)
-        ttk.Label(self.advanced, text="CA bundle").grid(row=1, column=0, sticky="w", padx=(0, 8))
+        ttk.Label(self.advanced, text=_("CA bundle")).grid(row=1, column=0, sticky="w", padx=(0, 8))
         ca_row = ttk.Frame(self.advanced)
         ca_row.grid(row=1, column=1, sticky="ew", pady=3)
         self.ca_entry = ttk.Entry(ca_row, textvariable=self.ca_bundle, width=28)
         self.ca_entry.grid(row=0, column=0, sticky="ew")
-        ttk.Button(ca_row, text="Choose…", command=self._choose_ca).grid(
+        ttk.Button(ca_row, text=_("Choose…"), command=self._choose_ca).grid(
             row=0, column=1, padx=(6, 0)
         )
         self.insecure_box = ttk.Checkbutton(
-            self.advanced, text=INSECURE_LABEL, variable=self.insecure
+            self.advanced, text=_(INSECURE_LABEL), variable=self.insecure
         )
         self.insecure_box.grid(row=2, column=0, columnspan=2, sticky="w", pady=(6, 0))
 
@@ -274,10 +295,10 @@ class SignInForm:
         self.message_label.grid(row=7, column=0, columnspan=2, sticky="w", pady=(8, 0))
         buttons = ttk.Frame(frame)
         buttons.grid(row=8, column=0, columnspan=2, sticky="e", pady=(12, 0))
-        self.cancel_button = ttk.Button(buttons, text="Cancel", command=self.cancel)
+        self.cancel_button = ttk.Button(buttons, text=_("Cancel"), command=self.cancel)
         self.cancel_button.grid(row=0, column=0, padx=(0, 6))
         self.sign_in_button = ttk.Button(
-            buttons, text="Sign in", command=self.submit, default="active"
+            buttons, text=_("Sign in"), command=self.submit, default="active"
         )
         self.sign_in_button.grid(row=0, column=1)
 
@@ -300,35 +321,38 @@ class SignInForm:
     def _toggle_advanced(self) -> None:
         if self.advanced_open.get():
             self.advanced.grid(row=6, column=0, columnspan=2, sticky="ew", pady=(4, 0))
-            self.advanced_toggle.configure(text="▾ Advanced")
+            self.advanced_toggle.configure(text="▾ " + self._tr._("Advanced"))
         else:
             self.advanced.grid_remove()
-            self.advanced_toggle.configure(text="▸ Advanced")
+            self.advanced_toggle.configure(text="▸ " + self._tr._("Advanced"))
 
     def _choose_ca(self) -> None:
         from tkinter import filedialog
 
         path = filedialog.askopenfilename(
             parent=self.root,
-            title="CA certificates (PEM)",
-            filetypes=[("PEM certificates", "*.pem *.crt"), ("All files", "*")],
+            title=self._tr._("CA certificates (PEM)"),
+            filetypes=[
+                (self._tr._("PEM certificates"), "*.pem *.crt"),
+                (self._tr._("All files"), "*"),
+            ],
         )
         if path:
             self.ca_bundle.set(path)
 
     def _auth_scheme(self) -> str:
         label = self.auth.get()
-        return next((k for k, v in AUTH_LABELS.items() if v == label), "token")
+        return next((k for k, v in self._auth_labels.items() if v == label), "token")
 
     def submit(self) -> None:
         if self._busy:
             return
-        missing = _missing_field(self.server.get(), self.api_key.get(), self.secret.get())
+        missing = _missing_field(self.server.get(), self.api_key.get(), self.secret.get(), self._tr)
         if missing:
             self.message.set(missing)
             return
         self._set_busy(True)
-        self.message.set("Checking with the server…")
+        self.message.set(self._tr._("Checking with the server…"))
         self._worker.start(
             self.paths,
             {
@@ -376,15 +400,16 @@ def _take_focus(root: Any, entry: Any) -> None:
     entry.icursor("end")
 
 
-def _run_tk(paths: Paths) -> tuple[int, str | None]:
+def _run_tk(paths: Paths, tr: Translator = ENGLISH) -> tuple[int, str | None]:
     import tkinter as tk
 
     try:
         root = tk.Tk(className="presence-agent")
     except tk.TclError as exc:
-        print(f"presence-agent: cannot open the sign-in window: {exc}", file=sys.stderr)
+        words = tr._("cannot open the sign-in window: {problem}").format(problem=exc)
+        print(f"presence-agent: {words}", file=sys.stderr)
         return EXIT_UNAVAILABLE, None
-    form = SignInForm(root, paths)
+    form = SignInForm(root, paths, tr=tr)
     root.mainloop()
     return (EXIT_CANCELLED, None) if form.summary is None else (EXIT_SIGNED_IN, form.summary)
 
@@ -399,27 +424,37 @@ class GtkSignIn:
     """
 
     def __init__(
-        self, gtk: Any, glib: Any, paths: Paths, *, sign_in: SignInFn | None = None
+        self,
+        gtk: Any,
+        glib: Any,
+        paths: Paths,
+        *,
+        sign_in: SignInFn | None = None,
+        tr: Translator = ENGLISH,
     ) -> None:
         self._gtk, self._glib = gtk, glib
         self.paths = paths
         self.summary: str | None = None
         self._busy = False
-        self._worker = _Worker(sign_in, lambda ok, text: glib.idle_add(self._finished, ok, text))
+        self._tr = tr
+        _ = tr._
+        self._worker = _Worker(
+            sign_in, lambda ok, text: glib.idle_add(self._finished, ok, text), tr
+        )
         pre = Prefill.load(paths)
         Gtk = gtk
 
-        window = Gtk.Window(title=TITLE)
+        window = Gtk.Window(title=_(TITLE))
         window.set_default_size(460, -1)
         window.set_resizable(False)
         window.set_position(Gtk.WindowPosition.CENTER)
         window.set_icon_name("presence-agent")
         # The header bar's title becomes the window's title too (GTK sets it).
-        header = Gtk.HeaderBar(title=HEADING, subtitle="presence-agent", show_close_button=False)
-        self.cancel_button = Gtk.Button(label="Cancel")
+        header = Gtk.HeaderBar(title=_(HEADING), subtitle="presence-agent", show_close_button=False)
+        self.cancel_button = Gtk.Button(label=_("Cancel"))
         self.cancel_button.connect("clicked", lambda _b: self.cancel())
         header.pack_start(self.cancel_button)
-        self.sign_in_button = Gtk.Button(label="Sign in")
+        self.sign_in_button = Gtk.Button(label=_("Sign in"))
         self.sign_in_button.get_style_context().add_class("suggested-action")
         self.sign_in_button.set_can_default(True)
         self.sign_in_button.connect("clicked", lambda _b: self.submit())
@@ -431,7 +466,7 @@ class GtkSignIn:
         window.connect("key-press-event", self._on_key)
 
         box = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=12, margin=18)
-        intro = Gtk.Label(label=INTRO, xalign=0, wrap=True, max_width_chars=52)
+        intro = Gtk.Label(label=_(INTRO), xalign=0, wrap=True, max_width_chars=52)
         intro.get_style_context().add_class("dim-label")
         box.pack_start(intro, False, False, 0)
 
@@ -440,39 +475,44 @@ class GtkSignIn:
         self.server.set_input_purpose(Gtk.InputPurpose.URL)
         if pre.server_locked:
             self.server.set_sensitive(False)
-            self.server.set_tooltip_text("Set by your administrator")
-        self.api_key = Gtk.Entry(text=pre.api_key, placeholder_text="from your Libredesk profile")
-        self.secret = Gtk.Entry(visibility=False, placeholder_text="from your Libredesk profile")
+            self.server.set_tooltip_text(_("Set by your administrator"))
+        from_profile = _("from your Libredesk profile")
+        self.api_key = Gtk.Entry(text=pre.api_key, placeholder_text=from_profile)
+        self.secret = Gtk.Entry(visibility=False, placeholder_text=from_profile)
         self.secret.set_input_purpose(Gtk.InputPurpose.PASSWORD)
         self.entries = [self.server, self.api_key, self.secret]
         for row, (label, entry) in enumerate(
-            (("Server", self.server), ("API key", self.api_key), ("API secret", self.secret))
+            (
+                (_("Server"), self.server),
+                (_("API key"), self.api_key),
+                (_("API secret"), self.secret),
+            )
         ):
             grid.attach(Gtk.Label(label=label, xalign=1), 0, row, 1, 1)
             grid.attach(entry, 1, row, 1, 1)
             entry.set_activates_default(True)
         box.pack_start(grid, False, False, 0)
 
-        self.advanced = Gtk.Expander(label="Advanced")
+        self.advanced = Gtk.Expander(label=_("Advanced"))
         adv = Gtk.Grid(column_spacing=12, row_spacing=8, margin_top=8)
         self.auth = Gtk.ComboBoxText()
-        for scheme, text in AUTH_LABELS.items():
+        for scheme, text in _auth_labels(tr).items():
             self.auth.append(scheme, text)
         self.auth.set_active_id(pre.auth if pre.auth in AUTH_LABELS else "token")
-        adv.attach(Gtk.Label(label="Sign-in scheme", xalign=1), 0, 0, 1, 1)
+        adv.attach(Gtk.Label(label=_("Sign-in scheme"), xalign=1), 0, 0, 1, 1)
         adv.attach(self.auth, 1, 0, 1, 1)
-        self.ca_bundle = Gtk.FileChooserButton(title="CA certificates (PEM)")
+        self.ca_bundle = Gtk.FileChooserButton(title=_("CA certificates (PEM)"))
         pem = Gtk.FileFilter()
-        pem.set_name("PEM certificates")
+        pem.set_name(_("PEM certificates"))
         for pattern in ("*.pem", "*.crt"):
             pem.add_pattern(pattern)
         self.ca_bundle.add_filter(pem)
         if pre.ca_bundle:
             self.ca_bundle.set_filename(pre.ca_bundle)
         self.ca_bundle.set_hexpand(True)
-        adv.attach(Gtk.Label(label="CA bundle", xalign=1), 0, 1, 1, 1)
+        adv.attach(Gtk.Label(label=_("CA bundle"), xalign=1), 0, 1, 1, 1)
         adv.attach(self.ca_bundle, 1, 1, 1, 1)
-        self.insecure = Gtk.CheckButton(label=INSECURE_LABEL, active=pre.allow_insecure_http)
+        self.insecure = Gtk.CheckButton(label=_(INSECURE_LABEL), active=pre.allow_insecure_http)
         adv.attach(self.insecure, 0, 2, 2, 1)
         self.advanced.add(adv)
         box.pack_start(self.advanced, False, False, 0)
@@ -510,12 +550,12 @@ class GtkSignIn:
         if self._busy:
             return
         server, key, secret = (e.get_text() for e in self.entries)
-        missing = _missing_field(server, key, secret)
+        missing = _missing_field(server, key, secret, self._tr)
         if missing:
             self.show_message(missing)
             return
         self._set_busy(True)
-        self.show_message("Checking with the server…")
+        self.show_message(self._tr._("Checking with the server…"))
         self._worker.start(
             self.paths,
             {
@@ -551,7 +591,7 @@ class GtkSignIn:
             self.spinner.stop()
 
 
-def _run_gtk(paths: Paths) -> tuple[int, str | None]:
+def _run_gtk(paths: Paths, tr: Translator = ENGLISH) -> tuple[int, str | None]:
     import gi
 
     gi.require_version("Gtk", "3.0")
@@ -563,27 +603,27 @@ def _run_gtk(paths: Paths) -> tuple[int, str | None]:
     GLib.set_prgname("presence-agent")
     ok, _argv = Gtk.init_check(None)
     if not ok:
-        print("presence-agent: cannot open the sign-in window: no display", file=sys.stderr)
+        words = tr._("cannot open the sign-in window: {problem}").format(problem=tr._("no display"))
+        print(f"presence-agent: {words}", file=sys.stderr)
         return EXIT_UNAVAILABLE, None
-    form = GtkSignIn(Gtk, GLib, paths)
+    form = GtkSignIn(Gtk, GLib, paths, tr=tr)
     Gtk.main()
     form.window.destroy()
     return (EXIT_CANCELLED, None) if form.summary is None else (EXIT_SIGNED_IN, form.summary)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, tr: Translator = ENGLISH) -> int:
+    """The window, in ``tr``'s language (the CLI's entry chose it: presence_agent/cli.py)."""
     from presence_agent.paths import Paths
 
     choice = os.environ.get("PRESENCE_AGENT_SIGNIN_TOOLKIT") or toolkit()
     if choice not in ("gtk", "tk"):
-        print(
-            "presence-agent: no window toolkit here; sign in from a terminal:"
-            " presence-agent login --api-key KEY",
-            file=sys.stderr,
-        )
+        words = tr._("no window toolkit here; sign in from a terminal: {command}")
+        command = "presence-agent login --api-key " + tr._("KEY")
+        print(f"presence-agent: {words.format(command=command)}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     paths = Paths.default()
-    code, summary = _run_gtk(paths) if choice == "gtk" else _run_tk(paths)
+    code, summary = _run_gtk(paths, tr) if choice == "gtk" else _run_tk(paths, tr)
     if summary is not None:
         print(summary, flush=True)
     return code

@@ -80,16 +80,22 @@ def _shown(text: str) -> str:
     return repr(text if len(text) <= 24 else text[:24] + "...")
 
 
-def parse_duration(text: str) -> float:
-    """Seconds in ``text`` (``90s``, ``1h30m``...), or :class:`TimeSpecError`."""
+def parse_duration(text: str, tr: Translator = ENGLISH) -> float:
+    """Seconds in ``text`` (``90s``, ``1h30m``...), or :class:`TimeSpecError` (in ``tr``'s
+    language; the units themselves stay the ones this parser reads)."""
     raw = text.strip().lower()
+    shown = _shown(text)
     if not raw or len(raw) > _MAX_TEXT:
-        raise TimeSpecError(f"not a duration: {_shown(text)} (try 30m, 1h30m or 90s)")
+        raise TimeSpecError(
+            tr._("not a duration: {text} (try 30m, 1h30m or 90s)").format(text=shown)
+        )
     if raw.startswith("-"):
-        raise TimeSpecError(f"a duration must be positive, not {_shown(text)}")
+        raise TimeSpecError(tr._("a duration must be positive, not {text}").format(text=shown))
     if re.fullmatch(r"\d+(\.\d+)?", raw):
         raise TimeSpecError(
-            f"{_shown(text)} has no unit: say {raw}m for minutes or {raw}s for seconds"
+            tr._("{text} has no unit: say {number}m for minutes or {number}s for seconds").format(
+                text=shown, number=raw
+            )
         )
     total = 0
     pos = 0
@@ -97,22 +103,25 @@ def parse_duration(text: str) -> float:
     while pos < len(raw):
         match = _PART.match(raw, pos)
         if match is None or match.end() == pos:
-            raise TimeSpecError(f"not a duration: {_shown(text)} (try 30m, 1h30m or 90s)")
+            words = tr._("not a duration: {text} (try 30m, 1h30m or 90s)")
+            raise TimeSpecError(words.format(text=shown))
         number, word = match.groups()
         unit = _UNITS.get(word)
         if unit is None:
-            raise TimeSpecError(f"unknown unit {word[:12]!r} in {_shown(text)} (use d, h, m or s)")
+            words = tr._("unknown unit {unit} in {text} (use d, h, m or s)")
+            raise TimeSpecError(words.format(unit=repr(word[:12]), text=shown))
         if last_unit is not None and unit >= last_unit:
-            raise TimeSpecError(
-                f"{_shown(text)}: put the largest unit first, each once (like 1h30m)"
-            )
+            words = tr._("{text}: put the largest unit first, each once (like 1h30m)")
+            raise TimeSpecError(words.format(text=shown))
         last_unit = unit
         total += int(number) * unit
         pos = match.end()
     if total <= 0:
-        raise TimeSpecError(f"a duration must be more than zero, not {_shown(text)}")
+        raise TimeSpecError(
+            tr._("a duration must be more than zero, not {text}").format(text=shown)
+        )
     if total > MAX_SPAN:
-        raise TimeSpecError(f"{_shown(text)} is longer than 7 days")
+        raise TimeSpecError(tr._("{text} is longer than 7 days").format(text=shown))
     return float(total)
 
 
@@ -182,7 +191,7 @@ _UNTIL = re.compile(
 )
 
 
-def parse_until(text: str, now: datetime, tz: tzinfo) -> datetime:
+def parse_until(text: str, now: datetime, tz: tzinfo, tr: Translator = ENGLISH) -> datetime:
     """The instant ``text`` names (in UTC), strictly after ``now``.
 
     ``13:00`` is its next occurrence (today if still ahead, else tomorrow);
@@ -190,11 +199,11 @@ def parse_until(text: str, now: datetime, tz: tzinfo) -> datetime:
     name the day.
     """
     raw = text.strip().lower()
-    hint = "(try 13:00, 1:30pm, tomorrow 9:00 or 2026-12-24 9:00)"
     match = _UNTIL.fullmatch(raw) if len(raw) <= _MAX_TEXT else None
     at = parse_clock(match.group("clock")) if match else None
     if match is None or at is None:
-        raise TimeSpecError(f"not a time: {_shown(text)} {hint}")
+        words = tr._("not a time: {text} (try 13:00, 1:30pm, tomorrow 9:00 or 2026-12-24 9:00)")
+        raise TimeSpecError(words.format(text=_shown(text)))
     today = now.astimezone(tz).date()
     now = now.astimezone(timezone.utc)
     word, day_text = match.group("word"), match.group("date")
@@ -202,7 +211,8 @@ def parse_until(text: str, now: datetime, tz: tzinfo) -> datetime:
         try:
             day = date.fromisoformat(day_text)
         except ValueError:
-            raise TimeSpecError(f"not a date: {day_text!r} (use YYYY-MM-DD)") from None
+            words = tr._("not a date: {text} (use YYYY-MM-DD)")
+            raise TimeSpecError(words.format(text=repr(day_text))) from None
     elif word == "tomorrow":
         day = today + timedelta(days=1)
     else:
@@ -213,10 +223,15 @@ def parse_until(text: str, now: datetime, tz: tzinfo) -> datetime:
             # Like an alarm clock: a time already past today means tomorrow.
             end = resolve_local(today + timedelta(days=1), at, tz)
         else:
-            shown = format_clock(end, now, tz)
-            raise TimeSpecError(f"{shown} has already passed (it is {format_clock(now, now, tz)})")
+            words = tr._("{time} has already passed (it is {now})")
+            raise TimeSpecError(
+                words.format(
+                    time=format_clock(end, now, tz, tr), now=format_clock(now, now, tz, tr)
+                )
+            )
     if (end - now).total_seconds() > MAX_SPAN:
-        raise TimeSpecError(f"{format_clock(end, now, tz)} is more than 7 days away")
+        words = tr._("{time} is more than 7 days away")
+        raise TimeSpecError(words.format(time=format_clock(end, now, tz, tr)))
     return end
 
 

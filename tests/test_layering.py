@@ -29,7 +29,7 @@ ALLOWED: dict[str, set[str]] = {
     "schedule": {"timespec"},
     "timers": {"events", "statefile", "vocab"},
     "statefile": {"paths"},
-    "agenda": {"events", "routing", "schedule", "timers", "timespec", "vocab"},
+    "agenda": {"events", "i18n", "routing", "schedule", "timers", "timespec", "vocab"},
     "shift_text": {"events", "i18n", "timespec"},
     "status_text": {"events", "i18n", "routing", "vocab"},
     "commands": {"events", "vocab"},
@@ -39,8 +39,8 @@ ALLOWED: dict[str, set[str]] = {
     "config": {"i18n", "paths", "routing", "vocab", "urls", "schedule"},
     "client": {"__init__", "errortext", "events", "proxy", "vocab", "urls"},
     "proxy": {"urls"},
-    "engine": {"events", "policy", "vocab", "worker", "idle.base"},
-    "tray._model": {"events", "shift_text", "status_text", "timers", "vocab"},
+    "engine": {"events", "i18n", "policy", "vocab", "worker", "idle.base"},
+    "tray._model": {"events", "i18n", "shift_text", "status_text", "timers", "vocab"},
     "session._bridge": {"calls", "commands", "events"},
 }
 

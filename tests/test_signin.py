@@ -370,6 +370,7 @@ def test_a_bare_host_signs_in_over_https(paths: Paths) -> None:
 
 @pytest.mark.desktop
 def test_dialog_advanced_settings_reach_sign_in(tk_root: Any, paths: Paths) -> None:
+    from presence_agent.i18n import ENGLISH
     from presence_agent.signin_dialog import AUTH_LABELS, INSECURE_OPT_IN, SignInForm
 
     calls: list[tuple[Any, ...]] = []
@@ -397,4 +398,4 @@ def test_dialog_advanced_settings_reach_sign_in(tk_root: Any, paths: Paths) -> N
     assert (server, key, secret) == ("desk.example.com", KEY, SECRET)
     assert (auth, insecure, ca_bundle) == ("basic", True, "/etc/ssl/company.pem")
     # A refusal of plain http names this window's checkbox, not a command-line flag.
-    assert kwargs == {"insecure_opt_in": INSECURE_OPT_IN}
+    assert kwargs == {"insecure_opt_in": INSECURE_OPT_IN, "tr": ENGLISH}

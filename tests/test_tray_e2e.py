@@ -634,7 +634,7 @@ def test_idle_away_shows_a_notification(
         assert server.wait_for_put("away", "idle", timeout=WAIT), agent.text()
         icon = _icon(trayer, agent, "presence-agent: Away (idle)")
         wait_until(
-            lambda: "presence-agent|You're now Away (idle 2 s)" in notifications.read_text(),
+            lambda: "presence-agent|You're now Away (idle 2 seconds)" in notifications.read_text(),
             timeout=WAIT,
             what="the notification",
         )

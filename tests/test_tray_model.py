@@ -332,9 +332,9 @@ def test_tooltip_is_cut_to_what_trays_show() -> None:
 def test_idle_away_is_announced_with_the_threshold() -> None:
     before = snapshot(Status.AVAILABLE)
     after = snapshot(Status.AWAY, by_idle=True, why=Why.IDLE)
-    assert idle_notice(before, after, 300) == "You're now Away (idle 5 min)"
-    assert idle_notice(before, after, 45) == "You're now Away (idle 45 s)"
-    assert idle_notice(before, after, 7200) == "You're now Away (idle 2 h)"
+    assert idle_notice(before, after, 300) == "You're now Away (idle 5 minutes)"
+    assert idle_notice(before, after, 45) == "You're now Away (idle 45 seconds)"
+    assert idle_notice(before, after, 7200) == "You're now Away (idle 2 hours)"
 
 
 def test_coming_back_from_idle_is_announced() -> None:

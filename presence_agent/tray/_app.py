@@ -40,6 +40,7 @@ from presence_agent import selfexec
 from presence_agent.commands import Commands
 from presence_agent.credentials import SecretStore
 from presence_agent.events import Notice, Outcome, Snapshot
+from presence_agent.i18n import ENGLISH, Translator
 from presence_agent.paths import Paths
 from presence_agent.schedule import local_timezone
 from presence_agent.shift_text import changes_at
@@ -88,6 +89,8 @@ class TraySettings:
     tray_theme: str = "auto"
     #: Show the agenda's notices through the tray (no desktop notifier with actions runs).
     show_notices: bool = True
+    #: The person's language: every label, tooltip and notification (presence_agent/i18n.py).
+    tr: Translator = ENGLISH
 
 
 class _Ui:
@@ -180,6 +183,7 @@ class TrayApp:
             autostart=_read_autostart(),
             can_sign_in=self._dialog_command is not None,
             tz=local_timezone(),
+            tr=settings.tr,
         )
         #: Re-renders when the words change with time ("in 42 min"); UI thread only.
         self._refresh: threading.Timer | None = None
@@ -195,7 +199,7 @@ class TrayApp:
             "presence-agent",
             artwork.render(first),
             TITLE,
-            menu=pystray.Menu(pystray.MenuItem("Quit", commands.quit)),
+            menu=pystray.Menu(pystray.MenuItem(settings.tr._("Quit"), commands.quit)),
         )
         self._size_hint = self._status_icon_size()
 
@@ -272,7 +276,7 @@ class TrayApp:
     # -- engine thread ---------------------------------------------------------------------
 
     def _on_snapshot(self, snap: Snapshot) -> None:
-        notice = idle_notice(self._previous, snap, self._settings.away_after)
+        notice = idle_notice(self._previous, snap, self._settings.away_after, self._settings.tr)
         self._previous = snap
         if notice and self._settings.notifications:
             self._notify(notice)
@@ -318,7 +322,7 @@ class TrayApp:
             self._icon.icon = self._artwork.render(key)
             self._shown_key = key
         now = time.time()
-        title = tooltip(snap, now, self._context.tz)
+        title = tooltip(snap, now, self._context.tz, self._context.tr)
         if title != self._shown_title:
             self._icon.title = title
             status_icon = getattr(self._icon, "_status_icon", None)
@@ -548,7 +552,8 @@ class TrayApp:
     def _report_failure(self, outcome: Outcome) -> None:
         """The answer to a choice (engine thread): tell the person only when it failed."""
         if not outcome.ok:
-            self._notify(f"Could not change your status: {outcome.message}")
+            words = self._settings.tr._("Could not change your status: {problem}")
+            self._notify(words.format(problem=outcome.message))
 
     # -- tray-stop thread ----------------------------------------------------------------------
 
@@ -593,7 +598,10 @@ class TrayApp:
             from presence_agent.cli import login_hint
 
             hint = login_hint(self._paths)
-            self._notify(f"Cannot open the sign-in window; in a terminal, run: {hint}")
+            words = self._settings.tr._(
+                "Cannot open the sign-in window; in a terminal, run: {command}"
+            )
+            self._notify(words.format(command=hint))
             return
         dialog = self._dialog
         _spawn("sign-in-dialog", lambda: self._wait_for_dialog(dialog))
@@ -619,7 +627,7 @@ class TrayApp:
             summary = sign_out(self._commands, self._paths, self._credentials)
         except SignInError as exc:
             log.error("sign out failed: %s", exc)
-            self._notify(f"Sign out failed: {exc}")
+            self._notify(self._settings.tr._("Sign out failed: {problem}").format(problem=exc))
             return
         log.info("%s", summary)
 
@@ -630,12 +638,16 @@ class TrayApp:
             state = autostart.enable() if enable else autostart.disable()
         except (OSError, ValueError) as exc:
             log.error("could not change Start at login: %s", exc)
-            self._notify(f"Could not change Start at login: {exc}")
+            words = self._settings.tr._("Could not change Start at login: {problem}")
+            self._notify(words.format(problem=exc))
             state = None
         problem = autostart.entry_problem(state) if state is not None else None
         if problem:
             log.warning("start at login %s", problem)
-            self._notify(f"Start at login {problem}. Install the app for one that lasts.")
+            words = self._settings.tr._(
+                "Start at login {problem}. Install the app for one that lasts."
+            )
+            self._notify(words.format(problem=problem))
         self._context = dataclasses.replace(
             self._context, autostart=_read_autostart() if state is None else state.enabled
         )

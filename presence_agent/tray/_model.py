@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import timezone, tzinfo
+from datetime import datetime, timezone, tzinfo
 from typing import Literal
 
 from presence_agent.events import Snapshot, Why
+from presence_agent.i18n import ENGLISH, N_, Translator
 from presence_agent.shift_text import back_at, off_shift, timed_choices
 from presence_agent.status_text import (
     REASONS,
     headline,
     idle_for,
+    label,
     meaning_text,
     reason,
     routing_headline,
@@ -55,14 +57,14 @@ __all__ = [
 
 #: The "Pause idle detection" durations: label and seconds (``None``: until resumed).
 PAUSE_CHOICES: tuple[tuple[str, float | None], ...] = (
-    ("For 30 minutes", 30 * 60.0),
-    ("For 1 hour", 60 * 60.0),
-    ("Until I resume", None),
+    (N_("For 30 minutes"), 30 * 60.0),
+    (N_("For 1 hour"), 60 * 60.0),
+    (N_("Until I resume"), None),
 )
 #: The command to sign in with when no dialog can be shown.
 LOGIN_COMMAND = "presence-agent login --server https://desk.example.com --api-key KEY"
 #: What the tooltip says while signed out: the menu has the way in (Sign in…, or the command).
-SIGN_IN_HINT = "Sign in from this icon's menu"
+SIGN_IN_HINT = N_("Sign in from this icon's menu")
 #: Windows cuts tray tooltips at 127 characters; other trays at about that too.
 TOOLTIP_LIMIT = 127
 
@@ -149,7 +151,7 @@ Action = (
 #: What "Extend" adds to a running timer.
 EXTEND_SECONDS = EXTEND_BY
 #: The first entry of a status's submenu: the status with no end.
-NO_END = "Until I change it"
+NO_END = N_("Until I change it")
 
 
 # -- the menu -----------------------------------------------------------------------------
@@ -190,6 +192,8 @@ class MenuContext:
     can_sign_in: bool = True
     #: The timezone times are shown and chosen in (the system's).
     tz: tzinfo = timezone.utc
+    #: The person's language (presence_agent/i18n.py).
+    tr: Translator = ENGLISH
 
 
 def build_menu(
@@ -214,18 +218,20 @@ def build_menu(
     status has left or when the shift starts.
     """
     now = time.time() if now_wall is None else now_wall
+    tr = ctx.tr
     live = snap.connected and not snap.signed_out
-    entries: list[Entry] = [Item(status_line(snap, now, ctx.tz), enabled=False), SEPARATOR]
+    entries: list[Entry] = [Item(status_line(snap, now, ctx.tz, tr), enabled=False), SEPARATOR]
     if not snap.signed_out:
         # Signed out there is nothing to choose or pause: no server to tell.
-        choices = timed_choices(snap.agenda, now, ctx.tz)
+        choices = timed_choices(snap.agenda, now, ctx.tz, tr)
         for status in snap.choices:
             checked = snap.status is status
+            name = label(status, tr)
             if status is Status.AVAILABLE:
-                entries.append(Item(status.label, Choose(status), "radio", checked, live))
+                entries.append(Item(name, Choose(status), "radio", checked, live))
                 continue
             submenu: tuple[Entry, ...] = (
-                Item(NO_END, Choose(status)),
+                Item(tr._(NO_END), Choose(status)),
                 SEPARATOR,
                 *(
                     Item(
@@ -237,52 +243,55 @@ def build_menu(
                     for choice in choices
                 ),
             )
-            entries.append(Item(status.label, None, "radio", checked, live, submenu))
+            entries.append(Item(name, None, "radio", checked, live, submenu))
         if live and snap.agenda.timer is not None:
-            entries.append(
-                Item(f"Extend by {EXTEND_SECONDS / 60:.0f} minutes", Extend(EXTEND_SECONDS))
-            )
+            minutes = round(EXTEND_SECONDS / 60)
+            words = tr.ngettext("Extend by {n} minute", "Extend by {n} minutes", minutes)
+            entries.append(Item(words.format(n=minutes), Extend(EXTEND_SECONDS)))
         entries.append(SEPARATOR)
         if snap.paused:
-            until = (
-                f" (paused until {_clock(snap.paused_until_wall, now_wall)})"
+            words = (
+                tr._("Resume idle detection (paused until {time})").format(
+                    time=_clock(snap.paused_until_wall, now_wall, tr)
+                )
                 if snap.paused_until_wall is not None
-                else " (paused)"
+                else tr._("Resume idle detection (paused)")
             )
-            entries.append(Item(f"Resume idle detection{until}", ResumeIdle()))
+            entries.append(Item(words, ResumeIdle()))
         else:
             entries.append(
                 Item(
-                    "Pause idle detection",
+                    tr._("Pause idle detection"),
                     submenu=tuple(
-                        Item(label, PauseFor(seconds)) for label, seconds in PAUSE_CHOICES
+                        Item(tr._(words), PauseFor(seconds)) for words, seconds in PAUSE_CHOICES
                     ),
                 )
             )
     entries.append(
         Item(
-            "Open Libredesk",
+            tr._("Open Libredesk"),
             OpenServer(ctx.server_url) if ctx.server_url else None,
             enabled=bool(ctx.server_url),
         )
     )
     if not snap.signed_out:
-        entries.append(Item("Sign out", SignOut()))
+        entries.append(Item(tr._("Sign out"), SignOut()))
     elif ctx.can_sign_in:
-        entries.append(Item("Sign in…", SignIn()))
+        entries.append(Item(tr._("Sign in…"), SignIn()))
     else:
         # No toolkit for a dialog: say how, rather than offer an item that cannot work.
-        entries.append(Item(f"Sign in: run `{LOGIN_COMMAND}`", enabled=False))
+        words = tr._("Sign in: run `{command}`").format(command=LOGIN_COMMAND)
+        entries.append(Item(words, enabled=False))
     entries.append(
         Item(
-            "Start at login",
+            tr._("Start at login"),
             ToggleAutostart(not ctx.autostart) if ctx.autostart is not None else None,
             "check",
             bool(ctx.autostart),
             ctx.autostart is not None,
         )
     )
-    entries.append(Item("Quit", Quit()))
+    entries.append(Item(tr._("Quit"), Quit()))
     return tuple(entries)
 
 
@@ -298,32 +307,42 @@ def shape(entries: tuple[Entry, ...]) -> tuple[object, ...]:
     )
 
 
-def status_line(snap: Snapshot, now_wall: float | None = None, tz: tzinfo = timezone.utc) -> str:
+def status_line(
+    snap: Snapshot,
+    now_wall: float | None = None,
+    tz: tzinfo = timezone.utc,
+    tr: Translator = ENGLISH,
+) -> str:
     """``Away · idle since 10:42 · still gets new conversations``: the menu's first line.
 
     With a timer: ``Away · back at 13:00 (in 42 min)``; outside working hours it
     starts ``Off shift · starts 09:00``.
     """
     if snap.signed_out:
-        return "Signed out · choose Sign in…"
+        return tr._("Signed out · choose Sign in…")
     if not snap.connected or snap.status is None:
-        return f"Not connected · {snap.problem or 'connecting…'}"
+        return tr._("Not connected · {problem}").format(problem=snap.problem or tr._("connecting…"))
     now = time.time() if now_wall is None else now_wall
-    timed = back_at(snap.agenda, now, tz)
-    shift = off_shift(snap.agenda, now, tz) if timed is None else None
-    why = reason(snap)
-    since = f"since {_clock(snap.since_wall, now_wall)}" if snap.since_wall is not None else ""
-    meant = meaning_text(snap) if timed is None else ""
+    timed = back_at(snap.agenda, now, tz, tr)
+    shift = off_shift(snap.agenda, now, tz, tr) if timed is None else None
+    why = reason(snap, tr)
+    since = (
+        tr._("since {time}").format(time=_clock(snap.since_wall, now_wall, tr))
+        if snap.since_wall is not None
+        else ""
+    )
+    meant = meaning_text(snap, tr) if timed is None else ""
     if meant:
         # On a real server: what the away means for customers, said as `status` says it.
-        parts = [shift or "", routing_headline(snap, now), "" if idle_for(snap, now) else since]
+        idle = idle_for(snap, now, tr)
+        parts = [shift or "", routing_headline(snap, now, tr), "" if idle else since]
     else:
-        parts = [shift or "", snap.status.label]
+        parts = [shift or "", label(snap.status, tr)]
         parts.append(timed or " ".join(part for part in (why, since) if part))
     if snap.held_by:
-        parts.append(held_text(snap.held_by))
+        parts.append(held_text(snap.held_by, tr))
     elif snap.paused:
-        parts.append("idle detection paused")
+        parts.append(tr._("idle detection paused"))
     text = " · ".join(part for part in parts if part)
     return text if len(text) <= TOOLTIP_LIMIT else text[: TOOLTIP_LIMIT - 1] + "…"
 
@@ -331,39 +350,49 @@ def status_line(snap: Snapshot, now_wall: float | None = None, tz: tzinfo = time
 # -- the tooltip ---------------------------------------------------------------------------
 
 
-def tooltip(snap: Snapshot, now_wall: float | None = None, tz: tzinfo = timezone.utc) -> str:
+def tooltip(
+    snap: Snapshot,
+    now_wall: float | None = None,
+    tz: tzinfo = timezone.utc,
+    tr: Translator = ENGLISH,
+) -> str:
     """``presence-agent: Away (idle) since 14:02``, then any pause or problem on its own line."""
     if snap.signed_out:
         why = snap.problem if snap.problem and snap.problem != "not signed in" else ""
-        lines = ["presence-agent: signed out", why, SIGN_IN_HINT]
+        lines = [tr._("presence-agent: signed out"), why, tr._(SIGN_IN_HINT)]
     elif not snap.connected or snap.status is None:
-        lines = ["presence-agent: not connected", snap.problem or "connecting…"]
+        lines = [tr._("presence-agent: not connected"), snap.problem or tr._("connecting…")]
     else:
         now = time.time() if now_wall is None else now_wall
-        since = _clock(snap.since_wall, now_wall) if snap.since_wall is not None else ""
-        if meaning_text(snap) and back_at(snap.agenda, now, tz) is None:
-            lines = [f"presence-agent: {routing_headline(snap, now)}"]
-            if since and not idle_for(snap, now):
-                lines.append(f"Since {since}")
-        else:
-            head = f"presence-agent: {headline(snap)}"
-            if since:
-                head += f" since {since}"
+        since = _clock(snap.since_wall, now_wall, tr) if snap.since_wall is not None else ""
+        if meaning_text(snap, tr) and back_at(snap.agenda, now, tz, tr) is None:
+            lines = [
+                tr._("presence-agent: {status}").format(status=routing_headline(snap, now, tr))
+            ]
+            if since and not idle_for(snap, now, tr):
+                lines.append(tr._("Since {time}").format(time=since))
+        elif since:
+            head = tr._("presence-agent: {status} since {time}").format(
+                status=headline(snap, tr), time=since
+            )
             lines = [head]
+        else:
+            lines = [tr._("presence-agent: {status}").format(status=headline(snap, tr))]
         if snap.held_by:
-            lines.append(held_text(snap.held_by))
-        now = time.time() if now_wall is None else now_wall
-        timed = back_at(snap.agenda, now, tz)
+            lines.append(held_text(snap.held_by, tr))
+        timed = back_at(snap.agenda, now, tz, tr)
         if timed is not None:
             lines.append(timed[:1].upper() + timed[1:])
-        lines.append(off_shift(snap.agenda, now, tz) or "")
+        lines.append(off_shift(snap.agenda, now, tz, tr) or "")
         if snap.paused:
             if snap.paused_until_wall is not None:
                 lines.append(
-                    f"Idle detection paused until {_clock(snap.paused_until_wall, now_wall)}"
+                    tr._("Idle detection paused until {time}").format(
+                        time=_clock(snap.paused_until_wall, now_wall, tr)
+                    )
                 )
             else:
-                lines.append("Idle detection paused")
+                lines.append(tr._("Idle detection paused"))
         if snap.problem:
             lines.append(snap.problem)
     text = "\n".join(line for line in lines if line)
@@ -372,34 +401,32 @@ def tooltip(snap: Snapshot, now_wall: float | None = None, tz: tzinfo = timezone
     return text
 
 
-def held_text(held_by: str) -> str:
+def held_text(held_by: str, tr: Translator = ENGLISH) -> str:
     """``In a call (microphone in use)``, or ``Idle detection held off: ...`` for other holders."""
     if "in use" in held_by:
-        return f"In a call ({held_by})"
-    return f"Idle detection held off: {held_by}"
+        return tr._("In a call ({what})").format(what=held_by)
+    return tr._("Idle detection held off: {what}").format(what=held_by)
 
 
-def _clock(wall: float | None, now_wall: float | None) -> str:
+def _clock(wall: float | None, now_wall: float | None, tr: Translator = ENGLISH) -> str:
     """``14:02`` today, ``Mon 14:02`` within a week, else ``3 Mar 14:02`` (local time)."""
     if wall is None:
         return "?"
     now = time.time() if now_wall is None else now_wall
     try:
-        then = time.localtime(wall)
-        today = time.localtime(now)
+        then = datetime.fromtimestamp(wall)
+        today = datetime.fromtimestamp(now).date()
     except (OverflowError, ValueError, OSError):
         return "?"  # no date a clock can show: a render must never fail over it
-    if then[:3] == today[:3]:
-        return time.strftime("%H:%M", then)
-    if 0 <= now - wall < 6 * 86400:
-        return time.strftime("%a %H:%M", then)
-    return time.strftime("%d %b %H:%M", then).lstrip("0")
+    return tr.clock(then, today)
 
 
 # -- notifications --------------------------------------------------------------------------
 
 
-def idle_notice(before: Snapshot | None, after: Snapshot, away_after: float) -> str | None:
+def idle_notice(
+    before: Snapshot | None, after: Snapshot, away_after: float, tr: Translator = ENGLISH
+) -> str | None:
     """The notification for an idle change between two snapshots, or ``None``.
 
     Only changes made by idle detection (and screen lock or sleep, which act
@@ -413,9 +440,9 @@ def idle_notice(before: Snapshot | None, after: Snapshot, away_after: float) -> 
     if after.status is Status.AWAY and after.by_idle:
         match after.why:
             case Why.LOCKED | Why.SLEEP:
-                return f"You're now Away ({REASONS[after.why]})"
+                return tr._("You're now Away ({reason})").format(reason=tr._(REASONS[after.why]))
             case Why.IDLE:
-                return f"You're now Away (idle {_duration(away_after)})"
+                return _idle_for(away_after, tr)
         return None
     if (
         after.status is Status.AVAILABLE
@@ -424,14 +451,25 @@ def idle_notice(before: Snapshot | None, after: Snapshot, away_after: float) -> 
         and after.dialect is not Dialect.LIBREDESK
     ):
         # On a real server the engine's own notice says it, with how long (policy.py).
-        return "You're Available again"
+        return tr._("You're Available again")
     return None
 
 
-def _duration(seconds: float) -> str:
+def _idle_for(seconds: float, tr: Translator) -> str:
+    """``You're now Away (idle 5 minutes)``: the threshold, in its largest whole unit."""
     if seconds < 60:
-        return f"{seconds:.0f} s"
-    minutes = seconds / 60
-    if minutes < 60 or minutes % 60:
-        return f"{minutes:.0f} min"
-    return f"{minutes / 60:.0f} h"
+        n = round(seconds)
+        words = tr.ngettext(
+            "You're now Away (idle {n} second)", "You're now Away (idle {n} seconds)", n
+        )
+    elif seconds < 3600 or seconds % 3600:
+        n = round(seconds / 60)
+        words = tr.ngettext(
+            "You're now Away (idle {n} minute)", "You're now Away (idle {n} minutes)", n
+        )
+    else:
+        n = round(seconds / 3600)
+        words = tr.ngettext(
+            "You're now Away (idle {n} hour)", "You're now Away (idle {n} hours)", n
+        )
+    return words.format(n=n)
