@@ -170,7 +170,7 @@ class ClientFactory:
         secret = self._credentials.get(cfg.server, cfg.api_key)
         if not secret:
             raise CredentialsMissing("no API secret stored for this server")
-        self._redactor.add(secret)
+        self._redactor.add(secret, cfg.api_key)
         return cfg, secret
 
     def __call__(self) -> tuple[LibredeskClient, str]:
@@ -399,6 +399,7 @@ def build(
         keepalive=keepalive.post,
         inbox=inbox,
         tr=tr,
+        redact=redactor.clean,
     )
     quit_flag = quit_flag or threading.Event()
     commands = AgentCommands(engine, quit_flag)

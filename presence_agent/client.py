@@ -5,7 +5,10 @@ by design: only the reporter thread (and the one-shot CLI commands) use it.
 
 Errors come out typed, and their text never holds the secret or the
 Authorization header: messages are built here from status codes and the
-server's own ``message``, never from the request.
+server's own ``message``, never from the request; and every text that left
+the server (a ``message``, a status word, a name) passes the one redaction
+point (presence_agent/redaction.py) before it leaves this module, since a
+hostile server may echo the credentials or send terminal escapes.
 """
 
 from __future__ import annotations
@@ -15,16 +18,21 @@ import json
 import math
 import ssl
 import time
-from collections.abc import Generator, Mapping
+import zlib
+from collections.abc import Callable, Generator, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
+import httpcore
 import httpx
 
 from presence_agent import PROJECT_URL, __version__
 from presence_agent.errortext import first_line
 from presence_agent.events import Agent, Desired
 from presence_agent.proxy import Proxy, ProxyError, proxy_for
+from presence_agent.redaction import Redactor
 from presence_agent.vocab import (
     AuthScheme,
     Dialect,
@@ -42,6 +50,10 @@ AVAILABILITY_PATH = "api/v1/agents/me/availability"
 MAX_BODY = 1 << 20
 #: Retry-After beyond this is treated as this, so a bad header cannot park us for days.
 MAX_RETRY_AFTER = 3600.0
+#: Every request, connect, headers and body together, ends within this many seconds unless
+#: the caller gives its own budget: a server trickling a byte every few seconds would keep
+#: each read within its timeout, and a command (or the reporter) waiting for ever.
+TOTAL_TIMEOUT = 15.0
 
 
 # -- errors ------------------------------------------------------------------
@@ -148,6 +160,114 @@ def make_ssl_context(ca_bundle: str | None) -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
+# -- the total deadline ----------------------------------------------------------------
+
+
+class Budget:
+    """The deadline of the request in flight, read by :class:`DeadlineBackend`.
+
+    httpx's timeouts bound each read, connect and write on its own; this bounds
+    them together. Thread use: the client's one thread.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self.deadline: float | None = None
+
+    @contextmanager
+    def running(self, seconds: float) -> Iterator[None]:
+        self.deadline = self._clock() + seconds
+        try:
+            yield
+        finally:
+            self.deadline = None
+
+    def clamp(self, timeout: float | None, expired: type[Exception]) -> float | None:
+        """``timeout`` cut to what is left; ``expired`` raised when nothing is."""
+        if self.deadline is None:
+            return timeout
+        left = self.deadline - self._clock()
+        if left <= 0:
+            raise expired("the request ran out of time")
+        return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, inner: httpcore.NetworkStream, budget: Budget) -> None:
+        self._inner = inner
+        self._budget = budget
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, self._budget.clamp(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, self._budget.clamp(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        left = self._budget.clamp(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(
+            self._inner.start_tls(ssl_context, server_hostname, left), self._budget
+        )
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's network, with every socket operation cut to the :class:`Budget`."""
+
+    def __init__(self, budget: Budget, inner: httpcore.NetworkBackend | None = None) -> None:
+        self._budget = budget
+        self._inner = inner if inner is not None else httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        left = self._budget.clamp(timeout, httpcore.ConnectTimeout)
+        stream = self._inner.connect_tcp(host, port, left, local_address, socket_options)
+        return _DeadlineStream(stream, self._budget)
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> httpcore.NetworkStream:
+        left = self._budget.clamp(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(
+            self._inner.connect_unix_socket(path, left, socket_options), self._budget
+        )
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+def _transport(
+    verify: ssl.SSLContext | bool, proxy: Proxy | None, budget: Budget
+) -> httpx.HTTPTransport:
+    transport = httpx.HTTPTransport(
+        verify=verify, proxy=proxy.url if proxy is not None else None, trust_env=False
+    )
+    # httpx takes no network backend; its pool (a ConnectionPool, or an HTTPProxy for a
+    # proxy) reads this attribute for every new connection (httpcore 1.0, pinned in
+    # requirements/). tests/test_client.py fails if that ever changes.
+    pool = transport._pool
+    if not hasattr(pool, "_network_backend"):
+        raise RuntimeError("httpcore changed: no network backend to bound requests with")
+    pool._network_backend = DeadlineBackend(budget)
+    return transport
+
+
 # -- the client ------------------------------------------------------------------
 
 
@@ -169,12 +289,22 @@ class LibredeskClient:
         verify: ssl.SSLContext | bool = True,
         connect_timeout: float = 5.0,
         read_timeout: float = 10.0,
+        total_timeout: float = TOTAL_TIMEOUT,
         environ: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """``environ`` replaces the process environment for the proxy choice (tests)."""
+        """``environ`` replaces the process environment for the proxy choice (tests).
+
+        ``total_timeout`` bounds each request whole (:data:`TOTAL_TIMEOUT`); a method's
+        ``timeout`` replaces it for that request. An injected ``transport`` is not bounded
+        by it (it has no sockets); ``clock`` is what the bound is measured with."""
+        self.total_timeout = total_timeout
+        self._budget = Budget(clock)
         self.server = server.rstrip("/")
         self.dialect = dialect
         self.agent_id: int | None = None
+        #: Every text from the server or the network goes through it (module docstring).
+        self.redactor = Redactor.for_credentials(api_key, secret)
         #: The proxy every request goes through (None: direct); the same rule as /ws
         #: (presence_agent/proxy.py). An injected transport is the whole network: no proxy.
         self.proxy: Proxy | None = None
@@ -184,19 +314,29 @@ class LibredeskClient:
                 self.proxy = proxy_for(self.server, environ)
             except ProxyError as exc:
                 self._proxy_problem = str(exc)
+        if self.proxy is not None and self.proxy.has_credentials:
+            proxy_parts = urlsplit(self.proxy.url)
+            self.redactor.add(
+                unquote(proxy_parts.password or ""), unquote(proxy_parts.username or "")
+            )
         self._http = httpx.Client(
             base_url=self.server + "/",
             auth=make_auth(auth, api_key, secret),
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            headers={
+                "User-Agent": USER_AGENT,
+                "Accept": "application/json",
+                # Answers are small JSON; a compressed one could expand a thousandfold
+                # before any cap saw it (a "gzip bomb"). One sent anyway is decoded
+                # under the cap, in _read_limited.
+                "Accept-Encoding": "identity",
+            },
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
             # A redirect could carry the Authorization header to another
             # host; Libredesk never redirects its API, so neither do we.
             follow_redirects=False,
-            verify=verify,
-            transport=transport,
-            proxy=self.proxy.url if self.proxy is not None else None,
             # The proxy is chosen above, by the rule /ws follows too; httpx's own reading
             # of the environment would send loopback through a proxy.
+            transport=transport or _transport(verify, self.proxy, self._budget),
             trust_env=False,
         )
 
@@ -214,7 +354,7 @@ class LibredeskClient:
     def me(self, timeout: float | None = None) -> Agent:
         """``GET /api/v1/agents/me``: who we are and what the server holds."""
         data = self._call("GET", ME_PATH, timeout=timeout)
-        agent = _parse_agent(data)
+        agent = self._cleaned(_parse_agent(data))
         self.agent_id = agent.id
         return agent
 
@@ -231,13 +371,35 @@ class LibredeskClient:
         )
         body = {"status": word, "source": desired.source.value}
         data = self._call("PUT", AVAILABILITY_PATH, json_body=body, timeout=timeout)
-        return self.read_status(_parse_agent(data).status_word)
+        return self.read_status(self._cleaned(_parse_agent(data)).status_word)
 
     def read_status(self, word: str) -> ServerStatus:
         try:
             return from_wire(word, self.dialect or Dialect.DOCUMENTED)
         except UnknownStatusError as exc:
-            raise UnexpectedStatus(str(exc)) from None
+            raise UnexpectedStatus(self._shown(str(exc), 300)) from None
+
+    def _shown(self, text: str, limit: int) -> str:
+        """``text`` cleaned, then cut to ``limit``: cut first, and a secret's head could stay."""
+        text = self.redactor.clean(text)
+        return text if len(text) <= limit else text[: limit - 1] + "\N{HORIZONTAL ELLIPSIS}"
+
+    def _cleaned(self, agent: Agent) -> Agent:
+        return replace(
+            agent,
+            status_word=self._shown(agent.status_word, 64),
+            name=self._shown(agent.name, 200),
+            email=self._shown(agent.email, 200) if agent.email is not None else None,
+        )
+
+    @contextmanager
+    def _redacting(self) -> Iterator[None]:
+        """Every :class:`LibredeskError` raised inside leaves with its text cleaned."""
+        try:
+            yield
+        except LibredeskError as exc:
+            exc.args = (self._shown(str(exc), 300), *exc.args[1:])
+            raise
 
     def detect_dialect(self, agent: Agent, timeout: float | None = None) -> Dialect:
         """Learn which vocabulary the server speaks.
@@ -256,12 +418,13 @@ class LibredeskClient:
         if self._proxy_problem is not None:
             raise Unreachable(f"cannot connect to {self.server}: {self._proxy_problem}")
         request = self._http.build_request("GET", "ws", timeout=timeout or httpx.USE_CLIENT_DEFAULT)
-        try:
-            # Streamed and closed unread: only the status code matters, and
-            # the body may be anything (an endless one must not be read).
-            response = self._http.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            raise Unreachable(_describe_transport_error(exc, self.server)) from None
+        with self._redacting(), self._budget.running(timeout or self.total_timeout):
+            try:
+                # Streamed and closed unread: only the status code matters, and
+                # the body may be anything (an endless one must not be read).
+                response = self._http.send(request, stream=True)
+            except httpx.HTTPError as exc:
+                raise Unreachable(_describe_transport_error(exc, self.server)) from None
         response.close()
         return response.status_code != 404
 
@@ -283,29 +446,57 @@ class LibredeskClient:
             json=json_body,
             timeout=httpx.Timeout(timeout) if timeout is not None else httpx.USE_CLIENT_DEFAULT,
         )
-        try:
-            response = self._http.send(request, stream=True)
+        with self._redacting(), self._budget.running(timeout or self.total_timeout):
             try:
-                body = _read_limited(response)
-            finally:
-                response.close()
-        except httpx.HTTPError as exc:
-            raise Unreachable(_describe_transport_error(exc, self.server, self.proxy)) from None
-        return _interpret(response, body, self.server)
+                response = self._http.send(request, stream=True)
+                try:
+                    body = _read_limited(response)
+                finally:
+                    response.close()
+            except httpx.HTTPError as exc:
+                raise Unreachable(_describe_transport_error(exc, self.server, self.proxy)) from None
+            return _interpret(response, body, self.server)
 
 
 def _read_limited(response: httpx.Response) -> bytes:
+    """The body, never more than :data:`MAX_BODY` bytes in memory, decoded or not.
+
+    Read raw and decoded here, not by httpx: its decoder expands a whole network
+    chunk at once, and 64 KiB of a gzip bomb is 64 MiB.
+    """
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > MAX_BODY:
         raise NotLibredesk(f"the server sent a {int(declared)} byte answer; Libredesk never does")
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.iter_bytes():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise NotLibredesk(f"the server sent over {MAX_BODY} bytes; Libredesk never does")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    encoding = response.headers.get("Content-Encoding", "").strip().lower()
+    decoder: Any = None
+    if encoding in ("gzip", "x-gzip"):
+        decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    elif encoding == "deflate":
+        decoder = zlib.decompressobj()
+    elif encoding not in ("", "identity"):
+        raise NotLibredesk(
+            f"the server answered in an encoding the agent did not ask for ({encoding[:40]!r})"
+        )
+    body = bytearray()
+    received = 0
+    too_big = f"the server sent over {MAX_BODY} bytes; Libredesk never does"
+    # An answer built in memory (an injected transport's) is whole already.
+    chunks = [response.content] if response.is_stream_consumed else response.iter_raw()
+    for chunk in chunks:
+        received += len(chunk)
+        if received > MAX_BODY:
+            raise NotLibredesk(too_big)
+        if decoder is None:
+            body += chunk
+        else:
+            try:
+                # Never 0 (zlib's "no limit"): the loop ends once the body is over the cap.
+                body += decoder.decompress(chunk, MAX_BODY + 1 - len(body))
+            except zlib.error:
+                raise NotLibredesk(f"the server sent a broken {encoding} answer") from None
+        if len(body) > MAX_BODY:
+            raise NotLibredesk(too_big)
+    return bytes(body)
 
 
 def _describe_transport_error(exc: httpx.HTTPError, server: str, proxy: Proxy | None = None) -> str:
@@ -387,8 +578,9 @@ def _json_or_none(body: bytes) -> Any:
 
 def _server_message(payload: Any) -> str:
     if isinstance(payload, dict) and isinstance(payload.get("message"), str):
-        # Printable and short: it is shown to a person and written to the log.
-        text = "".join(ch for ch in payload["message"][:200] if ch.isprintable())
+        # Short: it is shown to a person and written to the log (cleaned by the caller,
+        # LibredeskClient._redacting, which knows the secret).
+        text = payload["message"][:4000].strip()
         if text:
             return f": {text}"
     return ""
@@ -402,9 +594,10 @@ def _parse_agent(data: dict[str, Any]) -> Agent:
     first, last = data.get("first_name"), data.get("last_name")
     name = " ".join(p for p in (first, last) if isinstance(p, str) and p)
     email_addr = data.get("email")
+    # Not cut here: LibredeskClient._cleaned cuts after redacting.
     return Agent(
         id=agent_id,
-        status_word=word[:64],
-        name=name[:200],
-        email=email_addr[:200] if isinstance(email_addr, str) else None,
+        status_word=word,
+        name=name,
+        email=email_addr if isinstance(email_addr, str) else None,
     )

@@ -26,7 +26,7 @@ import os
 import platform as platform_mod
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TextIO
 
 from presence_agent import __version__
@@ -521,7 +521,7 @@ def run(
     """
     ctx = context if context is not None else Context(paths, tr=ENGLISH if as_json else tr)
     tr = ctx.tr
-    lines = [line for check in checks or CHECKS for line in check(ctx)]
+    lines = _cleaned(ctx, [line for check in checks or CHECKS for line in check(ctx)])
     failed = any(line.needed and not line.ok for line in lines)
     if as_json:
         report = {
@@ -583,6 +583,20 @@ def _plan(ctx: Context) -> dict[str, Any] | None:
         "reassign_after": plan.reassign_after,
         "text": plan.describe(),
     }
+
+
+def _cleaned(ctx: Context, lines: list[Line]) -> list[Line]:
+    """Every line through the one redaction point (presence_agent/redaction.py): a line
+    quotes servers, proxies and libraries, and people paste doctor's output into bug
+    reports, so it must hold no secret in any form and no terminal escape."""
+    from presence_agent.redaction import Redactor
+
+    api_key = getattr(ctx.cfg, "api_key", None)
+    redactor = Redactor.for_credentials(api_key, ctx.secret or "")
+    return [
+        replace(line, text=redactor.clean(line.text), fix=redactor.clean(line.fix))
+        for line in lines
+    ]
 
 
 def _toml_value(value: Any, tr: Translator = ENGLISH) -> str:

@@ -72,6 +72,7 @@ from presence_agent.events import (
 from presence_agent.i18n import ENGLISH, Translator
 from presence_agent.idle.base import IdleSource
 from presence_agent.policy import PresencePolicy
+from presence_agent.redaction import printable
 from presence_agent.vocab import (
     Dialect,
     ServerStatus,
@@ -119,7 +120,13 @@ class Engine:
         inbox: queue.SimpleQueue[EngineInput] | None = None,
         poll_every: float = POLL_INTERVAL,
         tr: Translator = ENGLISH,
+        redact: Callable[[str], str] = printable,
     ) -> None:
+        """``redact`` cleans every text from outside (a problem, the agent's name) as it
+        arrives, so the tray, the control channel and ``run --no-tray`` all show it clean:
+        the composition root passes the agent's :meth:`Redactor.clean
+        <presence_agent.redaction.Redactor.clean>`, which knows the secret."""
+        self._redact = redact
         self._policy = policy
         #: The language of the answers people read (presence_agent/i18n.py); logs stay English.
         self._tr = tr
@@ -299,15 +306,16 @@ class Engine:
             case Failed(asked=asked, message=message):
                 if asked is not None:
                     self._policy.failed(asked)
-                    self._reply(asked, Outcome(False, self._policy.status, message))
+                    self._reply(asked, Outcome(False, self._policy.status, self._redact(message)))
                 else:
-                    self._problem = message
+                    self._problem = self._redact(message)
             case Trouble(message=message):
-                self._problem = message
+                self._problem = self._redact(message) if message is not None else None
             case SignedOut(message=message):
-                self._connected, self._signed_out, self._problem = False, True, message
+                self._connected, self._signed_out = False, True
+                self._problem = self._redact(message)
             case WorkerFailed(worker=worker, message=message):
-                self._crashed[worker] = message
+                self._crashed[worker] = self._redact(message)
             case Call(fn=fn):
                 fn()
         self._after(now)
@@ -329,7 +337,7 @@ class Engine:
         if claim is not None and claim.agent_id not in (None, agent.id):
             self._policy.agenda.claim = None  # another account's: nothing of ours
         self._policy.agenda.can_reassign = Status.REASSIGNING in statuses_for(dialect)
-        self._agent_name, self._agent_id = agent.name, agent.id
+        self._agent_name, self._agent_id = self._redact(agent.name), agent.id
         self._problem, self._signed_out = None, False
         log.info(
             "connected as agent %s (%s server); it holds %s",

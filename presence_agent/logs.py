@@ -1,7 +1,8 @@
 """Logging set-up: a rotating file in the platformdirs log dir, and a redaction net.
 
 Secrets are kept out of log calls by construction (nothing logs a request or
-its headers); :class:`Redactor` is the second line of defence. The log holds the
+its headers); :class:`Redactor` is the second line of defence, and the log's
+side of the one redaction point (presence_agent/redaction.py). The log holds the
 person's away/available timeline, so it is theirs alone: every log file 0600 in
 a 0700 directory (presence_agent/paths.py), also files an older version left
 looser, and the rotated ones.
@@ -16,6 +17,7 @@ import os
 import sys
 from pathlib import Path
 
+from presence_agent import redaction
 from presence_agent.paths import private_dir
 
 #: The mode of every log file (the current one and the rotated ones).
@@ -24,34 +26,27 @@ LOG_FILE_MODE = 0o600
 BACKUP_COUNT = 3
 
 
-class Redactor(logging.Filter):
-    """Replaces known secrets in every record that passes a handler.
+class Redactor(redaction.Redactor, logging.Filter):
+    """:class:`presence_agent.redaction.Redactor` as a filter on every log handler: the
+    message and any traceback, secrets redacted and control characters replaced (a log
+    read with ``cat`` or ``tail -f`` is a terminal too).
 
     Thread use: ``add`` from any thread; ``filter`` from logging's callers.
     """
 
     def __init__(self) -> None:
-        super().__init__()
-        self._secrets: frozenset[str] = frozenset()
-
-    def add(self, secret: str) -> None:
-        if secret:
-            self._secrets = self._secrets | {secret}
+        redaction.Redactor.__init__(self)
+        logging.Filter.__init__(self)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        secrets = self._secrets
-        if not secrets:
-            return True
         message = record.getMessage()
-        text = message
-        for secret in secrets:
-            text = text.replace(secret, "<redacted>")
+        text = self.clean(message, multiline=True)
         if record.exc_info and record.exc_info[1] is not None:
             exc_text = logging.Formatter().formatException(record.exc_info)
-            for secret in secrets:
-                exc_text = exc_text.replace(secret, "<redacted>")
-            record.exc_text = exc_text
+            record.exc_text = self.clean(exc_text, multiline=True)
             record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = self.clean(record.exc_text, multiline=True)
         if text != message:
             record.msg, record.args = text, None
         return True

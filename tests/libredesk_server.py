@@ -120,7 +120,15 @@ class Request:
         return None
 
 
-FaultKind = Literal["status", "delay", "reset", "body", "redirect"]
+FaultKind = Literal["status", "delay", "reset", "body", "redirect", "echo", "trickle"]
+#: Where an ``echo`` fault puts what the client sent: the error envelope's ``message`` (with
+#: the fault's status code), the agent's ``first_name``, or its ``availability_status``.
+EchoField = Literal["message", "first_name", "status"]
+#: What a ``trickle`` fault sends slowly: the status line and headers, or the body.
+TricklePart = Literal["headers", "body"]
+#: Terminal control sequences a hostile server adds to what it echoes: set the window title
+#: (OSC 0 ... BEL), clear the screen (CSI 2 J), and a bidi override that reorders text.
+TERMINAL_ESCAPES = "\x1b]0;owned-title\x07\x1b[2J\u202e"
 
 
 @dataclasses.dataclass
@@ -134,6 +142,8 @@ class _Fault:
     body: bytes | None = None
     content_type: str = "application/json"
     location: str = ""
+    headers: dict[str, str] | None = None
+    field: str = "message"
 
 
 def _iso(wall: float | None) -> str | None:
@@ -717,11 +727,45 @@ class LibredeskServer:
         status: int = 200,
         content_type: str = "application/json",
         count: int = 1,
+        headers: dict[str, str] | None = None,
     ) -> None:
-        """Answer the next ``count`` requests under ``prefix`` with exactly ``body``."""
+        """Answer the next ``count`` requests under ``prefix`` with exactly ``body`` (and
+        ``headers``, e.g. a ``Content-Encoding`` it is not in)."""
         self._add_fault(
-            _Fault("body", prefix, count, status=status, body=body, content_type=content_type)
+            _Fault(
+                "body",
+                prefix,
+                count,
+                status=status,
+                body=body,
+                content_type=content_type,
+                headers=headers,
+            )
         )
+
+    def inject_echo(
+        self, prefix: str, field: EchoField = "message", status: int = 500, count: int = 1
+    ) -> None:
+        """Answer the next ``count`` requests under ``prefix`` with what the client sent, the
+        way a hostile (or debugging) server might: the ``Authorization`` value as received,
+        its decoded ``key:secret``, the secret this server expects (raw and URL-encoded),
+        and :data:`TERMINAL_ESCAPES`, all in ``field``. ``message`` answers ``status``
+        (an error envelope); ``first_name`` and ``status`` answer 200 with the agent."""
+        if field != "message":
+            status = 200
+        self._add_fault(_Fault("echo", prefix, count, status=status, field=field))
+
+    def inject_trickle(
+        self,
+        prefix: str,
+        part: TricklePart = "body",
+        interval: float = 2.0,
+        count: int = 1,
+    ) -> None:
+        """Answer the next ``count`` requests under ``prefix`` one byte every ``interval``
+        seconds: the status line and headers (``part="headers"``), or after prompt headers
+        the body. It goes on until the client hangs up (or the server stops)."""
+        self._add_fault(_Fault("trickle", prefix, count, seconds=interval, location=part))
 
     def inject_redirect(
         self, prefix: str, location: str, status: int = 302, count: int = 1
@@ -1115,6 +1159,10 @@ class LibredeskServer:
             return web.Response(status=500)  # never reaches the client
         if fault.kind == "redirect":
             return web.Response(status=fault.status, headers={"Location": fault.location})
+        if fault.kind == "echo":
+            return self._echo(request, fault)
+        if fault.kind == "trickle":
+            return await self._trickle(request, fault)
         if fault.kind == "status" and fault.body is None:
             response = _envelope_error(
                 fault.status, f"injected fault: HTTP {fault.status}", _error_type_for(fault.status)
@@ -1123,11 +1171,63 @@ class LibredeskServer:
             response = web.Response(
                 status=fault.status,
                 body=fault.body or b"",
-                headers={"Content-Type": fault.content_type},
+                headers={"Content-Type": fault.content_type, **(fault.headers or {})},
             )
         if fault.retry_after is not None:
             response.headers["Retry-After"] = fault.retry_after
         return response
+
+    def _echo_text(self, request: web.Request) -> str:
+        header = request.headers.get("Authorization", "")
+        scheme, _, value = header.partition(" ")
+        decoded = value
+        if scheme.lower() == "basic":
+            with contextlib.suppress(binascii.Error, ValueError):
+                decoded = base64.b64decode(value, validate=True).decode("utf-8", "replace")
+        with self._lock:
+            secret = self._api_secret
+        from urllib.parse import quote
+
+        return (
+            f"denied for {header} (credentials {decoded}; secret {secret},"
+            f" {quote(secret, safe='')}){TERMINAL_ESCAPES}"
+        )
+
+    def _echo(self, request: web.Request, fault: _Fault) -> web.Response:
+        text = self._echo_text(request)
+        if fault.field == "message":
+            return _envelope_error(fault.status, text, _error_type_for(fault.status))
+        agent = self._agent()
+        if fault.field == "first_name":
+            agent["first_name"] = text
+        else:
+            agent["availability_status"] = text
+        return web.json_response({"status": "success", "data": agent})
+
+    async def _trickle(self, request: web.Request, fault: _Fault) -> web.StreamResponse:
+        """One byte every ``fault.seconds`` until the client hangs up."""
+        body = json.dumps({"status": "success", "data": self._agent()}).encode()
+        if fault.location == "body":
+            response = web.StreamResponse(
+                status=200,
+                headers={"Content-Type": "application/json", "Content-Length": str(len(body))},
+            )
+            await response.prepare(request)
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                for index in range(len(body)):
+                    await response.write(body[index : index + 1])
+                    await asyncio.sleep(fault.seconds)
+            return response
+        transport = request.transport
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" + b"X-Slow: " + b"." * 4096
+        for index in range(len(head)):
+            if transport is None or transport.is_closing():
+                break
+            transport.write(head[index : index + 1])
+            await asyncio.sleep(fault.seconds)
+        if transport is not None:
+            transport.abort()
+        return web.Response(status=500)  # never reaches the client
 
     @web.middleware
     async def _mw_auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -14,6 +14,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 
+import httpcore
 import httpx
 import pytest
 
@@ -22,6 +23,8 @@ from presence_agent.client import (
     MAX_BODY,
     MAX_RETRY_AFTER,
     USER_AGENT,
+    Budget,
+    DeadlineBackend,
     Forbidden,
     LibredeskClient,
     LibredeskError,
@@ -374,8 +377,9 @@ def test_server_message_is_cut_and_made_printable(make):
     text = str(exc)
     assert "\n" not in text
     assert "\x1b" not in text
-    assert "line1line2" in text
-    assert len(text) < 300
+    # A line break is a space; a control character a visible mark (presence_agent/redaction.py).
+    assert "line1 line2\ufffd[31m" in text
+    assert len(text) <= 300
 
 
 @pytest.mark.parametrize(
@@ -857,3 +861,138 @@ def test_ws_probe_does_not_read_the_body(make):
     assert client.has_ws() is True
     assert stream.sent <= MAX_BODY
     assert stream.closed
+
+
+# -- the total deadline (virtual time) -----------------------------------------------------------
+
+
+class TrickleStream(httpcore.NetworkStream):
+    """A socket that gives one byte per read, each after ``every`` seconds of the fake clock."""
+
+    def __init__(self, clock: list[float], every: float, timeouts: list[float | None]) -> None:
+        self.clock, self.every, self.timeouts = clock, every, timeouts
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        self.timeouts.append(timeout)
+        if timeout is not None and timeout < self.every:
+            self.clock[0] += timeout
+            raise httpcore.ReadTimeout("timed out")
+        self.clock[0] += self.every
+        return b"x"
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.timeouts.append(timeout)
+
+    def close(self) -> None:
+        pass
+
+
+class TrickleBackend(httpcore.NetworkBackend):
+    def __init__(self, clock: list[float], every: float) -> None:
+        self.clock, self.every = clock, every
+        self.timeouts: list[float | None] = []
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        self.timeouts.append(timeout)
+        self.clock[0] += 1.0
+        return TrickleStream(self.clock, self.every, self.timeouts)
+
+    def connect_unix_socket(self, path, timeout=None, socket_options=None):
+        raise NotImplementedError
+
+
+def test_a_trickle_within_every_read_timeout_still_ends_at_the_total_deadline() -> None:
+    clock = [100.0]
+    budget = Budget(lambda: clock[0])
+    inner = TrickleBackend(clock, every=5.0)
+    backend = DeadlineBackend(budget, inner)
+    received = b""
+
+    def trickled() -> None:
+        nonlocal received
+        stream = backend.connect_tcp("desk.example.com", 443, timeout=5.0)
+        stream.write(b"GET / HTTP/1.1\r\n\r\n", timeout=10.0)
+        while True:
+            received += stream.read(65536, timeout=10.0)
+
+    with budget.running(15.0), pytest.raises(httpcore.ReadTimeout):
+        trickled()
+    # Connect (1 s) and two bytes (5 s each) fit; each read gets at most what is left
+    # (14, 9, then 4 s), so the third ends at the deadline, never after it.
+    assert received == b"xx"
+    assert inner.timeouts == [5.0, 10.0, 10.0, 9.0, 4.0]
+    assert clock[0] == 115.0
+
+
+def test_a_request_out_of_time_fails_at_once_and_the_budget_is_per_request() -> None:
+    clock = [0.0]
+    budget = Budget(lambda: clock[0])
+    backend = DeadlineBackend(budget, TrickleBackend(clock, every=1.0))
+    with budget.running(2.0):
+        stream = backend.connect_tcp("desk.example.com", 443)
+        clock[0] = 2.0
+        with pytest.raises(httpcore.WriteTimeout):
+            stream.write(b"x")
+        with pytest.raises(httpcore.ReadTimeout):
+            stream.read(1)
+    # Outside a request nothing is cut: the next one starts with its own budget.
+    assert stream.read(1, timeout=None) == b"x"
+
+
+def test_the_client_bounds_real_sockets_by_the_total_deadline() -> None:
+    """The wiring: a client without an injected transport reads through DeadlineBackend."""
+    with LibredeskClient(SERVER, KEY, SECRET, total_timeout=3.0) as client:
+        pool = client._http._transport._pool  # type: ignore[attr-defined]
+        assert isinstance(pool._network_backend, DeadlineBackend)
+        assert client.total_timeout == 3.0
+
+
+# -- compressed answers ------------------------------------------------------------------------
+
+
+def test_a_gzip_bomb_is_refused_without_expanding_it() -> None:
+    import gzip
+    import tracemalloc
+
+    bomb = gzip.compress(b"\0" * (64 << 20), compresslevel=9)
+    assert len(bomb) < (1 << 20)
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(
+            200,
+            headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+            stream=httpx.ByteStream(bomb),
+        )
+
+    with LibredeskClient(SERVER, KEY, SECRET, transport=httpx.MockTransport(answer)) as client:
+        tracemalloc.start()
+        try:
+            with pytest.raises(NotLibredesk, match="over"):
+                client.me()
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert seen[0].headers["Accept-Encoding"] == "identity"
+    # The cap (1 MiB) and the compressed bytes, not the 64 MiB it expands to.
+    assert peak < 8 << 20, peak
+
+
+def test_a_small_gzip_answer_is_read_and_an_unasked_encoding_refused() -> None:
+    import gzip
+
+    body = json.dumps({"status": "success", "data": agent()}).encode()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        encoding = "gzip" if request.url.path.endswith("me") else "br"
+        return httpx.Response(
+            200,
+            headers={"Content-Encoding": encoding},
+            stream=httpx.ByteStream(gzip.compress(body)),
+        )
+
+    with LibredeskClient(SERVER, KEY, SECRET, transport=httpx.MockTransport(answer)) as client:
+        assert client.me().name == "Ada Lovelace"
+        with pytest.raises(NotLibredesk, match="did not ask for"):
+            client.set_status(Desired(Status.AWAY, Source.USER))
