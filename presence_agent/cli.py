@@ -433,7 +433,7 @@ class _CommandError(Exception):
 def _configured_client(paths: Any, tr: Translator = ENGLISH) -> Any:
     """A client from the stored config and keyring, and the config."""
     from presence_agent import config
-    from presence_agent.client import LibredeskClient, make_ssl_context
+    from presence_agent.client import LibredeskClient, LibredeskError, make_ssl_context
     from presence_agent.credentials import Credentials, KeyringUnavailable
 
     try:
@@ -452,9 +452,12 @@ def _configured_client(paths: Any, tr: Translator = ENGLISH) -> Any:
         raise _CommandError(
             words.format(server=cfg.server, command=login_hint(paths, tr)), Exit.SIGNED_OUT
         )
-    client = LibredeskClient(
-        cfg.server, cfg.api_key, secret, auth=cfg.auth, verify=make_ssl_context(cfg.ca_bundle)
-    )
+    try:
+        client = LibredeskClient(
+            cfg.server, cfg.api_key, secret, auth=cfg.auth, verify=make_ssl_context(cfg.ca_bundle)
+        )
+    except LibredeskError as exc:  # a CA bundle broken since the config was read
+        raise _CommandError(str(exc), Exit.FAILED) from None
     return client, cfg
 
 

@@ -16,6 +16,7 @@ them in the dialog's own process, never on its UI thread.
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import TYPE_CHECKING, Any
 
 from presence_agent.i18n import ENGLISH, N_, Translator
@@ -146,6 +147,12 @@ def sign_in(
         insecure_opt_in=insecure_opt_in,
         tr=tr,
     )
+    if ca_bundle:
+        # Stored as an absolute path: the agent does not start in this directory.
+        ca_bundle = os.path.abspath(os.path.expanduser(ca_bundle))
+        problem = config.ca_bundle_problem(ca_bundle)
+        if problem is not None:
+            raise SignInError(f"CA bundle {problem}", usage=True)
     layers = config.load_layers(paths)
     previous = layers.config
     scheme = auth or previous.auth

@@ -7,7 +7,15 @@ rules as ``login`` without loading the HTTP client.
 from __future__ import annotations
 
 import ipaddress
+import re
+import unicodedata
 from urllib.parse import urlsplit
+
+#: Far longer than any real server URL; httpx refuses over 64 KiB, and a URL is shown in
+#: the tray, doctor and logs.
+MAX_URL_LENGTH = 2048
+#: One label of a host name, once IDNA-encoded (underscores are found on intranets).
+_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 
 
 class InsecureURL(ValueError):
@@ -21,6 +29,39 @@ def is_loopback_host(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def _unfit_character(url: str) -> str | None:
+    """Why ``url`` cannot be sent as typed: a control, space or invisible character
+    (which httpx or D-Bus refuse, or which would show something else than it is)."""
+    try:
+        url.encode("utf-8")
+    except UnicodeEncodeError:
+        return "it is not valid text"
+    for ch in url:
+        if ch.isspace():
+            return "it holds a space or line break"
+        if not ch.isprintable() or unicodedata.category(ch) in ("Cf", "Co", "Cn"):
+            return f"it holds the control character U+{ord(ch):04X}"
+    return None
+
+
+def _host_problem(host: str) -> str | None:
+    """Why ``host`` (as urlsplit gives it, lower-case, without brackets) is no host name."""
+    if ":" in host:  # only an IPv6 literal has colons here
+        try:
+            ipaddress.IPv6Address(host.split("%", 1)[0])
+        except ValueError:
+            return "its host is not an IPv6 address"
+        return None
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return "its host is not a valid host name"
+    labels = ascii_host.rstrip(".").split(".")
+    if len(ascii_host) > 253 or not all(_LABEL.match(label) for label in labels):
+        return "its host is not a valid host name"
+    return None
 
 
 def _shown(url: str) -> str:
@@ -48,10 +89,21 @@ def normalize_server_url(
     only for loopback hosts unless the person opts in; ``opt_in`` says how
     (a flag for ``login``, a key for the config file, a box in the dialog).
 
+    Strict about what can be sent at all: no control character, space or
+    invisible character anywhere (CR/LF would split a request line, NUL ends a
+    D-Bus string), a real host name or IP address, at most
+    :data:`MAX_URL_LENGTH` characters; so what passes here never makes httpx,
+    websockets or D-Bus refuse it later in a thread that cannot say so.
+
     This is the one check of a server URL: ``login``, the sign-in dialog, the
     config loader and the installers' presets all use it.
     """
     url = url.strip()
+    if len(url) > MAX_URL_LENGTH:
+        raise InsecureURL(f"not a server URL: longer than {MAX_URL_LENGTH} characters")
+    unfit = _unfit_character(url)
+    if unfit is not None:
+        raise InsecureURL(f"not a server URL: {unfit}")
     if url and "://" not in url and not url.startswith(("/", "\\")):
         url = "https://" + url
     try:
@@ -63,6 +115,9 @@ def normalize_server_url(
         ) from None
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise InsecureURL(f"not a server URL: {_shown(url)} (expected https://host[/path])")
+    host_problem = _host_problem(parts.hostname)
+    if host_problem is not None:
+        raise InsecureURL(f"not a server URL: {_shown(url)} ({host_problem})")
     if parts.username or parts.password:
         # A URL is written to the config file and shown in logs.
         raise InsecureURL("put the API key and secret in the login prompts, not in the URL")

@@ -996,3 +996,64 @@ def test_a_small_gzip_answer_is_read_and_an_unasked_encoding_refused() -> None:
         assert client.me().name == "Ada Lovelace"
         with pytest.raises(NotLibredesk, match="did not ask for"):
             client.set_status(Desired(Status.AWAY, Source.USER))
+
+
+# -- URLs: one strict check (presence_agent/urls.py) -------------------------------------------
+
+HOSTILE_URLS = [
+    "https://desk.example.com/a\x01b",
+    "https://desk.example.com/a\r\nb",
+    "https://desk.example.com/a\nb",
+    "https://desk.example.com/a b",
+    "https://desk.example.com/" + "a" * (64 << 10),
+    "https://de\x00sk.example.com",
+    "https://desk.example.com\x00/",
+    "https://desk.example.com/\x7f",
+    "https://desk.example.com/\u202e",
+    "https://desk.example.com/\udcff",
+    "https://-desk.example.com",
+    "https://desk..example.com",
+    "https://" + "a" * 64 + ".example.com",
+    "https://[::g]/",
+    "https://exa mple.com",
+]
+
+
+@pytest.mark.parametrize("url", HOSTILE_URLS, ids=range(len(HOSTILE_URLS)))
+def test_a_url_httpx_or_dbus_would_refuse_is_refused_with_a_reason(url: str) -> None:
+    with pytest.raises(InsecureURL) as info:
+        normalize_server_url(url)
+    text = str(info.value)
+    assert text.startswith("not a server URL")
+    assert len(text) < 400
+    assert all(ch.isprintable() for ch in text)
+
+
+ODD_BUT_FINE = [
+    "https://desk.example.com",
+    "desk.example.com:8443/helpdesk/",
+    "https://bücher.example/libredesk",
+    "https://desk_1.corp.internal",
+    "http://[::1]:8080",
+    "http://127.0.0.1:1/x%00y",
+    "https://desk.example.com/ünï/path",
+    "https://DESK.Example.COM.",
+]
+
+
+@pytest.mark.parametrize("url", ODD_BUT_FINE)
+def test_every_url_the_check_accepts_is_one_httpx_and_the_ws_url_take(url: str) -> None:
+    from presence_agent.keepalive import origin_for, ws_url
+
+    checked = normalize_server_url(url)
+    answered: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        answered.append(request)
+        return ok()
+
+    with LibredeskClient(checked, KEY, SECRET, transport=httpx.MockTransport(answer)) as client:
+        client.me()
+    assert answered
+    httpx.URL(ws_url(checked))
+    assert origin_for(checked).startswith("https://")

@@ -72,17 +72,23 @@ def test_site_file_alone(paths):
     assert cfg.lock_means_away is False
 
 
-def test_values_are_typed(paths):
+def test_values_are_typed(paths, tmp_path):
+    import shutil
+
+    import certifi
+
+    bundle = tmp_path / "company.pem"
+    shutil.copy(certifi.where(), bundle)
     write(
         paths.config_file,
-        """
+        f"""
 server = "https://desk.example.com"
 api_key = "k"
 auth = "basic"
 away_after = 60
 keepalive_interval = 12.5
 offline_on_quit = false
-ca_bundle = "/etc/ssl/company.pem"
+ca_bundle = "{bundle}"
 allow_insecure_http = true
 dialect = "libredesk"
 idle_source = "pynput"
@@ -99,7 +105,7 @@ log_level = "DEBUG"
         away_after=60.0,
         keepalive_interval=12.5,
         offline_on_quit=False,
-        ca_bundle="/etc/ssl/company.pem",
+        ca_bundle=str(bundle),
         allow_insecure_http=True,
         dialect="libredesk",
         idle_source="pynput",
@@ -219,7 +225,7 @@ def test_update_removes_keys_set_to_none(paths):
 
 
 def test_update_quotes_odd_values_correctly(paths):
-    odd = 'https://desk.example.com/a "quoted" \\ path\n'
+    odd = 'https://desk.example.com/a"quoted"\\path\n'
     update_user_file(paths, {"server": odd})
     assert read_file(paths.config_file)["server"] == odd
     assert load(paths).server == odd.strip()  # the loader normalises the URL
@@ -478,3 +484,54 @@ def test_a_sticky_shared_dir_above_a_sound_file_is_fine(paths, tmp_path):
     layers = load_layers(paths)
     assert layers.ignored == ()
     assert layers.config.away_after == 42.0
+
+
+# -- paths and URLs are checked when the config is read ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("make", "said"),
+    [
+        (lambda d: d / "missing.pem", "does not exist"),
+        (lambda d: write(d / "garbage.pem", b"\x00\xffnot a certificate"), "no PEM CA certificate"),
+        (lambda d: d, "is a directory"),
+        (lambda d: "relative/company.pem", "not an absolute path"),
+    ],
+    ids=["missing", "garbage", "directory", "relative"],
+)
+def test_a_ca_bundle_that_cannot_be_used_is_an_error_naming_file_and_key(
+    paths, tmp_path, make, said
+):
+    bundle = make(tmp_path)
+    write(paths.config_file, f'server = "https://desk.example.com"\nca_bundle = "{bundle}"\n')
+    with pytest.raises(ConfigError) as info:
+        load(paths)
+    text = str(info.value)
+    assert text.startswith(f"{paths.config_file}: key 'ca_bundle': ")
+    assert said in text
+    assert str(bundle) in text
+
+
+@pytest.mark.parametrize(
+    "server",
+    [
+        "https://desk.example.com/a\\u0001b",
+        "https://desk.example.com/a\\r\\nHost: evil",
+        "https://de\\u0000sk.example.com",
+        "https://desk.example.com/\\u202egnp.exe",
+        "https://desk..example.com",
+    ],
+)
+def test_a_server_url_httpx_would_refuse_is_an_error_naming_file_and_key(paths, server):
+    write(paths.config_file, f'server = "{server}"\n')
+    with pytest.raises(ConfigError) as info:
+        load(paths)
+    assert str(info.value).startswith(f"{paths.config_file}: key 'server': not a server URL")
+    assert "\r" not in str(info.value)
+    assert "\x00" not in str(info.value)
+
+
+def test_an_over_long_server_url_is_an_error(paths):
+    write(paths.config_file, f'server = "https://desk.example.com/{"a" * 70_000}"\n')
+    with pytest.raises(ConfigError, match="key 'server': not a server URL: longer than"):
+        load(paths)

@@ -253,3 +253,64 @@ def test_a_gzip_bomb_costs_no_more_than_the_cap(env: dict[str, str], bomb: bytes
         assert peak - baseline < 12 * 1024, (baseline, peak)
         asked = server.requests("GET", ME_PATH)[-1].header("Accept-Encoding")
         assert asked == "identity"
+
+
+# -- 4, 6: a bad ca_bundle, URLs httpx would refuse ---------------------------------------------
+
+
+def config_file(env: dict[str, str]) -> Path:
+    return Path(env["XDG_CONFIG_HOME"]) / "presence-agent" / "config.toml"
+
+
+@pytest.mark.parametrize("kind", ["missing", "garbage", "directory"])
+def test_a_bad_ca_bundle_is_named_never_a_traceback(
+    env: dict[str, str], tmp_path: Path, kind: str
+) -> None:
+    bundle = {"missing": tmp_path / "gone.pem", "directory": tmp_path}.get(
+        kind, tmp_path / "garbage.pem"
+    )
+    if kind == "garbage":
+        bundle.write_bytes(b"-----BEGIN CERTIFICATE-----\nnot base64 at all\n")
+    with LibredeskServer(dialect="libredesk", api_key=KEY, api_secret=SECRET) as server:
+        sign_in(env, server, "token")
+        with config_file(env).open("a") as file:
+            file.write(f'ca_bundle = "{bundle}"\n')
+        for argv in (["status"], ["set", "away"], ["doctor"], ["doctor", "--json"], ["run"]):
+            result = run_cli([*argv, "--no-tray"] if argv == ["run"] else argv, env)
+            text = shown(result)
+            assert "Traceback" not in text, (argv, text)
+            assert result.returncode != 0, (argv, text)
+            assert str(bundle) in text, (argv, text)
+            assert "ca_bundle" in text, (argv, text)
+            assert str(config_file(env)) in text, (argv, text)
+        result = login(env, server.url, KEY, SECRET, "--ca-bundle", str(bundle))
+        assert "Traceback" not in shown(result)
+        assert result.returncode == 2, shown(result)
+        assert str(bundle) in shown(result)
+        assert server.requests("PUT") == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/a\x01b",
+        "http://127.0.0.1/a\r\nb",
+        "http://127.0.0.1/" + "a" * (64 << 10),
+        "https://desk\u202e.example.com",
+    ],
+    ids=["control", "crlf", "64KiB", "bidi"],
+)
+def test_login_and_a_config_refuse_a_url_httpx_would_refuse(env: dict[str, str], url: str) -> None:
+    result = login(env, url, KEY, SECRET)
+    assert "Traceback" not in shown(result)
+    assert result.returncode == 2, shown(result)
+    assert "not a server URL" in shown(result)
+    assert not config_file(env).exists()
+    config_file(env).parent.mkdir(parents=True, exist_ok=True)
+    config_file(env).write_text(f"server = {json.dumps(url)}\napi_key = {json.dumps(KEY)}\n")
+    for argv in (["status"], ["doctor"], ["run", "--no-tray"]):
+        result = run_cli(argv, env)
+        assert "Traceback" not in shown(result), (argv, shown(result))
+        assert result.returncode != 0
+        assert f"{config_file(env)}: key 'server': not a server URL" in shown(result)
+    config_file(env).unlink()
