@@ -20,8 +20,10 @@ How it is wired (see tests/conftest.py):
   and it runs after the session fixtures' teardown.
 
 The scan is binary-safe and looks for each secret as UTF-8, UTF-16 (LE and BE), Latin-1
-mojibake of its UTF-8 bytes, a JSON ``\\uXXXX`` escape, a Python bytes escape, and the
-base64 forms of ``key:secret`` and of the secret alone. It never follows symlinks and reads
+mojibake of its UTF-8 bytes, a JSON ``\\uXXXX`` escape, a Python bytes escape, both URL
+encodings, and the base64 forms of ``key:secret`` and of the secret alone. Suites against a
+hostile server also record what they read from the control channel and the streams they
+capture themselves (:func:`record_output`). It never follows symlinks and reads
 only regular files (a test may leave a FIFO or a link to ``/dev/zero`` behind on purpose).
 """
 
@@ -38,6 +40,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 __all__ = [
     "Finding",
@@ -118,6 +121,9 @@ def forms(secret: str, api_keys: Iterable[str] = ()) -> list[tuple[str, bytes]]:
     add("JSON escape", json.dumps(secret)[1:-1].encode("ascii"))
     add("bytes escape", repr(utf8)[2:-1].encode("ascii"))
     add("base64(secret)", base64.b64encode(utf8).rstrip(b"="))
+    # What a proxy's password or a query-encoded echo looks like (tests/test_e2e_hostile.py).
+    add("URL-encoded", quote(secret, safe="").encode("ascii"))
+    add("URL-encoded (form)", quote_plus(secret).encode("ascii"))
     for key in api_keys:
         pair = f"{key}:{secret}".encode()
         add("base64(key:secret)", base64.b64encode(pair).rstrip(b"="))

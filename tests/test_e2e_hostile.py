@@ -201,6 +201,8 @@ def test_a_trickling_server_bounds_every_command(
             assert "did not answer in time" in shown(status), shown(status)
             server.clear_faults()
             assert server.wait_for_put("online", "user", timeout=60), agent.output()
+            # Quitting while the server trickles the offline answer stays bounded too.
+            server.inject_trickle(AVAILABILITY_PATH, part, interval=2.0, count=10)
             started = time.monotonic()
             assert agent.terminate() == 0
             assert time.monotonic() - started < 10

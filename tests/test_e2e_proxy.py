@@ -120,7 +120,18 @@ def test_loopback_never_goes_through_the_proxy(
         with AgentProcess(["run", "--no-tray", "--keepalive-interval", "1"], proxied) as agent:
             assert server.wait_for_put("online", "user", timeout=15), agent.output()
             assert server.wait_for(lambda: server.ws_pings >= 1, timeout=15), agent.output()
+        for argv in (["status"], ["set", "away"], ["set", "available"]):
+            result = run_cli(argv, proxied, timeout=30)
+            assert result.returncode == 0, (argv, result.stdout, result.stderr)
         doctor = run_cli(["doctor"], proxied, timeout=60)
-        assert "ok   /ws: " in doctor.stdout
-        assert "(direct)" in doctor.stdout
+        lines = doctor.stdout.splitlines()
+        server_line = next(line for line in lines if " server: " in line)
+        ws_line = next(line for line in lines if " /ws: " in line)
+        assert server_line.startswith("ok   server: "), doctor.stdout
+        assert server_line.endswith("(direct)"), server_line
+        assert ws_line.startswith("ok   /ws: "), doctor.stdout
+        assert "direct" in ws_line, ws_line
+    # Not one request reached the proxy, so neither did the Authorization header.
     assert desk_proxy.requests() == [], desk_proxy.log()
+    assert SECRET not in desk_proxy.log()
+    assert "Authorization" not in desk_proxy.log()
