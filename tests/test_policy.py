@@ -828,3 +828,17 @@ def test_since_moves_only_on_a_change(clock):
     before = clock.wall
     policy.server_said(clock.advance(5), MANUAL_AWAY)
     assert policy.view().since_wall == clock.wall != before
+
+
+@pytest.mark.parametrize(
+    "seconds", [float("nan"), float("inf"), -float("inf"), -60.0, 0.0, 7 * 86400 + 1, True, "300"]
+)
+def test_a_pause_that_is_no_sane_duration_is_refused_and_changes_nothing(clock, seconds):
+    """The tray, the CLI and the control channel all end here (commands.pause, check_pause)."""
+    policy = started(clock)
+    with pytest.raises(ValueError, match="pause"):
+        policy.pause(clock.now(), seconds)
+    assert policy.paused(clock.now()) is False
+    assert policy.view().paused is False
+    policy.pause(clock.now(), 7 * 86400)  # a week is the most, and allowed
+    assert policy.view().paused_until_mono == clock.mono + 7 * 86400
