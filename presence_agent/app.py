@@ -740,7 +740,7 @@ def run(
     with contextlib.suppress(OSError):
         # Before the log: an existing state dir an older version made 0755 is tightened
         # (the log dir below it is made private by logs.setup, which says when it cannot).
-        private_dir(paths.state_dir)
+        private_dir(paths.state_dir, own_link=True)
     logs.setup(paths.log_file, cfg.log_level, stderr=not tray, redactor=redactor)
     for _path, warning in layers.ignored:
         log.warning("config: %s", warning)

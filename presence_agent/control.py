@@ -197,14 +197,23 @@ class ControlServer:
                     item[0].close()
                 return
             conn, accepted = item
-            with conn:
-                self._one(conn, accepted + self._deadline)
+            try:
+                with conn:
+                    self._one(conn, accepted + self._deadline)
+            except Exception:
+                # A bug here must not cost the pool a worker for the rest of the run.
+                log.exception("control: a connection failed")
 
     def _one(self, conn: socket.socket, deadline: float) -> None:
         try:
             line = _read_line(conn, deadline)
         except TimeoutError:
+            # Too slow, or left waiting in the queue too long: either way "busy", so that a
+            # CLI that was only waiting its turn asks again (see request).
             log.debug("control: a client sent no request in time")
+            with contextlib.suppress(OSError):
+                conn.setblocking(False)
+                conn.send(BUSY_ANSWER)
             return
         except OSError as exc:
             log.debug("control: a client hung up (%s)", type(exc).__name__)

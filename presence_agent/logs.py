@@ -112,7 +112,7 @@ def setup(log_file: Path, level: str, *, stderr: bool, redactor: Redactor) -> No
     root.setLevel(level)
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        private_dir(log_file.parent)
+        private_dir(log_file.parent, own_link=True)
         _tighten_rotated(log_file)
         handler: logging.Handler = VersionedFileHandler(
             log_file, maxBytes=1_000_000, backupCount=BACKUP_COUNT, encoding="utf-8"

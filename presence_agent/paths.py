@@ -29,7 +29,7 @@ class UnsafeDirectory(OSError):
     """A directory the app needs is someone else's: another user's, a symlink, or a file."""
 
 
-def private_dir(path: Path) -> Path:
+def private_dir(path: Path, *, own_link: bool = False) -> Path:
     """``path`` as a directory only this user can enter: created 0700 where missing
     (the parents it creates too), tightened to 0700 where looser.
 
@@ -39,6 +39,11 @@ def private_dir(path: Path) -> Path:
     in meanwhile is refused rather than followed). Other ``OSError``s as ``mkdir``
     raises them. On Windows the profile's ACLs already keep the directory private:
     it is only created.
+
+    ``own_link``: a symlink this user made is followed (the log or state dir moved
+    to another disk, inside the person's home where nobody else can plant one),
+    and its target held to the same rules. Never for the runtime dir, which may
+    sit in /tmp.
     """
     missing: list[Path] = []
     probe = path
@@ -54,7 +59,12 @@ def private_dir(path: Path) -> Path:
         return path
     info = os.lstat(path)
     if stat.S_ISLNK(info.st_mode):
-        raise UnsafeDirectory(f"{path} is a symbolic link, not a directory of yours")
+        if not own_link or info.st_uid != os.geteuid():
+            raise UnsafeDirectory(f"{path} is a symbolic link, not a directory of yours")
+        target = path.resolve(strict=True)
+        if os.path.islink(target):  # pragma: no cover - resolve follows every link
+            raise UnsafeDirectory(f"{path} leads to a symbolic link")
+        return private_dir(target)
     if not stat.S_ISDIR(info.st_mode):
         raise UnsafeDirectory(f"{path} is not a directory")
     if info.st_uid != os.geteuid():

@@ -33,7 +33,7 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     """Replace ``path`` with ``data`` atomically (a temporary file in the same directory,
     then a rename), creating the directory if needed, private (0700: what the person chose
     and when is theirs; presence_agent/paths.py). Raises ``OSError``."""
-    private_dir(path.parent)
+    private_dir(path.parent, own_link=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
     try:
         with os.fdopen(fd, "w") as handle:

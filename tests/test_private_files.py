@@ -187,3 +187,32 @@ def test_the_fallback_when_platformdirs_refuses(tmp_path: Path) -> None:
     )
     assert paths.runtime_dirs() == (tmp_path / "s" / "run",)
     assert paths.private_runtime_dir() == tmp_path / "s" / "run"
+
+
+def test_a_log_dir_the_person_moved_by_a_symlink_is_followed_and_kept_private(
+    tmp_path: Path, root_logger: logging.Logger
+) -> None:
+    paths = paths_in(tmp_path)
+    elsewhere = tmp_path / "other-disk" / "logs"
+    elsewhere.mkdir(parents=True)
+    elsewhere.chmod(0o755)
+    paths.state_dir.mkdir(parents=True)
+    paths.log_dir.symlink_to(elsewhere)
+    setup(paths.log_file, "INFO", stderr=False, redactor=Redactor())
+    logging.getLogger("presence_agent.test").warning("moved")
+    assert "moved" in (elsewhere / "presence-agent.log").read_text()
+    assert mode(elsewhere) == 0o700
+    assert mode(elsewhere / "presence-agent.log") == 0o600
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="chown needs root")
+def test_a_symlink_to_someone_elses_dir_is_refused_even_when_ours(tmp_path: Path) -> None:
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    theirs.chmod(0o777)
+    os.chown(theirs, 54321, 54321)
+    link = tmp_path / "log"
+    link.symlink_to(theirs)
+    with pytest.raises(UnsafeDirectory, match="another user"):
+        private_dir(link, own_link=True)
+    assert mode(theirs) == 0o777
