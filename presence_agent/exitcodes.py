@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import enum
 
+from presence_agent.i18n import N_
+
 __all__ = ["Exit"]
 
 
@@ -27,12 +29,13 @@ class Exit(enum.IntEnum):
     NOT_RUNNING = 5
 
 
-#: For the README and ``--help``: the code and what it means, in a support agent's words.
+#: For the README and ``--help``: the code and what it means, in a support agent's words
+#: (English msgids; ``--help`` shows them in the person's language).
 MEANINGS: dict[Exit, str] = {
-    Exit.OK: "it worked (for `set` while the server is down: queued by the running agent)",
-    Exit.FAILED: "something outside failed: the server, the keyring, the display, a file",
-    Exit.USAGE: "bad input: an unknown command or flag, a bad value, a broken config file",
-    Exit.ALREADY_RUNNING: "`run`: the agent is already running for this user",
-    Exit.SIGNED_OUT: "not signed in: run `presence-agent login` (or Sign in… in the tray menu)",
-    Exit.NOT_RUNNING: "`pause`, `resume`: the agent is not running",
+    Exit.OK: N_("it worked (for `set` while the server is down: queued by the running agent)"),
+    Exit.FAILED: N_("something outside failed: the server, the keyring, the display, a file"),
+    Exit.USAGE: N_("bad input: an unknown command or flag, a bad value, a broken config file"),
+    Exit.ALREADY_RUNNING: N_("`run`: the agent is already running for this user"),
+    Exit.SIGNED_OUT: N_("not signed in: run `presence-agent login` (or Sign in… in the tray menu)"),
+    Exit.NOT_RUNNING: N_("`pause`, `resume`: the agent is not running"),
 }

@@ -71,6 +71,11 @@ def exercise(env: dict[str, str], launcher: Path) -> None:
     result = run_cli(["--version"], env, program=program)
     assert (result.returncode, result.stdout.strip()) == (0, f"presence-agent {VERSION}")
 
+    # The compiled catalogs came along (built by the package build from po/, hatch_build.py).
+    result = run_cli(["set", "lunch"], {**env, "LANGUAGE": "de"}, program=program)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("presence-agent: unbekannter Status 'lunch'"), result.stderr
+
     result = run_cli(["doctor"], env, program=program, timeout=90)
     assert result.returncode in (0, 1), result.stdout + result.stderr
     assert result.stdout.startswith(f"presence-agent {VERSION} ")
@@ -115,6 +120,9 @@ def test_the_wheel_carries_the_package_and_its_assets() -> None:
     assert "presence_agent/cli.py" in names
     assert "presence_agent/assets/presence-agent.png" in names
     assert "presence_agent/assets/tray-icons.toml" in names
+    # Compiled at build time from po/*.po, never committed (hatch_build.py).
+    for language in ("en", "de", "es", "fr", "pt_BR"):
+        assert f"presence_agent/locale/{language}/LC_MESSAGES/presence-agent.mo" in names
     metadata = zipfile.ZipFile(wheel).read(f"presence_agent-{VERSION}.dist-info/METADATA").decode()
     assert f"Project-URL: Homepage, {presence_agent.PROJECT_URL}" in metadata
     assert "abhinavxd" not in metadata
@@ -130,8 +138,12 @@ def test_the_sdist_builds_a_wheel_by_itself(tmp_path: Path) -> None:
         "README.md",
         "presence_agent/cli.py",
         "assets/presence-agent.png",
+        "hatch_build.py",
+        "po/de.po",
     ):
         assert f"{top}/{needed}" in names, needed
+    # The catalogs' sources travel; their compiled form is build output.
+    assert not [name for name in names if name.endswith(".mo")]
     result = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(sdist)],
         capture_output=True,

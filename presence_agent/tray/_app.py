@@ -336,17 +336,25 @@ class TrayApp:
             self._show_menu(menu)
             if log.isEnabledFor(logging.DEBUG):
                 # After pystray's own update of the native menu, which it queues too.
-                self._ui.call_soon(
-                    lambda: log.debug("tray menu first item: %s", self._first_item_on_screen())
-                )
+                self._ui.call_soon(self._log_menu_on_screen)
         self._refresh_at(changes_at(snap.agenda, now, self._context.tz) - now)
 
     def _first_item_on_screen(self) -> str:
         """The first item's label as the toolkit holds it (pystray's GTK menu), for the
         log: what the person sees, read back from the widget, not from our model."""
+        labels = self._items_on_screen()
+        return labels[0] if labels else "(no native menu)"
+
+    def _items_on_screen(self) -> list[str]:
         handle = getattr(self._icon, "_menu_handle", None)
         children = handle.get_children() if handle is not None else []
-        return str(children[0].get_label()) if children else "(no native menu)"
+        return [str(child.get_label() or "") for child in children]
+
+    def _log_menu_on_screen(self) -> None:
+        # The words as shown, in the person's language: a debug aid (and what the
+        # translation e2e test reads), not a message of the agent's own.
+        log.debug("tray menu first item: %s", self._first_item_on_screen())
+        log.debug("tray menu items: %s", " | ".join(self._items_on_screen()))
 
     def _refresh_at(self, delay: float) -> None:
         """Draw again when the words change with the clock (one timer, replaced)."""
