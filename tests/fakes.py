@@ -52,6 +52,7 @@ from presence_agent.events import (
     Wait,
 )
 from presence_agent.policy import PresencePolicy
+from presence_agent.redaction import printable
 from presence_agent.reporter import ReporterMachine
 from presence_agent.routing import IdlePlan
 from presence_agent.vocab import Dialect, ServerStatus, Source, Status, from_wire, to_wire
@@ -225,6 +226,7 @@ class EngineHarness:
         answering: bool = False,
         plan: IdlePlan | None = None,
         claim: Claim | None = None,
+        redact: Callable[[str], str] | None = None,
     ) -> None:
         self.clock = Clock()
         self.source = FakeSource(self.clock)
@@ -241,6 +243,7 @@ class EngineHarness:
             reporter=self.reporter,
             keepalive=self.keepalive,
             clock=self.clock,  # type: ignore[arg-type]
+            redact=redact if redact is not None else printable,
         )
         self.snapshots: list[Snapshot] = []
         self.engine.subscribe(self.snapshots.append)

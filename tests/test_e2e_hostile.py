@@ -243,7 +243,9 @@ def peak_rss_kib(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
     return int(result.stdout.strip()), result.stderr
 
 
-def test_a_gzip_bomb_costs_no_more_than_the_cap(env: dict[str, str], bomb: bytes) -> None:
+def test_a_gzip_bomb_costs_no_more_than_the_cap(
+    env: dict[str, str], bomb: bytes, user_input: Input
+) -> None:
     with LibredeskServer(dialect="libredesk", api_key=KEY, api_secret=SECRET) as server:
         sign_in(env, server, "token")
         baseline, _ = peak_rss_kib(["status"], env)
@@ -255,6 +257,20 @@ def test_a_gzip_bomb_costs_no_more_than_the_cap(env: dict[str, str], bomb: bytes
         assert peak - baseline < 12 * 1024, (baseline, peak)
         asked = server.requests("GET", ME_PATH)[-1].header("Accept-Encoding")
         assert asked == "identity"
+        server.clear_faults()
+
+        # The running agent: a bomb is its problem, its memory stays small, and it goes on.
+        server.inject_body(ME_PATH, bomb, headers={"Content-Encoding": "gzip"}, count=3)
+        user_input.touch()
+        with AgentProcess(["run", "--no-tray"], env) as agent:
+            said = agent.wait_output(lambda out: "Libredesk never does" in out, timeout=30)
+            assert said, agent.output()
+            assert server.wait_for_put("online", "user", timeout=60), agent.output()
+            status = Path(f"/proc/{agent.proc.pid}/status").read_text()
+            high_water_kib = int(status.split("VmHWM:")[1].split()[0])
+            # Expanding the bomb's chunks cost 170 MB before; the agent's own budget is 45 MB.
+            assert high_water_kib < 80 * 1024, status
+            assert agent.terminate() == 0
 
 
 # -- 4, 6: a bad ca_bundle, URLs httpx would refuse ---------------------------------------------

@@ -220,3 +220,36 @@ def test_doctor_cleans_every_line_it_prints(tmp_path) -> None:
         doctor.run(paths, out, [hostile], context=context, as_json=as_json)
         assert_clean(out.getvalue())
         assert REDACTED in out.getvalue()
+
+
+# -- the engine: every problem and the name it publishes -------------------------------------
+
+
+def test_the_engine_publishes_every_outside_text_clean() -> None:
+    """What the tray, the control channel and run --no-tray show all come from here."""
+    from presence_agent.events import Agent, Connected, SignedOut, Trouble, WorkerFailed
+    from presence_agent.vocab import Dialect, ServerStatus
+    from tests.fakes import EngineHarness
+
+    echo = f"closed: {every_form()[8]} {every_form()[7]}{ESCAPES}"
+    h = EngineHarness(redact=Redactor.for_credentials(KEY, SECRET).clean)
+    name = f"Ada {every_form()[2]}{ESCAPES}"
+    h.post(
+        Connected(Agent(7, "online", name, None), Dialect.LIBREDESK, ServerStatus(Status.AVAILABLE))
+    )
+    assert_clean(h.snap().agent_name)
+    assert h.snap().agent_name.startswith("Ada <redacted>")
+    for event in (Trouble(echo), WorkerFailed("keepalive", echo, 1.0), SignedOut(echo)):
+        h.post(event)
+        problem = h.snap().problem or ""
+        assert_clean(problem)
+        assert problem.startswith("closed: Basic <redacted> token <redacted>")
+
+
+def test_without_the_secret_the_engine_still_strips_terminal_escapes() -> None:
+    from presence_agent.events import Trouble
+    from tests.fakes import EngineHarness
+
+    h = EngineHarness()
+    h.post(Trouble(f"down{ESCAPES}"))
+    assert h.snap().problem == "down\ufffd]0;owned\ufffd\ufffd[2J\ufffd"
