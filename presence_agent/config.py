@@ -110,6 +110,18 @@ def _string(where: str, value: Any) -> str:
     return value
 
 
+def _api_key(where: str, value: Any) -> str:
+    """One word of printable characters without ``:``, as ``login`` asks: it is sent in the
+    ``Authorization`` header, where a control character or a line break would make the
+    HTTP library refuse every request (and ``key:secret`` splits at the first colon)."""
+    key = _string(where, value)
+    if not key or len(key) > 256 or ":" in key:
+        raise ConfigError(f"{where} must be one word of at most 256 characters without ':'")
+    if any(ch.isspace() or not ch.isprintable() for ch in key):
+        raise ConfigError(f"{where} must be one word without spaces or control characters")
+    return key
+
+
 def _flag(where: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"{where} must be true or false")
@@ -157,7 +169,7 @@ def _one_of(choices: tuple[str, ...]) -> Validator:
 #: a table with its own checks (presence_agent/schedule.py); see :func:`_check`.
 _VALIDATORS: dict[str, Validator] = {
     "server": _string,
-    "api_key": _string,
+    "api_key": _api_key,
     "auth": _one_of(get_args(AuthScheme)),
     "away_after": _seconds,
     "stop_assignments_after": _seconds_or_never,

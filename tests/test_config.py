@@ -535,3 +535,13 @@ def test_an_over_long_server_url_is_an_error(paths):
     write(paths.config_file, f'server = "https://desk.example.com/{"a" * 70_000}"\n')
     with pytest.raises(ConfigError, match="key 'server': not a server URL: longer than"):
         load(paths)
+
+
+@pytest.mark.parametrize(
+    "key", ["two words", "a:b", "ctl\\u0001", "line\\r\\nbreak", "", "k" * 300]
+)
+def test_an_api_key_no_request_could_carry_is_an_error_naming_file_and_key(paths, key):
+    write(paths.config_file, f'server = "https://desk.example.com"\napi_key = "{key}"\n')
+    with pytest.raises(ConfigError) as info:
+        load(paths)
+    assert str(info.value).startswith(f"{paths.config_file}: key 'api_key' must be one word")
