@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -68,10 +67,9 @@ from presence_agent.events import (
     SocketTrouble,
     StopKeepalive,
     Wait,
-    WorkerFailed,
 )
 from presence_agent.vocab import Dialect, UnknownStatusError, from_wire
-from presence_agent.worker import Supervised
+from presence_agent.worker import MachineDriver
 
 if TYPE_CHECKING:
     from presence_agent.config import Config
@@ -374,12 +372,9 @@ class KeepaliveMachine:
         out.append(ServerPush(server))
 
 
-class _StopLoop:
-    """Tells the driver's loop to return."""
-
-
-class Keepalive:
-    """The ``/ws`` worker: a :class:`KeepaliveMachine` and the socket it asks for.
+class Keepalive(MachineDriver[KeepaliveInput, KeepaliveRequest]):
+    """The ``/ws`` worker: a :class:`KeepaliveMachine` and the socket it asks for (the loop
+    is presence_agent/worker.py's :class:`~presence_agent.worker.MachineDriver`).
 
     Thread use: ``post`` (an :class:`~presence_agent.events.Intent` from the
     engine, :class:`~presence_agent.events.Reopen`), ``stop`` and ``join`` from
@@ -387,6 +382,8 @@ class Keepalive:
     thread per socket waits in ``recv`` and posts what arrives. ``emit`` is
     called on the driver thread and must only post to the engine.
     """
+
+    machine: KeepaliveMachine
 
     def __init__(
         self,
@@ -398,75 +395,33 @@ class Keepalive:
         clock: Callable[[], float] = time.monotonic,
         supervise_wait: Callable[[float], bool] | None = None,
     ) -> None:
-        self._params = params
-        self._emit = emit
-        self.machine = machine or KeepaliveMachine()
-        self._connector = connector or _connect
-        self._clock = clock
-        self._inbox: queue.SimpleQueue[KeepaliveInput | _StopLoop] = queue.SimpleQueue()
-        self._ws: Any = None
-        self._runs = 0
-        self._worker = Supervised(
-            "keepalive", self._loop, self._on_failure, clock=clock, wait=supervise_wait
+        super().__init__(
+            "keepalive",
+            machine or KeepaliveMachine(),
+            emit,
+            clock=clock,
+            supervise_wait=supervise_wait,
         )
+        self._params = params
+        self._connector = connector or _connect
+        self._ws: Any = None
 
     # -- any thread -------------------------------------------------------------------
 
-    def start(self) -> None:
-        self._worker.start()
-
-    def post(self, event: KeepaliveInput) -> None:
-        self._inbox.put(event)
-
     def stop(self) -> None:
         """Close the socket and end the thread (bounded: the close waits at most 1 s)."""
-        self._worker.stop()
-        self._inbox.put(StopKeepalive())
-        self._inbox.put(_StopLoop())
-
-    def join(self, timeout: float | None = None) -> None:
-        self._worker.join(timeout)
+        self.post(StopKeepalive())
+        super().stop()
 
     # -- keepalive thread ---------------------------------------------------------------
 
-    def _on_failure(self, failure: WorkerFailed) -> None:
+    def restarted(self) -> None:
+        # The socket (or the attempt to open one) went with the old loop.
         self._close_socket()
-        self._emit(failure)
+        self.feed(SocketClosed(self.machine.socket, None, "the keepalive restarted"))
 
-    def _loop(self) -> None:
-        machine = self.machine
-        self._runs += 1
-        if self._runs > 1:
-            # Restarted: the socket (or the attempt to open one) went with the old loop.
-            self._close_socket()
-            self._feed(SocketClosed(machine.socket, None, "the keepalive restarted"))
-        while True:
-            action = machine.poll(self._clock())
-            match action:
-                case Halt():
-                    self._close_socket()
-                    return
-                case Wait(until=until):
-                    timeout = None if until is None else max(0.0, until - self._clock())
-                    try:
-                        event = self._inbox.get(timeout=timeout)
-                    except queue.Empty:
-                        continue
-                    if isinstance(event, _StopLoop):
-                        self._close_socket()
-                        return
-                    self._feed(event)
-                case _:
-                    result = self.perform(action)
-                    if result is not None:
-                        self._feed(result)
-
-    def _feed(self, event: KeepaliveInput) -> None:
-        for out in self.machine.handle(self._clock(), event):
-            try:
-                self._emit(out)
-            except Exception:
-                log.exception("event handler failed for %s", type(out).__name__)
+    def close(self) -> None:
+        self._close_socket()
 
     def perform(self, request: KeepaliveRequest) -> KeepaliveResult | None:
         """Do one socket operation; its outcome as an event for the machine."""
@@ -509,7 +464,7 @@ class Keepalive:
         """A socket's reader thread: every message, then the close, to the driver."""
         try:
             while True:
-                self._inbox.put(Received(number, ws.recv()))
+                self.post(Received(number, ws.recv()))
         except Exception as exc:  # noqa: BLE001 - the socket is gone, however it went
             frame = getattr(exc, "rcvd", None)
             code = getattr(frame, "code", None)
@@ -517,7 +472,7 @@ class Keepalive:
                 reason = getattr(frame, "reason", "")
             else:
                 reason = first_line(exc, with_type=True)
-            self._inbox.put(SocketClosed(number, code, str(reason)[:200]))
+            self.post(SocketClosed(number, code, str(reason)[:200]))
 
     def _close_socket(self) -> None:
         ws, self._ws = self._ws, None

@@ -18,7 +18,6 @@ Two parts, as h11 splits HTTP:
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -63,10 +62,9 @@ from presence_agent.events import (
     Submit,
     Trouble,
     Wait,
-    WorkerFailed,
 )
 from presence_agent.vocab import Dialect, ServerStatus, Status, UnsupportedStatusError
-from presence_agent.worker import Supervised
+from presence_agent.worker import MachineDriver
 
 log = logging.getLogger(__name__)
 
@@ -366,17 +364,16 @@ class ReporterMachine:
 ClientFactory = Callable[[], tuple[LibredeskClient, str]]
 
 
-class _StopLoop:
-    """Tells the driver's loop to return."""
-
-
-class Reporter:
-    """The HTTP worker: a :class:`ReporterMachine` and the I/O it asks for, on one thread.
+class Reporter(MachineDriver[ReporterInput, ReporterRequest]):
+    """The HTTP worker: a :class:`ReporterMachine` and the I/O it asks for, on one thread
+    (the loop is presence_agent/worker.py's :class:`~presence_agent.worker.MachineDriver`).
 
     Thread use: ``post``, ``finish``, ``stop`` and ``join`` from any thread;
     everything else on the reporter's own thread, which calls ``emit`` (so
     ``emit`` must only post to the engine) and performs every request.
     """
+
+    machine: ReporterMachine
 
     def __init__(
         self,
@@ -387,26 +384,20 @@ class Reporter:
         clock: Callable[[], float] = time.monotonic,
         supervise_wait: Callable[[float], bool] | None = None,
     ) -> None:
+        super().__init__(
+            "reporter",
+            machine or ReporterMachine(),
+            emit,
+            clock=clock,
+            supervise_wait=supervise_wait,
+            drain=True,  # the next request is for the newest status, never a backlog
+        )
         self._factory = client_factory
-        self._emit = emit
-        self.machine = machine or ReporterMachine()
-        self._clock = clock
-        self._inbox: queue.SimpleQueue[ReporterInput | _StopLoop] = queue.SimpleQueue()
         self._client: LibredeskClient | None = None
         self._halted = threading.Event()
         self._delivered = False
-        self._runs = 0
-        self._worker = Supervised(
-            "reporter", self._loop, self._on_failure, clock=clock, wait=supervise_wait
-        )
 
     # -- any thread -----------------------------------------------------------------------
-
-    def start(self) -> None:
-        self._worker.start()
-
-    def post(self, event: ReporterInput) -> None:
-        self._inbox.put(event)
 
     def finish(self, final: Desired | None, timeout: float) -> bool:
         """Send ``final`` (if connected) within ``timeout`` seconds, then stop.
@@ -415,76 +406,23 @@ class Reporter:
         server behaves: a hanging request is abandoned with the thread.
         """
         self.post(Finish(final, self._clock() + timeout))
-        if not self._worker.is_alive():
+        if not self.is_alive():
             return False
         done = self._halted.wait(max(0.0, timeout))
         self.stop()
         return done and self._delivered
 
-    def stop(self) -> None:
-        self._worker.stop()
-        self._inbox.put(_StopLoop())
-
-    def join(self, timeout: float | None = None) -> None:
-        self._worker.join(timeout)
-
-    def is_alive(self) -> bool:
-        return self._worker.is_alive()
-
     # -- reporter thread ------------------------------------------------------------------
 
-    def _on_failure(self, failure: WorkerFailed) -> None:
+    def restarted(self) -> None:
+        self.feed(Restarted())
+
+    def halted(self, halt: Halt) -> None:
+        self._delivered = halt.delivered
+        self._halted.set()
+
+    def close(self) -> None:
         self._close_client()
-        self._emit(failure)
-
-    def _loop(self) -> None:
-        machine = self.machine
-        self._runs += 1
-        if self._runs > 1:
-            self._feed(Restarted())
-        while True:
-            action = machine.poll(self._clock())
-            match action:
-                case Halt(delivered=delivered):
-                    self._close_client()
-                    self._delivered = delivered
-                    self._halted.set()
-                    return
-                case Wait(until=until):
-                    timeout = None if until is None else max(0.0, until - self._clock())
-                    try:
-                        event = self._inbox.get(timeout=timeout)
-                    except queue.Empty:
-                        continue
-                    if isinstance(event, _StopLoop):
-                        self._close_client()
-                        return
-                    self._feed(event)
-                    self._drain()
-                case _:
-                    result = self.perform(action)
-                    if result is not None:
-                        self._feed(result)
-                    self._drain()
-
-    def _drain(self) -> None:
-        """Take every event already waiting, so the next request is the newest one."""
-        while True:
-            try:
-                event = self._inbox.get_nowait()
-            except queue.Empty:
-                return
-            if isinstance(event, _StopLoop):
-                self._inbox.put(event)  # seen by the next wait
-                return
-            self._feed(event)
-
-    def _feed(self, event: ReporterInput) -> None:
-        for out in self.machine.handle(self._clock(), event):
-            try:
-                self._emit(out)
-            except Exception:
-                log.exception("event handler failed for %s", type(out).__name__)
 
     def perform(self, request: ReporterRequest) -> ReporterResult | None:
         """Do one request with the client; its outcome as an event for the machine.
