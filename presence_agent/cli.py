@@ -734,7 +734,11 @@ def cmd_status(args: argparse.Namespace, tr: Translator = ENGLISH) -> int:
         name = tr._("{status} ({reason})").format(status=name, reason=tr._(REASONS[Why.IDLE]))
     elif server.by_idle is False:
         name = tr._("{status} ({reason})").format(status=name, reason=tr._(REASONS[Why.MANUAL]))
-    print(name)
+    from presence_agent.routing import meaning, word_of
+
+    # What it means for customers on a real server (docs/libredesk.md), as the tray says it.
+    meant = meaning(word_of(server.status, server.by_idle), client.dialect)
+    print(name + (f" · {tr._(meant)}" if meant else ""))
     who = agent.name or agent.email or tr._("agent #{id}").format(id=agent.id)
     words = tr._("server: {server} ({dialect} dialect), agent: {who}")
     print("  " + words.format(server=cfg.server, dialect=client.dialect.value, who=who))

@@ -197,7 +197,9 @@ def test_set_without_running_agent_and_status(env: dict[str, str], server: Libre
     assert server.puts() == [(w["manual_away"], "user")]
     status = run_cli(["status"], env)
     assert status.returncode == 0, status.stderr
-    expected = "Away (manual)" if w["manual_away"] == "away_manual" else "Away"
+    # On a real server it says what the away means for customers (docs/libredesk.md).
+    real = w["manual_away"] == "away_manual"
+    expected = "Away (manual) · no new conversations" if real else "Away"
     assert status.stdout.splitlines()[0] == expected
     assert "not running" in status.stdout
 
