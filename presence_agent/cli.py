@@ -276,6 +276,18 @@ def build_parser(tr: Translator = ENGLISH) -> argparse.ArgumentParser:
         help=_("seconds without input before away"),
     )
     preset.add_argument(
+        "--stop-assignments-after",
+        type=_seconds_or_never,
+        metavar="SECONDS",
+        help="seconds without input before no new conversations (real Libredesk; 0 = never)",
+    )
+    preset.add_argument(
+        "--reassign-after",
+        type=_seconds_or_never,
+        metavar="SECONDS",
+        help="seconds without input before conversations go back to the team (0 = never)",
+    )
+    preset.add_argument(
         "--lock",
         action="append",
         default=[],
@@ -876,6 +888,15 @@ def cmd_preset(args: argparse.Namespace, tr: Translator = ENGLISH) -> int:
             return _fail(str(exc), Exit.USAGE)
     if args.away_after is not None:
         changes["away_after"] = args.away_after
+    steps = {
+        key: value
+        for key, value in (
+            ("stop_assignments_after", args.stop_assignments_after),
+            ("reassign_after", args.reassign_after),
+        )
+        if value is not None
+    }
+    changes.update(steps)
     if args.lock:
         if args.user:
             return _fail(
@@ -893,6 +914,14 @@ def cmd_preset(args: argparse.Namespace, tr: Translator = ENGLISH) -> int:
     else:  # pragma: no cover - platformdirs always names one
         return _fail(tr._("this system has no place for presets"), Exit.FAILED)
     try:
+        if "away_after" in changes or steps:
+            # The steps' order as the file will hold them (docs/libredesk.md), named by flag.
+            held = config.read_file(target, allow_locks=not args.user)
+            plan = {key: held[key] for key in config.PLAN_KEYS if key in held}
+            plan.update({key: changes[key] for key in config.PLAN_KEYS if key in changes})
+            flags = {key: f"--{key.replace('_', '-')}" for key in plan if key in changes}
+            flags.update({key: f"{target}: key {key!r}" for key in plan if key not in changes})
+            config.check_plan(config.plan_defaults(config.Config(**plan), set(plan)), flags)
         config.update_file(target, changes, system=not args.user)
     except config.ConfigError as exc:
         return _fail(str(exc), Exit.USAGE)

@@ -411,6 +411,10 @@ def plan_defaults(cfg: Config, set_keys: Collection[str]) -> Config:
     return cfg
 
 
+#: The keys of the idle plan (presence_agent/routing.py), in order.
+PLAN_KEYS = ("away_after", "stop_assignments_after", "reassign_after")
+
+
 def check_plan(cfg: Config, where: Mapping[str, str]) -> IdlePlan:
     """The idle plan (presence_agent/routing.py), or :class:`ConfigError` naming where the key
     out of order was set: ``where`` maps a key to its file and key, or to its flag."""

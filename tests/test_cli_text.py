@@ -64,3 +64,19 @@ def test_set_help_does_not_offer_busy_as_if_every_server_had_it(
     text = " ".join(run_cli(["set", "--help"], no_display).stdout.split())
     assert "busy only on servers that have it" in text
     assert "available | busy | away" not in text
+
+
+def test_preset_writes_the_idle_steps_and_checks_their_order(no_display: dict[str, str]) -> None:
+    from presence_agent import config
+
+    ok = run_cli(
+        ["preset", "--user", "--stop-assignments-after", "600", "--reassign-after", "1800"],
+        no_display,
+    )
+    assert ok.returncode == 0, ok.stderr
+    user = Path(no_display["XDG_CONFIG_HOME"]) / "presence-agent" / "config.toml"
+    assert config.read_file(user) == {"stop_assignments_after": 600.0, "reassign_after": 1800.0}
+    bad = run_cli(["preset", "--user", "--away-after", "900"], no_display)
+    assert bad.returncode == 2, bad.stdout
+    assert f"{user}: key 'stop_assignments_after' must be more than away_after" in bad.stderr
+    assert config.read_file(user) == {"stop_assignments_after": 600.0, "reassign_after": 1800.0}

@@ -385,3 +385,37 @@ def test_each_read_of_the_server_is_counted_for_the_keepalives_gate():
     after = h.keepalive.intent
     assert after is not None
     assert after.reads == before + 1
+
+
+def test_the_session_bridge_holds_the_sleep_until_away_manual_is_answered():
+    import threading
+
+    from presence_agent.session._bridge import EngineBridge
+
+    h = harness()
+    h.connect(AVAILABLE)
+    bridge = EngineBridge(h, sleep_grace=30.0)
+    h.subscribe(bridge.on_snapshot)
+    h.reporter.answering = False  # by hand: the sleep must wait for the server's answer
+    sent = threading.Event()
+    h.subscribe(lambda snap: sent.set() if snap.pending is Status.AWAY else None)
+    done = threading.Event()
+
+    def sleep() -> None:
+        bridge.sleeping()
+        done.set()
+
+    threading.Thread(target=sleep, daemon=True).start()
+    assert sent.wait(10)
+    assert h.reporter.sent == [STOP]
+    assert not done.is_set()
+    h.reporter.answer(STOP)
+    assert done.wait(10)
+    assert owned(h).reason is OwnReason.SLEEP
+    h.clock.sleep(3600)
+    bridge.woke()
+    assert h.reporter.sent == [STOP]  # not repeated on waking
+    h.input()  # stamped before the wake, maybe
+    h.clock.advance(1)
+    h.input()
+    assert h.reporter.sent == [STOP, BACK_OWNED]
