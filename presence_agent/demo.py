@@ -318,27 +318,33 @@ def run(
                         return Exit.FAILED
                     why_simulated = _why_no_input(str(exc), tr)
                     source = scripted = ScriptedInput()
-            if scripted is not None:
-                parts = app.build(paths, cfg, {}, credentials, scripted, Redactor(), tr=tr)
-                app.start(parts)
             words = tr._(
                 "presence-agent demo {version}: a stand-in Libredesk server runs at"
                 " {url}; nothing of yours is used."
             )
-            print(words.format(version=__version__, url=standin.url), file=out, flush=True)
+            banner = words.format(version=__version__, url=standin.url)
+            if scripted is not None:
+                # Both lines before the agent starts: its first report comes at once, and
+                # the stand-in prints it from its own thread.
+                print(banner, file=out, flush=True)
+                banner = ""
+                words = tr._(
+                    "SIMULATED DAY - {why}. A scripted person plays a day"
+                    " (away after {seconds} s without input); the agent and the"
+                    " server's answers below are real."
+                )
+                print(
+                    words.format(why=why_simulated, seconds=f"{away_after:g}"),
+                    file=out,
+                    flush=True,
+                )
+                parts = app.build(paths, cfg, {}, credentials, scripted, Redactor(), tr=tr)
+                app.start(parts)
+            if banner:
+                print(banner, file=out, flush=True)
             app.install_signal_handlers(parts.commands.quit)
             try:
                 if scripted is not None:
-                    words = tr._(
-                        "SIMULATED DAY - {why}. A scripted person plays a day"
-                        " (away after {seconds} s without input); the agent and the"
-                        " server's answers below are real."
-                    )
-                    print(
-                        words.format(why=why_simulated, seconds=f"{away_after:g}"),
-                        file=out,
-                        flush=True,
-                    )
                     ok = _play(day, scripted, parts, standin, away_after, out, tr)
                     quit_played = any(step.action == "quit" for step in day)
                 else:
