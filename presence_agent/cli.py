@@ -164,17 +164,21 @@ def build_parser(tr: Translator = ENGLISH) -> argparse.ArgumentParser:
         "--stop-assignments-after",
         type=_seconds_or_never,
         metavar="SECONDS",
-        help="seconds without input before no new conversations are assigned (away_manual, real"
-        " Libredesk only; default: stop_assignments_after in the config,"
-        f" {defaults.stop_assignments_after:g}; 0 = never)",
+        help=_(
+            "seconds without input before no new conversations are assigned (away_manual, real"
+            " Libredesk only; default: stop_assignments_after in the config, {default};"
+            " 0 = never)"
+        ).format(default=f"{defaults.stop_assignments_after:g}"),
     )
     run.add_argument(
         "--reassign-after",
         type=_seconds_or_never,
         metavar="SECONDS",
-        help="seconds without input before your conversations go back to the team"
-        " (away_and_reassigning, real Libredesk only; default: reassign_after in the config,"
-        f" {defaults.reassign_after:g}; 0 = never)",
+        help=_(
+            "seconds without input before your conversations go back to the team"
+            " (away_and_reassigning, real Libredesk only; default: reassign_after in the"
+            " config, {default}; 0 = never)"
+        ).format(default=f"{defaults.reassign_after:g}"),
     )
     run.add_argument(
         "--keepalive-interval",
@@ -781,7 +785,7 @@ def _print_running(running: dict[str, Any], tr: Translator = ENGLISH) -> None:
         words = tr._("agent: running, shows {status} - {what}")
     else:
         words = tr._("agent: running, shows {status}")
-    line = words.format(status=label, what=held)
+    line = words.format(status=label, what=tr._(str(held)) if held else held)
     if running.get("problem"):
         line = f"{line} - {running['problem']}"
     print(f"  {line}")

@@ -30,16 +30,33 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TextIO
 
 from presence_agent import __version__
-from presence_agent.i18n import ENGLISH, Translator
+from presence_agent.i18n import ENGLISH, N_, Translator
 from presence_agent.paths import Paths
 
 if TYPE_CHECKING:
     from presence_agent.idle import Choice
     from presence_agent.session.base import Signal
 
-INPUT_MONITORING_FIX = (
+INPUT_MONITORING_FIX = N_(
     "allow Input Monitoring for presence-agent in System Settings > Privacy & Security"
     " > Input Monitoring, then start it again"
+)
+#: The parts a line is about (English msgids: ``--json`` keeps them, the text shows them
+#: translated).
+PARTS = (
+    N_("config"),
+    N_("idle plan"),
+    N_("keyring"),
+    N_("idle source"),
+    N_("input monitoring"),
+    N_("screen lock"),
+    N_("sleep"),
+    N_("idle inhibitors"),
+    N_("calls"),
+    N_("tray"),
+    N_("start at login"),
+    N_("server"),
+    N_("credentials"),
 )
 
 
@@ -114,32 +131,38 @@ def check_config(ctx: Context) -> list[Line]:
     try:
         ctx.layers = config.load_layers(ctx.paths)
     except config.ConfigError as exc:
-        return [Line("config", False, str(exc), "correct or remove that key in that file")]
+        return [
+            Line("config", False, str(exc), ctx.tr._("correct or remove that key in that file"))
+        ]
     ctx.cfg = ctx.layers.config
     files = [str(p) for p in ctx.layers.site_files]
     if ctx.paths.config_file.exists():
         files.append(str(ctx.paths.config_file))
-    where = ", ".join(files) if files else "no config file, all defaults"
+    where = ", ".join(files) if files else ctx.tr._("no config file, all defaults")
     if ctx.cfg.idle_source not in ("auto", *KNOWN):
         source = ctx.layers.source_of("idle_source")
         return [
             Line(
                 "config",
                 False,
-                f"{source}: idle_source {ctx.cfg.idle_source!r} is not a source",
-                f'use "auto" or one of: {", ".join(KNOWN)}',
+                ctx.tr._("{file}: idle_source {value} is not a source").format(
+                    file=source, value=repr(ctx.cfg.idle_source)
+                ),
+                ctx.tr._('use "auto" or one of: {sources}').format(sources=", ".join(KNOWN)),
             )
         ]
-    lines = [Line("config", True, f"valid ({where})")]
-    lines.append(Line("idle plan", True, config.idle_plan(ctx.cfg).describe()))
+    lines = [Line("config", True, ctx.tr._("valid ({files})").format(files=where))]
+    lines.append(Line("idle plan", True, config.idle_plan(ctx.cfg).describe(ctx.tr)))
     for _path, warning in ctx.layers.ignored:
         lines.append(
             Line(
                 "config",
                 False,
                 warning,
-                "make it root's and writable by root only (chown root:root; chmod 644),"
-                " or remove it",
+                ctx.tr._(
+                    "make it root's and writable by root only (chown root:root; chmod 644),"
+                    " or remove it"
+                ),
                 needed=False,
             )
         )
@@ -149,7 +172,9 @@ def check_config(ctx: Context) -> list[Line]:
                 "config",
                 False,
                 ctx.layers.refusal(key),
-                f"remove {key!r} from {ctx.paths.config_file}; your administrator decides it",
+                ctx.tr._("remove {key} from {file}; your administrator decides it").format(
+                    key=repr(key), file=ctx.paths.config_file
+                ),
                 needed=False,
             )
         )
@@ -196,21 +221,24 @@ def check_idle(ctx: Context) -> list[Line]:
     if how:
         watch = str(how)
     elif what:
-        watch = f"{what}, no input hook (polls every 50 ms only while away)"
+        watch = ctx.tr._("{what}, no input hook (polls every 50 ms only while away)").format(
+            what=what
+        )
     else:
-        watch = ", ".join(hooks) or "input listeners"
+        watch = ", ".join(hooks) or ctx.tr._("input listeners")
     text = f"{source.name} - {watch} ({choice.reason})"
     if choice.skipped:
-        text += "; skipped " + "; ".join(f"{name}: {why}" for name, why in choice.skipped)
+        skipped = "; ".join(f"{name}: {why}" for name, why in choice.skipped)
+        text += "; " + ctx.tr._("skipped {sources}").format(sources=skipped)
     if choice.not_tried:
-        text += f"; not needed: {', '.join(choice.not_tried)}"
+        text += "; " + ctx.tr._("not needed: {sources}").format(sources=", ".join(choice.not_tried))
     lines = [Line("idle source", True, text)]
     if source.name == "pynput" and ctx.platform == "darwin":
         lines.append(
             Line(
                 "input monitoring",
                 True,
-                "pynput sees input only with the Input Monitoring permission",
+                ctx.tr._("pynput sees input only with the Input Monitoring permission"),
                 needed=False,
             )
         )
@@ -218,18 +246,21 @@ def check_idle(ctx: Context) -> list[Line]:
 
 
 def _idle_fix(ctx: Context, problem: str, env_var: str) -> str:
+    tr = ctx.tr
     if env_var in problem or "in the config" in problem:
-        return f'unset {env_var}, or set idle_source = "auto" in the config'
+        return tr._('unset {variable}, or set idle_source = "auto" in the config').format(
+            variable=env_var
+        )
     if ctx.platform == "darwin":
-        return INPUT_MONITORING_FIX
+        return tr._(INPUT_MONITORING_FIX)
     if ctx.platform == "win32":
-        return "run presence-agent inside the user's desktop session"
+        return tr._("run presence-agent inside the user's desktop session")
     if ctx.environ.get("WAYLAND_DISPLAY") or ctx.environ.get("XDG_SESSION_TYPE") == "wayland":
-        return (
+        return tr._(
             "on Wayland the desktop must tell the idle time: GNOME (Mutter's IdleMonitor) and"
             " KDE (org.freedesktop.ScreenSaver) do; with XWayland, pynput sees X apps only"
         )
-    return "run inside a graphical session (DISPLAY must name the X display)"
+    return tr._("run inside a graphical session (DISPLAY must name the X display)")
 
 
 _SIGNAL_PARTS = (
@@ -239,10 +270,10 @@ _SIGNAL_PARTS = (
     ("call", "calls"),
 )
 _SIGNAL_MISSING = {
-    "lock": "a locked screen is seen only as idle time",
-    "suspend": "a sleep is seen from the clock jump on wake (no away before it)",
-    "inhibit": "a call or video without input may still turn you away",
-    "call": "a call with the microphone open and no typing may still turn you away",
+    "lock": N_("a locked screen is seen only as idle time"),
+    "suspend": N_("a sleep is seen from the clock jump on wake (no away before it)"),
+    "inhibit": N_("a call or video without input may still turn you away"),
+    "call": N_("a call with the microphone open and no typing may still turn you away"),
 }
 
 
@@ -251,21 +282,23 @@ def check_session(ctx: Context) -> list[Line]:
         signals = ctx.probe_session()
     except Exception as exc:  # noqa: BLE001 - doctor reports, it never crashes
         signals = []
-        problem = _words(exc, "the desktop's lock and sleep signals could not be asked")
+        problem = _words(exc, ctx.tr._("the desktop's lock and sleep signals could not be asked"))
     else:
         problem = ""
     lines = []
     for kind, part in _SIGNAL_PARTS:
         if kind == "call" and ctx.cfg is not None and not ctx.cfg.hold_in_call:
-            lines.append(Line(part, True, "not watched (hold_in_call = false)", needed=False))
+            words = ctx.tr._("not watched (hold_in_call = false)")
+            lines.append(Line(part, True, words, needed=False))
             continue
         mine = [s for s in signals if s.kind == kind]
         heard = [s.text for s in mine if s.available]
         if heard:
             lines.append(Line(part, True, "; ".join(heard), needed=False))
         else:
-            why = "; ".join(s.text for s in mine) or problem or "not available here"
-            lines.append(Line(part, False, f"{why} - {_SIGNAL_MISSING[kind]}", needed=False))
+            why = "; ".join(s.text for s in mine) or problem or ctx.tr._("not available here")
+            missing = ctx.tr._(_SIGNAL_MISSING[kind])
+            lines.append(Line(part, False, f"{why} - {missing}", needed=False))
     return lines
 
 
@@ -281,15 +314,19 @@ def check_tray(ctx: Context) -> list[Line]:
             load_pystray,
         )
     except ImportError as exc:
-        return [Line("tray", False, f"no tray support ({exc})", needed=False)]
+        words = ctx.tr._("no tray support ({problem})").format(problem=exc)
+        return [Line("tray", False, words, needed=False)]
     try:
         check_session(ctx.environ, ctx.platform)
         pystray = load_pystray(ctx.environ, ctx.platform)
     except TrayUnavailable as exc:
-        return [Line("tray", False, f"{exc}; the agent runs headless", needed=False)]
+        words = ctx.tr._("{problem}; the agent runs headless").format(problem=exc)
+        return [Line("tray", False, words, needed=False)]
     except Exception as exc:  # noqa: BLE001 - a backend's own failure: report, never crash
-        return [Line("tray", False, _words(exc, "the tray could not start"), needed=False)]
-    return [Line("tray", True, f"pystray {backend_name(pystray)} backend, a tray host is there")]
+        words = _words(exc, ctx.tr._("the tray could not start"))
+        return [Line("tray", False, words, needed=False)]
+    words = ctx.tr._("pystray {backend} backend, a tray host is there")
+    return [Line("tray", True, words.format(backend=backend_name(pystray)))]
 
 
 # -- start at login ----------------------------------------------------------------------
@@ -301,15 +338,16 @@ def check_autostart(ctx: Context) -> list[Line]:
     try:
         state = autostart.status(env=ctx.environ)
     except (OSError, ValueError) as exc:
-        return [Line("start at login", False, f"cannot be read: {exc}", needed=False)]
+        words = ctx.tr._("cannot be read: {problem}").format(problem=exc)
+        return [Line("start at login", False, words, needed=False)]
     ctx.autostart = state
     if not state.enabled:
         return [
             Line(
                 "start at login",
                 False,
-                f"off ({state.where})",
-                "presence-agent autostart enable (or Start at login in the tray menu)",
+                ctx.tr._("off ({where})").format(where=state.where),
+                ctx.tr._("presence-agent autostart enable (or Start at login in the tray menu)"),
                 needed=False,
             )
         ]
@@ -319,13 +357,14 @@ def check_autostart(ctx: Context) -> list[Line]:
             Line(
                 "start at login",
                 False,
-                f"on, but {problem}",
-                "presence-agent autostart enable, from the installed app",
+                ctx.tr._("on, but {problem}").format(problem=problem),
+                ctx.tr._("presence-agent autostart enable, from the installed app"),
                 needed=False,
             )
         ]
     command = " ".join(state.command or ())
-    return [Line("start at login", True, f"on ({state.where}: {command})")]
+    words = ctx.tr._("on ({where}: {command})").format(where=state.where, command=command)
+    return [Line("start at login", True, words)]
 
 
 # -- server ------------------------------------------------------------------------------
@@ -340,14 +379,14 @@ def check_server(ctx: Context) -> list[Line]:
     from presence_agent.cli import login_hint
 
     if not cfg.server or not cfg.api_key:
-        return [Line("server", False, "not signed in", login_hint(ctx.paths))]
+        return [Line("server", False, ctx.tr._("not signed in"), login_hint(ctx.paths, ctx.tr))]
     if not ctx.secret:
         return [
             Line(
                 "credentials",
                 False,
-                f"signed out: no API secret stored for {cfg.server}",
-                login_hint(ctx.paths),
+                ctx.tr._("signed out: no API secret stored for {server}").format(server=cfg.server),
+                login_hint(ctx.paths, ctx.tr),
             )
         ]
     lines: list[Line] = []
@@ -367,8 +406,10 @@ def check_server(ctx: Context) -> list[Line]:
                 "server",
                 False,
                 f"{cfg.server}: {exc}",
-                "check the server address and your API key and secret, then sign in again:"
-                f" {login_hint(ctx.paths)}",
+                ctx.tr._(
+                    "check the server address and your API key and secret, then sign in again:"
+                    " {command}"
+                ).format(command=login_hint(ctx.paths, ctx.tr)),
             )
         ]
     except OSError as exc:
@@ -378,13 +419,19 @@ def check_server(ctx: Context) -> list[Line]:
                 "server",
                 False,
                 f"{cfg.server}: {exc.strerror or exc}",
-                f"check the file named by ca_bundle in {source or 'the config'}",
+                ctx.tr._("check the file named by ca_bundle in {file}").format(
+                    file=source or ctx.tr._("the config")
+                ),
             )
         ]
     dialect_name = getattr(dialect, "value", dialect)
     route = _route(cfg.server, ctx.environ)
-    lines.append(Line("server", True, f"{cfg.server} reachable, {dialect_name} dialect ({route})"))
-    lines.append(Line("credentials", True, f"valid (agent #{agent.id} {agent.name})".rstrip()))
+    words = ctx.tr._("{server} reachable, {dialect} dialect ({route})")
+    lines.append(
+        Line("server", True, words.format(server=cfg.server, dialect=dialect_name, route=route))
+    )
+    words = ctx.tr._("valid (agent #{id} {name})").format(id=agent.id, name=agent.name)
+    lines.append(Line("credentials", True, words.replace(" )", ")")))
     if dialect_name == "libredesk":
         lines.append(_check_ws(ctx, agent.status_word))
     else:
@@ -395,8 +442,10 @@ def check_server(ctx: Context) -> list[Line]:
                 Line(
                     "idle plan",
                     True,
-                    "no new conversations and reassign apply to Libredesk servers only;"
-                    " this server has away only",
+                    ctx.tr._(
+                        "no new conversations and reassign apply to Libredesk servers only;"
+                        " this server has away only"
+                    ),
                     needed=False,
                 )
             )
@@ -411,15 +460,16 @@ def _route(url: str, environ: Mapping[str, str]) -> str:
 
 def _ping_hazard(ctx: Context, server_word: str) -> str:
     """Why a text ``ping`` now would change presence ("" when it would not)."""
+    tr = ctx.tr
     if server_word == "offline":
-        return "the server holds you offline, and a ping would bring you online unseen"
+        return tr._("the server holds you offline, and a ping would bring you online unseen")
     running = ctx.running_agent(ctx.paths)
     if running is None:
-        return "the agent is not running, and a ping would hold off the offline sweep"
+        return tr._("the agent is not running, and a ping would hold off the offline sweep")
     if "offline" in (running.get("status"), running.get("pending")):
-        return "the agent is meant to be offline, and a ping would bring you online"
+        return tr._("the agent is meant to be offline, and a ping would bring you online")
     if not running.get("connected"):
-        return "the agent is not connected, and a ping would change what the server holds"
+        return tr._("the agent is not connected, and a ping would change what the server holds")
     return ""
 
 
@@ -445,25 +495,33 @@ def _check_ws(ctx: Context, server_word: str) -> Line:
             "/ws",
             False,
             ORIGIN_REFUSED,
-            "the reverse proxy in front of Libredesk must pass the Host header through"
-            " unchanged (nginx: proxy_set_header Host $host)",
+            ctx.tr._(
+                "the reverse proxy in front of Libredesk must pass the Host header through"
+                " unchanged (nginx: proxy_set_header Host $host)"
+            ),
         )
     except Exception as exc:  # noqa: BLE001 - any failure is the finding
         status = getattr(getattr(exc, "response", None), "status_code", None)
         if status:
-            text = f"keepalive refused ({status})"
+            text = ctx.tr._("keepalive refused ({status})").format(status=status)
         else:
-            text = f"keepalive failed: {_words(exc, 'no answer')}"
+            text = ctx.tr._("keepalive failed: {problem}").format(
+                problem=_words(exc, ctx.tr._("no answer"))
+            )
         return Line(
             "/ws",
             False,
             f"{text} ({route})",
-            "the server marks you offline without it: check that a proxy in between"
-            " lets WebSocket connections to /ws through",
+            ctx.tr._(
+                "the server marks you offline without it: check that a proxy in between"
+                " lets WebSocket connections to /ws through"
+            ),
         )
     if answer is None:
-        return Line("/ws", True, f"keepalive handshake accepted ({route}); no ping sent: {hazard}")
-    return Line("/ws", True, f"keepalive accepted ({answer!r} to ping, {route})")
+        words = ctx.tr._("keepalive handshake accepted ({route}); no ping sent: {why}")
+        return Line("/ws", True, words.format(route=route, why=hazard))
+    words = ctx.tr._("keepalive accepted ({answer} to ping, {route})")
+    return Line("/ws", True, words.format(answer=repr(answer), route=route))
 
 
 CHECKS: list[Check] = [
@@ -493,6 +551,15 @@ def settings(ctx: Context) -> dict[str, dict[str, Any]]:
             "locked_by": str(locked) if locked is not None else None,
         }
     return out
+
+
+#: The files' names in the text report (``--json`` keeps the keys).
+FILE_NAMES = {
+    "config": N_("config"),
+    "presets": N_("presets"),
+    "log": N_("log"),
+    "runtime": N_("runtime"),
+}
 
 
 def files(ctx: Context) -> dict[str, Any]:
@@ -563,7 +630,8 @@ def run(
     print(tr._("files:"), file=out)
     for name, value in files(ctx).items():
         shown_value = ", ".join(value) if isinstance(value, list) else value
-        print(f"     {name}: {shown_value or '-'}", file=out)
+        shown_name = tr._(FILE_NAMES.get(name, name))
+        print(f"     {shown_name}: {shown_value or '-'}", file=out)
     return 1 if failed else 0
 
 

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from presence_agent.events import Claim, OwnReason
-from presence_agent.i18n import N_
+from presence_agent.i18n import ENGLISH, N_, Translator
 from presence_agent.statefile import finite, read_json, write_json
 from presence_agent.vocab import Dialect, Source, Status
 
@@ -176,16 +176,22 @@ class IdlePlan:
                 return after
         return None
 
-    def describe(self) -> str:
+    def describe(self, tr: Translator = ENGLISH) -> str:
         """``away after 5 min, no new conversations after 15 min, reassign never``."""
-        parts = [f"away after {_duration(self.away_after)}"]
+        parts = [tr._("away after {span}").format(span=_duration(self.away_after, tr))]
         stop = self.stop_assignments_after
         parts.append(
-            "no new conversations " + (f"after {_duration(stop)}" if stop is not None else "never")
+            tr._("no new conversations after {span}").format(span=_duration(stop, tr))
+            if stop is not None
+            else tr._("no new conversations never")
         )
         reassign = self.reassign_after
-        parts.append("reassign " + (f"after {_duration(reassign)}" if reassign else "never"))
-        return ", ".join(parts)
+        parts.append(
+            tr._("reassign after {span}").format(span=_duration(reassign, tr))
+            if reassign
+            else tr._("reassign never")
+        )
+        return tr._(", ").join(parts)
 
     def libredesk_only(self) -> bool:
         """Whether the plan has steps that only a real Libredesk server has."""
@@ -377,11 +383,11 @@ def _seconds(value: float) -> str:
     return f"{value:g} s"
 
 
-def _duration(seconds: float) -> str:
+def _duration(seconds: float, tr: Translator = ENGLISH) -> str:
     if seconds % 3600 == 0:
-        return f"{seconds / 3600:g} h"
+        return tr._("{hours} h").format(hours=f"{seconds / 3600:g}")
     if seconds % 60 == 0:
-        return f"{seconds / 60:g} min"
+        return tr._("{minutes} min").format(minutes=f"{seconds / 60:g}")
     if seconds >= 60:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds:g} s"
+        return tr._("{minutes} min").format(minutes=f"{seconds / 60:.1f}")
+    return tr._("{seconds} s").format(seconds=f"{seconds:g}")

@@ -41,7 +41,7 @@ ALLOWED: dict[str, set[str]] = {
     "proxy": {"urls"},
     "engine": {"events", "i18n", "policy", "vocab", "worker", "idle.base"},
     "tray._model": {"events", "i18n", "shift_text", "status_text", "timers", "vocab"},
-    "session._bridge": {"calls", "commands", "events"},
+    "session._bridge": {"calls", "commands", "events", "i18n"},
 }
 
 #: Libraries a low module must not load: the network stack and the GUI.

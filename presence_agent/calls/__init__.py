@@ -30,6 +30,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
+from presence_agent.i18n import N_
 from presence_agent.session.base import Signal, WatcherUnavailable
 
 __all__ = ["ENV_VAR", "CallWatcher", "Report", "describe", "watcher_for"]
@@ -81,7 +82,16 @@ def watcher_for(
     return LinuxCalls(environ=environ, probe=probe)
 
 
+#: What holds idle detection off, in English msgids: the tray and ``status`` show them
+#: through the person's Translator (``tr._(held_by)``, presence_agent/tray/_model.py).
+_IN_USE = {
+    ("microphone",): N_("microphone in use"),
+    ("camera",): N_("camera in use"),
+    ("microphone", "camera"): N_("microphone and camera in use"),
+}
+
+
 def describe(devices: set[str]) -> str:
     """``microphone in use``, ``microphone and camera in use``: for the tray and ``status``."""
-    order = [device for device in ("microphone", "camera") if device in devices]
-    return f"{' and '.join(order)} in use" if order else ""
+    order = tuple(device for device in ("microphone", "camera") if device in devices)
+    return _IN_USE.get(order, "")

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from presence_agent.commands import EngineLike
 from presence_agent.events import Call, IdleInhibit, ScreenLock, Snapshot, Suspend
+from presence_agent.i18n import N_
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +105,9 @@ class EngineBridge:
 
 #: What an inhibitor's holder is, in words, for the tray.
 _HOLDERS = {
-    "gnome": "an app holds idle off (GNOME)",
-    "kde": "an app holds idle off (KDE)",
-    "logind": "an app holds idle off (systemd-inhibit)",
+    "gnome": N_("an app holds idle off (GNOME)"),
+    "kde": N_("an app holds idle off (KDE)"),
+    "logind": N_("an app holds idle off (systemd-inhibit)"),
 }
 
 

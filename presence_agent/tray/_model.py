@@ -403,9 +403,10 @@ def tooltip(
 
 def held_text(held_by: str, tr: Translator = ENGLISH) -> str:
     """``In a call (microphone in use)``, or ``Idle detection held off: ...`` for other holders."""
+    # ``held_by`` is an English msgid (presence_agent/calls/__init__.py, session/_bridge.py).
     if "in use" in held_by:
-        return tr._("In a call ({what})").format(what=held_by)
-    return tr._("Idle detection held off: {what}").format(what=held_by)
+        return tr._("In a call ({what})").format(what=tr._(held_by))
+    return tr._("Idle detection held off: {what}").format(what=tr._(held_by))
 
 
 def _clock(wall: float | None, now_wall: float | None, tr: Translator = ENGLISH) -> str:

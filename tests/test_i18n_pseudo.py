@@ -1,0 +1,219 @@
+"""No word reaches a person untranslated: everything is rendered through a pseudo-language.
+
+The pseudo catalog, made here at test time, turns every message into ``⟦message⟧``. The
+tray's menu, first line, tooltip and notifications, the status words, the timers and
+shifts, the agenda's notices, ``doctor``'s report and the CLI's help are rendered through
+it for many states; after every ``⟦...⟧`` is taken out, what is left may hold values
+(times, numbers, the server's URL, a file's path, command lines as written) but no word.
+A word left over is a string some code shows without passing it through its Translator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gettext
+import io
+import re
+from dataclasses import replace
+from datetime import timezone
+from pathlib import Path
+
+import pytest
+
+from presence_agent import cli, doctor
+from presence_agent.agenda import Held, extend_action
+from presence_agent.events import AgendaView, Snapshot, TimedStatus, Why
+from presence_agent.i18n import Translator
+from presence_agent.paths import Paths
+from presence_agent.shift_text import status_line as shift_line
+from presence_agent.shift_text import timed_choices
+from presence_agent.status_text import headline, routing_headline
+from presence_agent.tray._model import (
+    Item,
+    MenuContext,
+    build_menu,
+    idle_notice,
+    status_line,
+    tooltip,
+)
+from presence_agent.vocab import Dialect, Status, statuses_for
+from tests.test_agenda import agenda, at
+
+NOW = 1_780_000_000.0
+OPEN, CLOSE = "⟦", "⟧"
+
+
+class Pseudo(gettext.NullTranslations):
+    """Every message marked: ``⟦Away⟧``. Plural forms by English's rule."""
+
+    def gettext(self, message: str) -> str:
+        return f"{OPEN}{message}{CLOSE}"
+
+    def ngettext(self, msgid1: str, msgid2: str, n: int) -> str:
+        return self.gettext(msgid1 if n == 1 else msgid2)
+
+
+PSEUDO = Translator("pseudo", True, Pseudo())
+#: What may stand outside the marks: values, never words.
+VALUES = [
+    r"https?://[\w.:/-]+",  # the server
+    r"(?:/[\w.@-]+)+",  # paths
+    r"presence-agent(?: \S+)?",  # the program's name and commands as written
+    r"--[\w-]+",  # a flag, as written
+]
+
+
+def unmarked(text: str) -> str:
+    """What is left of ``text`` once every ``⟦...⟧`` (nested too) and every value is out."""
+    rest = text
+    while True:
+        stripped = re.sub(f"{OPEN}[^{OPEN}{CLOSE}]*{CLOSE}", " ", rest)
+        if stripped == rest:
+            break
+        rest = stripped
+    for value in VALUES:
+        rest = re.sub(value, " ", rest)
+    return rest
+
+
+def assert_marked(text: str) -> None:
+    words = re.findall(r"[^\W\d_]{2,}", unmarked(text))
+    assert not words, f"unmarked words {words} in {text!r}"
+
+
+def snapshots() -> list[Snapshot]:
+    base = Snapshot(
+        status=Status.AVAILABLE,
+        why=Why.START,
+        since_wall=NOW - 600,
+        connected=True,
+        dialect=Dialect.DOCUMENTED,
+    )
+    real = replace(base, dialect=Dialect.LIBREDESK, choices=statuses_for(Dialect.LIBREDESK))
+    timer = AgendaView(timer=TimedStatus(Status.AWAY, NOW + 42 * 60, NOW - 60))
+    off = AgendaView(scheduled=True, on_shift=False, next_start=NOW + 3 * 86400)
+    return [
+        Snapshot(),
+        Snapshot(signed_out=True),
+        Snapshot(connected=False),
+        base,
+        replace(base, status=Status.AWAY, why=Why.IDLE, by_idle=True),
+        replace(base, status=Status.AWAY, why=Why.MANUAL),
+        replace(base, status=Status.BUSY, why=Why.ELSEWHERE),
+        replace(base, status=Status.AWAY, why=Why.LOCKED, by_idle=True),
+        replace(base, status=Status.AWAY, why=Why.SLEEP, by_idle=True),
+        replace(base, status=Status.OFFLINE, why=Why.SHIFT_END),
+        replace(base, paused=True),
+        replace(base, paused=True, paused_until_wall=NOW + 1800),
+        replace(base, held_by="microphone in use"),
+        replace(base, held_by="an app holds idle off (GNOME)"),
+        replace(base, status=Status.AWAY, why=Why.MANUAL, agenda=timer),
+        replace(base, agenda=off),
+        replace(base, since_wall=NOW - 30 * 86400),
+        real,
+        replace(real, status=Status.AWAY, why=Why.IDLE, by_idle=True),
+        replace(real, status=Status.AWAY, why=Why.MANUAL),
+        replace(real, status=Status.REASSIGNING, why=Why.MANUAL),
+    ]
+
+
+def labels(entries: tuple[object, ...]) -> list[str]:
+    found = []
+    for entry in entries:
+        if isinstance(entry, Item):
+            found.append(entry.label)
+            found.extend(labels(entry.submenu))
+    return found
+
+
+@pytest.mark.parametrize("snap", snapshots(), ids=lambda s: f"{s.status}-{s.why.value}")
+def test_the_tray_and_the_status_words_are_all_translated(snap: Snapshot) -> None:
+    utc = timezone.utc
+    for can_sign_in in (True, False):
+        ctx = MenuContext(
+            server_url="https://desk.example.com",
+            autostart=True,
+            can_sign_in=can_sign_in,
+            tz=utc,
+            tr=PSEUDO,
+        )
+        for label in labels(build_menu(snap, ctx, NOW)):
+            assert_marked(label)
+    assert_marked(status_line(snap, NOW, utc, PSEUDO))
+    assert_marked(tooltip(snap, NOW, utc, PSEUDO))
+    assert_marked(headline(snap, PSEUDO))
+    assert_marked(routing_headline(snap, NOW, PSEUDO))
+    assert_marked(shift_line(headline(snap, PSEUDO), snap.agenda, NOW, utc, PSEUDO))
+    for choice in timed_choices(snap.agenda, NOW, utc, PSEUDO):
+        assert_marked(choice.label)
+
+
+def test_idle_notifications_are_translated() -> None:
+    before = Snapshot(status=Status.AVAILABLE, connected=True, why=Why.IDLE)
+    for why in (Why.IDLE, Why.LOCKED, Why.SLEEP):
+        after = replace(before, status=Status.AWAY, by_idle=True, why=why)
+        for away_after in (45.0, 60.0, 300.0, 7200.0):
+            notice = idle_notice(before, after, away_after, PSEUDO)
+            assert notice is not None
+            assert_marked(notice)
+    back = idle_notice(
+        replace(before, status=Status.AWAY, by_idle=True),
+        replace(before, status=Status.AVAILABLE, why=Why.IDLE),
+        300.0,
+        PSEUDO,
+    )
+    assert back is not None
+    assert_marked(back)
+
+
+def test_the_agendas_notices_are_translated() -> None:
+    """A working day through the agenda (tests/test_agenda.py's office hours): the shift's
+    start, the reminder before its end and the end, each notice marked."""
+    hours = agenda(tr=PSEUDO)
+    held = Held(Status.OFFLINE, by_idle=False, manual=False)
+    seen = []
+    for minute in range(7 * 60, 20 * 60, 5):
+        change, notices = hours.step(at(9, minute // 60, minute % 60), held, True)
+        seen.extend(notices)
+        if change is not None:
+            held = Held(change.status, by_idle=False, manual=False)
+    assert len(seen) >= 2, seen
+    for notice in seen:
+        assert_marked(notice.title)
+        if notice.body:
+            assert_marked(notice.body)
+    assert_marked(extend_action(PSEUDO)[1])
+
+
+def test_doctor_and_the_help_are_translated(tmp_path: Path) -> None:
+    paths = Paths(
+        config_dir=tmp_path / "config",
+        state_dir=tmp_path / "state",
+        log_dir=tmp_path / "log",
+        runtime_dir=tmp_path / "run",
+    )
+    out = io.StringIO()
+    ctx = doctor.Context(paths, environ={}, platform="linux", tr=PSEUDO)
+    doctor.run(paths, out, [doctor.check_config, doctor.check_server], context=ctx)
+    for line in out.getvalue().splitlines()[1:]:  # the first: the version, no words
+        _name, _, rest = line.strip().partition(" = ")
+        if rest:  # a setting: its key and value are the config's own words
+            continue
+        assert_marked(line)
+    parser = cli.build_parser(PSEUDO)
+    # The top help and each command's. argparse's own words ("usage:", "options:", "show
+    # this help message and exit") come from its own catalogs, the command names and
+    # METAVARS are the program's: all taken out, with the text's line breaks (argparse
+    # wraps the marked help across lines).
+    texts = [parser.format_help()]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            texts.extend(sub.format_help() for sub in action.choices.values())
+    structure = (
+        r"usage:|options:|positional arguments:|show this help message and exit"
+        r"|show program's version number and exit|-h, --help"
+        r"|\{[\w,|-]+\}|\b[A-Z][A-Z_]+\b|\b(?:login|logout|run|set|status|autostart|doctor"
+        r"|demo|preset|pause|resume|enable|disable|action|minutes)\b|--[\w-]+"
+    )
+    for text in texts:
+        assert_marked(re.sub(structure, " ", text.replace("\n", " ")))
