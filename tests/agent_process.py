@@ -158,3 +158,9 @@ def signed_in(env: Mapping[str, str], server: LibredeskServer) -> None:
     result = login(env, server.url, KEY, SECRET)
     assert result.returncode == 0, result.stderr
     assert "Signed in" in result.stdout
+
+
+def log_text(env: Mapping[str, str]) -> str:
+    """Everything the agent wrote to its log files so far (under ``$XDG_STATE_HOME``)."""
+    logs = sorted(Path(env["XDG_STATE_HOME"]).rglob("*.log"))
+    return "".join(log.read_text(errors="replace") for log in logs)
