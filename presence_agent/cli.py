@@ -283,13 +283,13 @@ def build_parser(tr: Translator = ENGLISH) -> argparse.ArgumentParser:
         "--stop-assignments-after",
         type=_seconds_or_never,
         metavar="SECONDS",
-        help="seconds without input before no new conversations (real Libredesk; 0 = never)",
+        help=_("seconds without input before no new conversations (real Libredesk; 0 = never)"),
     )
     preset.add_argument(
         "--reassign-after",
         type=_seconds_or_never,
         metavar="SECONDS",
-        help="seconds without input before conversations go back to the team (0 = never)",
+        help=_("seconds without input before conversations go back to the team (0 = never)"),
     )
     preset.add_argument(
         "--lock",
