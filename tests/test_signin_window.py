@@ -5,7 +5,9 @@ the window is GTK's (the desktop's look), it is screenshotted (kept in the test'
 tmp dir, and copied to ``$PRESENCE_AGENT_SCREENSHOTS`` when set, which is how
 docs/screenshots/signin.png is made); then a person types the server, the key
 and the secret and presses Enter, and is signed in. A bare host is taken as
-https:// (the refusal test types one).
+https:// (the refusal test types one). The ttk fallback (where there is no GTK; chosen
+here with ``PRESENCE_AGENT_SIGNIN_TOOLKIT=tk``) is screenshotted and signs in too
+(docs/screenshots/signin-tk.png).
 """
 
 from __future__ import annotations
@@ -96,6 +98,42 @@ def test_the_gtk_sign_in_window_signs_in_with_a_bare_host(
             assert SECRET not in dialog.output()
         result = run_cli(["status"], env)
         assert result.returncode == 0, result.stderr
+
+
+def test_the_tk_fallback_window_signs_in(env: dict[str, str], tmp_path: Path) -> None:
+    display = env["DISPLAY"]
+    with LibredeskServer(dialect="libredesk", api_key=KEY, api_secret=SECRET) as server:
+        tk_env = {**env, "PRESENCE_AGENT_SIGNIN_TOOLKIT": "tk"}
+        with AgentProcess(["_signin-dialog"], tk_env) as dialog:
+            window = _window(display)
+            props = _xprop(display, window)
+            assert 'WM_CLASS(STRING) = "presence-agent"' in props
+            assert "_GTK_" not in props, "drawn by Tk, the fallback"
+            move_mouse(display, window.x + window.width // 2, window.y + window.height // 2)
+
+            box = (window.x, window.y, window.x + window.width, window.y + window.height)
+
+            def drawn() -> object:
+                first = screenshot(display, tmp_path / "screen.png").crop(box)
+                second = screenshot(display, tmp_path / "screen.png").crop(box)
+                colours = second.convert("RGB").getcolors(maxcolors=1 << 16)
+                widgets = colours is None or len(colours) > 20
+                return second if widgets and first.tobytes() == second.tobytes() else None
+
+            crop = wait_until(drawn, timeout=15, what="the window to draw its widgets")
+            crop.save(tmp_path / "signin-tk.png")  # type: ignore[attr-defined]
+            _keep(tmp_path / "signin-tk.png", "signin-tk.png")
+
+            _type(display, server.url)
+            key(display, "Tab")
+            _type(display, KEY)
+            key(display, "Tab")
+            _type(display, SECRET)
+            key(display, "Return")
+            assert dialog.proc.wait(30) == 0, dialog.output()
+            assert any(line.startswith(f"Signed in to {server.url}") for line in dialog.stdout)
+            assert SECRET not in dialog.output()
+        assert run_cli(["status"], env).returncode == 0
 
 
 def test_the_window_shows_a_refusal_and_escape_cancels(env: dict[str, str]) -> None:
