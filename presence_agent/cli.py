@@ -856,7 +856,7 @@ def _float_or_none(value: Any) -> float | None:
 def cmd_autostart(args: argparse.Namespace, tr: Translator = ENGLISH) -> int:
     from presence_agent import autostart
 
-    return autostart.cli(args.action, sys.stdout)
+    return autostart.cli(args.action, sys.stdout, tr=tr)
 
 
 def cmd_doctor(args: argparse.Namespace, tr: Translator = ENGLISH) -> int:

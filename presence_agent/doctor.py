@@ -351,7 +351,7 @@ def check_autostart(ctx: Context) -> list[Line]:
                 needed=False,
             )
         ]
-    problem = autostart.entry_problem(state)
+    problem = autostart.entry_problem(state, ctx.tr)
     if problem:
         return [
             Line(

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Protocol, TextIO
 
 from presence_agent.autostart._state import AutostartState
 from presence_agent.autostart._windows import Registry
+from presence_agent.i18n import ENGLISH, N_, Translator
 
 if TYPE_CHECKING:
     from presence_agent.autostart._launchagent import LaunchAgent
@@ -120,6 +121,7 @@ def cli(
     home: Path | None = None,
     env: Mapping[str, str] | None = None,
     registry: Registry | None = None,
+    tr: Translator = ENGLISH,
 ) -> int:
     """``presence-agent autostart enable|disable|status``: one line on ``out``, an exit code.
 
@@ -134,30 +136,33 @@ def cli(
         "status": lambda: status(platform=platform, home=home, env=env, registry=registry),
     }
     if action not in actions:
-        print(f"unknown autostart action {action!r}; use enable, disable or status", file=err)
+        words = tr._("unknown autostart action {action}; use enable, disable or status")
+        print(words.format(action=repr(action)), file=err)
         return 2
     try:
         state = actions[action]()
     except (OSError, ValueError) as exc:
-        print(f"autostart {action} failed: {exc}", file=err)
+        words = tr._("autostart {action} failed: {problem}")
+        print(words.format(action=action, problem=exc), file=err)
         return 1
-    print(state.describe(), file=out)
-    problem = entry_problem(state)
+    print(state.describe(tr), file=out)
+    problem = entry_problem(state, tr)
     if problem is not None:
         # A moved app or a deleted venv leaves an entry that fails silently at
         # every login; say so here rather than let the person wonder.
-        print(f"warning: start at login {problem}; {REINSTALL_HINT}", file=err)
+        words = tr._("warning: start at login {problem}; {hint}")
+        print(words.format(problem=problem, hint=tr._(REINSTALL_HINT)), file=err)
     return 0
 
 
 #: How to get a login item that lasts, in words and commands a person can follow.
-REINSTALL_HINT = (
+REINSTALL_HINT = N_(
     "for a login item that lasts, install the app (pipx install presence-agent, or the"
     " .deb) and run `presence-agent autostart enable` from the installed app"
 )
 
 
-def entry_problem(state: AutostartState) -> str | None:
+def entry_problem(state: AutostartState, tr: Translator = ENGLISH) -> str | None:
     """Why this login item will not (or may not) start the agent later, or ``None``."""
     if not state.enabled or not state.command:
         return None
@@ -166,13 +171,13 @@ def entry_problem(state: AutostartState) -> str | None:
     if not os.path.isabs(program):
         return None
     if not os.path.exists(program):
-        return f"runs {program}, which no longer exists"
+        return tr._("runs {program}, which no longer exists").format(program=program)
     tree = source_tree(program)
     if tree is not None:
-        return (
-            f"runs {program}, inside the source tree {tree}: deleting or moving that"
+        return tr._(
+            "runs {program}, inside the source tree {tree}: deleting or moving that"
             " folder breaks it"
-        )
+        ).format(program=program, tree=tree)
     return None
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from presence_agent.autostart._state import AutostartState, write_atomically
+from presence_agent.i18n import N_
 
 #: launchd label and bundle identifier (packaging/macos/Info.plist uses the same).
 LABEL = "io.github.presence-agent"
@@ -27,7 +28,7 @@ class LaunchAgent:
     def status(self) -> AutostartState:
         path = self.path
         if not path.is_file():
-            return AutostartState(enabled=False, where=str(path), note="no entry")
+            return AutostartState(enabled=False, where=str(path), note=N_("no entry"))
         try:
             plist = plistlib.loads(path.read_bytes())
         except (plistlib.InvalidFileException, ValueError) as exc:

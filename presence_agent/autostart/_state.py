@@ -7,6 +7,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from presence_agent.i18n import ENGLISH, Translator
+
 
 @dataclass(frozen=True)
 class AutostartState:
@@ -20,10 +22,12 @@ class AutostartState:
     #: Why it is disabled, when that is not simply "there is no entry".
     note: str = ""
 
-    def describe(self) -> str:
-        """One line for people: ``enabled: <where>`` or ``disabled: <where> (<note>)``."""
-        line = f"{'enabled' if self.enabled else 'disabled'}: {self.where}"
-        return f"{line} ({self.note})" if self.note else line
+    def describe(self, tr: Translator = ENGLISH) -> str:
+        """One line for people: ``enabled: <where>`` or ``disabled: <where> (<note>)``.
+        A note that is a msgid (``no entry``) is shown in ``tr``'s language."""
+        words = tr._("enabled: {where}") if self.enabled else tr._("disabled: {where}")
+        line = words.format(where=self.where)
+        return f"{line} ({tr._(self.note)})" if self.note else line
 
 
 def write_atomically(path: Path, data: str | bytes) -> None:

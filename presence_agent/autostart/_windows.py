@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from presence_agent.autostart._state import AutostartState
+from presence_agent.i18n import N_
 
 RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
 APPROVED_KEY = r"Software\Microsoft\Windows\CurrentVersion\Explorer\StartupApproved\Run"
@@ -89,12 +90,12 @@ class RunKey:
     def status(self) -> AutostartState:
         value = self.registry.read(RUN_KEY, VALUE_NAME)
         if not isinstance(value, str) or not value.strip():
-            return AutostartState(enabled=False, where=self.where, note="no entry")
+            return AutostartState(enabled=False, where=self.where, note=N_("no entry"))
         command = tuple(split_command_line(value))
         approved = self.registry.read(APPROVED_KEY, VALUE_NAME)
         # The first byte is 2 (or 6) when allowed and 3 (or 7) when switched off.
         if isinstance(approved, bytes) and approved and approved[0] & 1:
-            note = "turned off in Task Manager > Startup apps"
+            note = N_("turned off in Task Manager > Startup apps")
             return AutostartState(False, self.where, command, note)
         return AutostartState(True, self.where, command)
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from presence_agent.autostart._state import AutostartState, write_atomically
+from presence_agent.i18n import N_
 
 ENTRY_NAME = "presence-agent.desktop"
 
@@ -69,7 +70,7 @@ class XdgAutostart:
         system = self._system_entry()
         path = user if user.is_file() else system
         if path is None:
-            return AutostartState(enabled=False, where=str(user), note="no entry")
+            return AutostartState(enabled=False, where=str(user), note=N_("no entry"))
         keys = parse_entry(path.read_text(encoding="utf-8", errors="replace"))
         command = tuple(split_exec(keys["Exec"])) if "Exec" in keys else None
         if keys.get("Hidden", "").strip() == "true":

@@ -649,7 +649,7 @@ class TrayApp:
             words = self._settings.tr._("Could not change Start at login: {problem}")
             self._notify(words.format(problem=exc))
             state = None
-        problem = autostart.entry_problem(state) if state is not None else None
+        problem = autostart.entry_problem(state, self._settings.tr) if state is not None else None
         if problem:
             log.warning("start at login %s", problem)
             words = self._settings.tr._(
