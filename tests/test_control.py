@@ -371,11 +371,11 @@ def test_trickling_clients_are_cut_off_at_the_deadline_and_status_still_answers(
         began = time.monotonic()
         # Every worker is held by a trickler; this one waits its turn, then is answered.
         assert request(runtime, {"cmd": "status"}, timeout=10)["ok"] is True
-        assert time.monotonic() - began < 3.0
+        assert time.monotonic() - began < 5.0
         for trickler in tricklers:
             trickler.join(5)
             assert trickler.cut_off_after is not None
-            assert 0.8 < trickler.cut_off_after < 3.0
+            assert 0.8 < trickler.cut_off_after < 5.0
     finally:
         for trickler in tricklers:
             trickler.finish()
@@ -397,7 +397,7 @@ def test_a_flood_of_connections_leaves_the_server_answering(runtime, server):
     assert threading.active_count() <= threads_before
     began = time.monotonic()
     assert request(runtime, {"cmd": "status"}, timeout=10)["ok"] is True
-    assert time.monotonic() - began < 2.0
+    assert time.monotonic() - began < 5.0
 
 
 def test_a_full_queue_is_refused_at_once(runtime):
@@ -431,11 +431,11 @@ def test_a_full_queue_is_refused_at_once(runtime):
         began = time.monotonic()
         answer = raw(runtime, b'{"cmd": "status"}\n')
         assert answer == {"ok": False, "busy": True, "message": BUSY}
-        assert time.monotonic() - began < 1.0
+        assert time.monotonic() - began < 2.0
         # The CLI's request waits such a moment out, within its own time.
         began = time.monotonic()
         assert request(runtime, {"cmd": "status"}, timeout=0.5)["busy"] is True
-        assert 0.4 < time.monotonic() - began < 2.0
+        assert 0.4 < time.monotonic() - began < 3.0
     finally:
         release.set()
         for sock in held:
