@@ -149,6 +149,11 @@ class Agenda:
     # -- reading ------------------------------------------------------------------------
 
     @property
+    def tr(self) -> Translator:
+        """The person's language, for the notices (the policy's own too)."""
+        return self._tr
+
+    @property
     def timer(self) -> TimedStatus | None:
         return self._timer.current
 

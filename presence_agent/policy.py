@@ -44,6 +44,7 @@ from presence_agent.events import (
     Why,
     check_pause,
 )
+from presence_agent.i18n import Translator
 from presence_agent.routing import (
     IdlePlan,
     Recovery,
@@ -53,6 +54,7 @@ from presence_agent.routing import (
     step_of,
     word_of,
 )
+from presence_agent.timespec import format_span
 from presence_agent.vocab import Dialect, ServerStatus, Source, Status
 
 __all__ = [
@@ -711,14 +713,18 @@ class PresencePolicy:
                 OwnReason.SLEEP,
             )
         ):
-            word = claim_now.word
+            tr = self.agenda.tr
             title = {
-                "away_manual": "You're away: no new conversations",
-                "away_and_reassigning": "You're away: your conversations are being reassigned",
-            }.get(word)
+                "away_manual": tr._("You're away: no new conversations"),
+                "away_and_reassigning": tr._(
+                    "You're away: your conversations are being reassigned"
+                ),
+            }.get(claim_now.word)
             if title is not None:
                 last = self._last_input if self._last_input is not None else now.mono
-                body = f"Idle {_minutes(now.mono - last)}; move the mouse or type to come back"
+                body = tr._("Idle {time}; move the mouse or type to come back").format(
+                    time=_span(now.mono - last, tr)
+                )
                 self._notices.append(Notice(NoticeKind.ESCALATED, title, body))
         elif (
             server.status is Status.AVAILABLE
@@ -728,9 +734,15 @@ class PresencePolicy:
                 by_idle or (claim is not None and claim.reason in (OwnReason.IDLE, OwnReason.SLEEP))
             )
         ):
+            tr = self.agenda.tr
             began = claim.since if claim is not None else since
-            away = "" if began is None else f"; away {_minutes(now.wall - began)}"
-            self._notices.append(Notice(NoticeKind.RETURNED, f"You're online again{away}"))
+            if began is None:
+                title = tr._("You're online again")
+            else:
+                title = tr._("You're online again; away {time}").format(
+                    time=_span(now.wall - began, tr)
+                )
+            self._notices.append(Notice(NoticeKind.RETURNED, title))
 
     def _ask(self, desired: Desired, why: Why) -> Desired | None:
         if self._pending == desired:
@@ -797,15 +809,10 @@ _AGENDA_WHYS = frozenset(_WHY_OF.values())
 WALL_SETTLE = 120.0
 
 
-def _minutes(seconds: float) -> str:
-    """``42 min``, ``1 h 5 min``, ``under a minute``."""
-    minutes = int(max(0.0, seconds) // 60)
-    if minutes < 1:
-        return "under a minute"
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, rest = divmod(minutes, 60)
-    return f"{hours} h" + (f" {rest} min" if rest else "")
+def _span(seconds: float, tr: Translator) -> str:
+    """``42 min`` (whole minutes, rounded down: "away 42 min" is not 43), ``45 s``."""
+    seconds = max(0.0, seconds)
+    return format_span(seconds if seconds < 60 else seconds // 60 * 60, tr)
 
 
 def _wall_wait(remaining: float) -> float:

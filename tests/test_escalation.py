@@ -90,6 +90,7 @@ def test_the_first_input_brings_online_in_one_put_from_any_step(idle, back):
     assert (snap.status, snap.agenda.claim) == (Status.AVAILABLE, None)
     returned = [n for n in h.notices if n.kind is NoticeKind.RETURNED]
     assert [n.title for n in returned] == [f"You're online again; away {(idle - 300) // 60} min"]
+    # (whole minutes, rounded down: "away 42 min" is not 43)
 
 
 def test_ownership_ends_when_the_web_app_changes_the_status():

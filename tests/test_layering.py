@@ -23,7 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "urls": set(),
     "backoff": set(),
     "events": {"vocab"},
-    "policy": {"agenda", "events", "routing", "vocab"},
+    "policy": {"agenda", "events", "i18n", "routing", "timespec", "vocab"},
     "routing": {"events", "i18n", "statefile", "vocab"},
     "timespec": {"i18n"},
     "schedule": {"timespec"},
