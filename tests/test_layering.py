@@ -37,9 +37,9 @@ ALLOWED: dict[str, set[str]] = {
     "errortext": set(),
     "paths": set(),
     "config": {"i18n", "paths", "routing", "vocab", "urls", "schedule"},
-    "client": {"__init__", "errortext", "events", "proxy", "vocab", "urls"},
+    "client": {"__init__", "config", "errortext", "events", "proxy", "redaction", "vocab", "urls"},
     "proxy": {"urls"},
-    "engine": {"events", "i18n", "policy", "vocab", "worker", "idle.base"},
+    "engine": {"events", "i18n", "policy", "redaction", "vocab", "worker", "idle.base"},
     "tray._model": {"events", "i18n", "shift_text", "status_text", "timers", "vocab"},
     "session._bridge": {"calls", "commands", "events", "i18n"},
 }
