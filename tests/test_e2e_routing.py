@@ -52,7 +52,9 @@ def test_the_escalation_in_order_on_time_then_the_return_in_one_put(
     with start(env, *STEPS) as agent:
         assert server.wait_for_put("online", "user", timeout=10), agent.output()
         count = len(server.puts())
+        # The input happened between these two instants (xdotool may be slow on a busy host).
         last = user_input.touch()
+        moved = time.monotonic()
         steps = [
             server.wait_for_put("away", "idle", timeout=8, after=count),
             server.wait_for_put("away_manual", "idle", timeout=8, after=count),
@@ -62,33 +64,35 @@ def test_the_escalation_in_order_on_time_then_the_return_in_one_put(
         # Each due within a second of its time, counted from the last input.
         for request, due in zip(steps, (2.0, 4.0, 6.0), strict=True):
             assert request is not None
-            assert due <= request.mono - last < due + 1.0, (due, request.mono - last)
+            assert due <= request.mono - last, (due, request.mono - last)
+            assert request.mono - moved < due + 1.0, (due, request.mono - moved)
         assert puts_after(server, count) == [
             ("away", "idle"),
             ("away_manual", "idle"),
             ("away_and_reassigning", "user"),
         ]
         assert agent.wait_output(
-            lambda line: "Away (idle) · your conversations are being reassigned" in line, 3
+            lambda line: "Away (idle) · your conversations are being reassigned" in line, 10
         ), agent.output()
         status = run_cli(["status"], env)
         assert "shows Away (idle) · your conversations are being reassigned" in status.stdout
         assert agent.wait_output(
-            lambda line: "You're away: your conversations are being reassigned" in line, 3
+            lambda line: "You're away: your conversations are being reassigned" in line, 10
         )
         time.sleep(1.5)
         assert len(server.puts()) == count + 3  # one PUT per step, and nothing more
 
         # The first input: online in one PUT, source user (the idle guard), at once.
         count = len(server.puts())
-        back_at = user_input.touch()
+        user_input.touch()
+        back_moved = time.monotonic()
         back = server.wait_for_put("online", "user", timeout=5, after=count)
         assert back is not None, agent.output()
-        assert back.mono - back_at < 0.5
+        assert back.mono - back_moved < 0.5  # the target (100 ms p95) is benchmarks/' to measure
         time.sleep(1)
         assert puts_after(server, count) == [("online", "user")]
         assert server.status == "online"
-        assert agent.wait_output(lambda line: "You're online again; away" in line, 3)
+        assert agent.wait_output(lambda line: "You're online again; away" in line, 10)
         assert agent.terminate() == 0
 
 
@@ -111,7 +115,7 @@ def test_ownership_ends_with_a_web_app_change_and_a_manual_away_is_never_escalat
         assert server.status == "away_and_reassigning"
         # Back in the web app; then a manual away from the CLI: untouched by everything.
         server.set_status("online")
-        assert agent.wait_output(lambda line: line.endswith("Available (set elsewhere)"), 3)
+        assert agent.wait_output(lambda line: line.endswith("Available (set elsewhere)"), 10)
         user_input.touch()
         assert run_cli(["set", "away"], env).returncode == 0
         assert server.puts()[-1] == ("away_manual", "user")
@@ -224,7 +228,7 @@ def test_desktop_notifications_at_each_step_and_on_the_return(
     def shows(text: str) -> bool:
         # Each replaces the one before (one notification says where the person stands).
         return server.wait_for(
-            lambda: text in [n["summary"] for n in notification_daemon.received()], 5
+            lambda: text in [n["summary"] for n in notification_daemon.received()], 10
         )
 
     signed_in(env, server)
