@@ -152,6 +152,31 @@ def test_a_restart_in_the_middle_of_an_escalation_puts_it_back_and_input_returns
         assert agent.terminate() == 0
 
 
+def test_a_crash_in_the_middle_of_an_escalation_still_brings_the_person_back(
+    env: dict[str, str], server: LibredeskServer, user_input: Input
+) -> None:
+    signed_in(env, server)
+    with start(env, *STEPS) as agent:
+        assert server.wait_for_put("online", "user", timeout=10), agent.output()
+        count = len(server.puts())
+        user_input.touch()
+        assert server.wait_for_put("away_manual", "idle", timeout=8, after=count), agent.output()
+        # Once the agent has taken the answer in (its line printed, owned.json written first)...
+        assert agent.wait_output(lambda line: "· no new conversations" in line, 10)
+        agent.kill()  # ...SIGKILL: no offline on the way out, the server keeps away_manual
+    assert server.status == "away_manual"
+    count = len(server.puts())
+    with start(env, *STEPS) as agent:
+        # owned.json says the agent set it: the escalation goes on, and input brings it back.
+        assert server.wait_for_put("away_and_reassigning", "user", timeout=10, after=count), (
+            agent.output()
+        )
+        count = len(server.puts())
+        user_input.touch()
+        assert server.wait_for_put("online", "user", timeout=5, after=count), agent.output()
+        assert agent.terminate() == 0
+
+
 def test_swept_during_a_ws_outage_while_working_then_back_online_with_a_put_and_a_push(
     env: dict[str, str], server: LibredeskServer, user_input: Input
 ) -> None:
