@@ -65,16 +65,30 @@ def meaning_text(snap: Snapshot, tr: Translator = ENGLISH) -> str:
     return tr._(words) if words else ""
 
 
-def idle_for(snap: Snapshot, now_wall: float, tr: Translator = ENGLISH) -> str:
-    """``idle 17 min`` while the agent holds a step it set for idleness, else ``""``."""
+def _owned_idle_since(snap: Snapshot) -> float | None:
+    """The last input's wall time while the agent holds a step it set for idleness."""
     claim = snap.agenda.claim
     if (
         claim is None
         or claim.reason is not OwnReason.IDLE
         or snap.status is None
         or claim.word != word_of(snap.status, snap.by_idle)
-        or snap.last_input_wall is None
     ):
+        return None
+    return snap.last_input_wall
+
+
+def idle_changes_at(snap: Snapshot, now_wall: float) -> float | None:
+    """When ``idle 17 min`` next reads differently (the next whole minute), or ``None``."""
+    since = _owned_idle_since(snap)
+    if since is None:
+        return None
+    return since + (max(0.0, now_wall - since) // 60 + 1) * 60
+
+
+def idle_for(snap: Snapshot, now_wall: float, tr: Translator = ENGLISH) -> str:
+    """``idle 17 min`` while the agent holds a step it set for idleness, else ``""``."""
+    if _owned_idle_since(snap) is None or snap.last_input_wall is None:
         return ""
     minutes = max(0, int(now_wall - snap.last_input_wall) // 60)
     if minutes < 1:

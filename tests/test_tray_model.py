@@ -432,3 +432,21 @@ def test_off_shift_the_first_line_says_when_the_shift_starts() -> None:
     assert [e.label for e in busy.submenu if isinstance(e, Item)][-1] == (
         "Until tomorrow's shift (08:56)"
     )
+
+
+def test_the_idle_minutes_redraw_at_each_whole_minute_and_only_then() -> None:
+    from presence_agent.events import AgendaView, Claim, OwnReason
+    from presence_agent.status_text import idle_changes_at
+
+    claim = Claim("away_manual", OwnReason.IDLE, NOW - 700)
+    owned = snapshot(
+        Status.AWAY,
+        Dialect.LIBREDESK,
+        why=Why.IDLE,
+        agenda=AgendaView(owned=Status.AWAY, claim=claim),
+        last_input_wall=NOW - 17 * 60 - 5,
+    )
+    assert idle_changes_at(owned, NOW) == NOW + 55  # 18 min then
+    assert status_line(owned, NOW + 55) == "Away (idle 18 min) · no new conversations"
+    idle = snapshot(Status.AWAY, Dialect.LIBREDESK, why=Why.IDLE, by_idle=True)
+    assert idle_changes_at(idle, NOW) is None  # nothing counts: no redraw for it

@@ -44,6 +44,7 @@ from presence_agent.i18n import ENGLISH, Translator
 from presence_agent.paths import Paths
 from presence_agent.schedule import local_timezone
 from presence_agent.shift_text import changes_at
+from presence_agent.status_text import idle_changes_at
 from presence_agent.tray._backend import GLIB_BACKENDS, TrayUnavailable, backend_name
 from presence_agent.tray._icons import Artwork, IconKey, IconState, Theme, icon_key
 from presence_agent.tray._model import (
@@ -337,7 +338,11 @@ class TrayApp:
             if log.isEnabledFor(logging.DEBUG):
                 # After pystray's own update of the native menu, which it queues too.
                 self._ui.call_soon(self._log_menu_on_screen)
-        self._refresh_at(changes_at(snap.agenda, now, self._context.tz) - now)
+        refresh = changes_at(snap.agenda, now, self._context.tz)
+        idle_minute = idle_changes_at(snap, now)  # "Away (idle 17 min)" counts on
+        if idle_minute is not None:
+            refresh = min(refresh, idle_minute)
+        self._refresh_at(refresh - now)
 
     def _first_item_on_screen(self) -> str:
         """The first item's label as the toolkit holds it (pystray's GTK menu), for the
