@@ -64,7 +64,9 @@ def test_the_escalation_in_order_on_time_then_the_return_in_one_put(
         # Each due within a second of its time, counted from the last input.
         for request, due in zip(steps, (2.0, 4.0, 6.0), strict=True):
             assert request is not None
-            assert due <= request.mono - last, (due, request.mono - last)
+            # (50 ms: the X server's idle counter and our clock disagree by a few ms; one run
+            # saw a step 7 ms "early" against the instant before the xdotool move)
+            assert due - 0.05 <= request.mono - last, (due, request.mono - last)
             assert request.mono - moved < due + 1.0, (due, request.mono - moved)
         assert puts_after(server, count) == [
             ("away", "idle"),
