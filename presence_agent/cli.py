@@ -70,13 +70,25 @@ def _positive(text: str) -> float:
     return positive
 
 
+def _seconds_or_never_in(tr: Translator) -> Any:
+    """A number of seconds, or 0 for never; its errors in ``tr``'s language."""
+    positive = _positive_in(tr)
+
+    def seconds_or_never(text: str) -> float:
+        try:
+            if float(text) == 0:
+                return 0.0
+        except ValueError:
+            pass
+        value: float = positive(text)
+        return value
+
+    return seconds_or_never
+
+
 def _seconds_or_never(text: str) -> float:
-    try:
-        if float(text) == 0:
-            return 0.0
-    except ValueError:
-        pass
-    return _positive(text)
+    value: float = _seconds_or_never_in(ENGLISH)(text)
+    return value
 
 
 def _epilog(tr: Translator = ENGLISH) -> str:
@@ -89,6 +101,7 @@ def build_parser(tr: Translator = ENGLISH) -> argparse.ArgumentParser:
 
     defaults = Config()
     _positive = _positive_in(tr)
+    _seconds_or_never = _seconds_or_never_in(tr)
     _ = tr._
     parser = argparse.ArgumentParser(
         prog="presence-agent",
