@@ -160,13 +160,13 @@ class BadCABundle(LibredeskError):
 def make_ssl_context(ca_bundle: str | None) -> ssl.SSLContext:
     """TLS always verified; ``ca_bundle`` adds a company CA instead of the system store.
 
-    The config loader has checked the file (presence_agent/config.py ca_bundle_problem);
+    The config loader has checked the file (presence_agent/urls.py ca_bundle_problem);
     one that broke since is a :class:`BadCABundle` naming it, like any server error."""
     if ca_bundle:
         try:
             return ssl.create_default_context(cafile=ca_bundle)
         except OSError:  # ssl.SSLError is one
-            from presence_agent.config import ca_bundle_problem
+            from presence_agent.urls import ca_bundle_problem
 
             problem = ca_bundle_problem(ca_bundle) or f"{ca_bundle[:300]!r} cannot be used"
             raise BadCABundle(f"the CA bundle (ca_bundle) {problem}") from None

@@ -384,6 +384,8 @@ def load_layers(paths: Paths, *, user: bool = True) -> Layers:
     check_plan(effective, where)
     bundle = values.get("ca_bundle")
     if bundle:
+        from presence_agent.urls import ca_bundle_problem
+
         problem = ca_bundle_problem(bundle)
         if problem is not None:
             raise ConfigError(f"{sources['ca_bundle']}: key 'ca_bundle': {problem}")
@@ -508,33 +510,6 @@ def _group_name(gid: int) -> str:
         return grp.getgrgid(gid).gr_name
     except KeyError:
         return f"gid {gid}"
-
-
-def ca_bundle_problem(value: str) -> str | None:
-    """Why ``value`` cannot be used as a CA bundle (``None``: it can), naming the file.
-
-    Checked when the config is read, so a missing, unreadable or garbage file is one
-    clear error naming the file and the key, not a traceback from the first request.
-    """
-    import ssl
-
-    shown = repr(value[:300])
-    if "\0" in value:
-        return f"{shown} is not a file name"
-    path = Path(value).expanduser()
-    if not path.is_absolute():
-        return f"{shown} is not an absolute path"
-    try:
-        ssl.create_default_context(cafile=str(path))
-    except FileNotFoundError:
-        return f"{shown} does not exist"
-    except IsADirectoryError:
-        return f"{shown} is a directory, not a PEM file of CA certificates"
-    except ssl.SSLError:
-        return f"{shown} holds no PEM CA certificate the agent can use"
-    except OSError as exc:
-        return f"{shown} cannot be read: {exc.strerror or type(exc).__name__}"
-    return None
 
 
 def load(paths: Paths) -> Config:

@@ -149,8 +149,10 @@ def sign_in(
     )
     if ca_bundle:
         # Stored as an absolute path: the agent does not start in this directory.
+        from presence_agent.urls import ca_bundle_problem
+
         ca_bundle = os.path.abspath(os.path.expanduser(ca_bundle))
-        problem = config.ca_bundle_problem(ca_bundle)
+        problem = ca_bundle_problem(ca_bundle)
         if problem is not None:
             raise SignInError(f"CA bundle {problem}", usage=True)
     layers = config.load_layers(paths)

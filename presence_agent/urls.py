@@ -1,4 +1,5 @@
-"""Server URLs: which ones the agent will send a secret to.
+"""Server URLs: which ones the agent will send a secret to (and the CA bundle that
+decides which server is the one named).
 
 Standard library only, so the config can hold a hand-edited URL to the same
 rules as ``login`` without loading the HTTP client.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import unicodedata
+from pathlib import Path
 from urllib.parse import urlsplit
 
 #: Far longer than any real server URL; httpx refuses over 64 KiB, and a URL is shown in
@@ -129,3 +131,30 @@ def normalize_server_url(
             f" network unencrypted. Use https://, or {opt_in} if you really mean it."
         )
     return url.rstrip("/")
+
+
+def ca_bundle_problem(value: str) -> str | None:
+    """Why ``value`` cannot be used as a CA bundle (``None``: it can), naming the file.
+
+    Checked when the config is read, so a missing, unreadable or garbage file is one
+    clear error naming the file and the key, not a traceback from the first request.
+    """
+    import ssl
+
+    shown = repr(value[:300])
+    if "\0" in value:
+        return f"{shown} is not a file name"
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        return f"{shown} is not an absolute path"
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except FileNotFoundError:
+        return f"{shown} does not exist"
+    except IsADirectoryError:
+        return f"{shown} is a directory, not a PEM file of CA certificates"
+    except ssl.SSLError:
+        return f"{shown} holds no PEM CA certificate the agent can use"
+    except OSError as exc:
+        return f"{shown} cannot be read: {exc.strerror or type(exc).__name__}"
+    return None
