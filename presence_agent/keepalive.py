@@ -367,7 +367,10 @@ class KeepaliveMachine:
         try:
             server = from_wire(word, Dialect.LIBREDESK)
         except UnknownStatusError:
-            log.warning("/ws pushed an unknown status %r", word[:40])
+            # Quoted whole or not at all: the log's redaction (presence_agent/logs.py) sees
+            # only what is written, and a cut could leave part of an echoed secret.
+            shown = repr(word) if len(word) <= 40 else f"of {len(word)} characters"
+            log.warning("/ws pushed an unknown status %s", shown)
             return
         out.append(ServerPush(server))
 

@@ -671,6 +671,13 @@ class LibredeskServer:
         with self._lock:
             self._ws_refuse = status_code
 
+    def ws_echo(self, close_code: int = 4001) -> None:
+        """A hostile hub on every websocket: a junk frame and a push whose status word quote
+        what the client sent (see :meth:`inject_echo`), then a close with ``close_code`` whose
+        reason quotes the ``Authorization`` value as received, its decoded ``key:secret`` and
+        the secret (cut to the 123 bytes a close reason may hold)."""
+        self._call(self._echo_all(close_code))
+
     def ws_drop_all(self) -> None:
         """Abort every websocket's TCP connection (no close frame); waits until they are gone."""
         self._call(self._drop_all())
@@ -1020,6 +1027,26 @@ class LibredeskServer:
         while self.ws_connected() and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
 
+    async def _echo_all(self, close_code: int) -> None:
+        with self._lock:
+            clients = list(self._clients.items())
+        agent_id = self._agent()["id"]
+        for ws, request in clients:
+            text = self._echo_text(request)
+            push = {"agent_id": agent_id, "availability_status": text}
+            await self._send(ws, f"junk {text}")
+            await self._send(ws, json.dumps({"type": "agent_availability_update", "data": push}))
+            header = request.headers.get("Authorization", "")
+            _, _, value = header.partition(" ")
+            with self._lock:
+                pair = f"{self._api_key}:{self._api_secret}"
+                secret = self._api_secret
+            reason = f"{value} {pair} {secret}".encode()[:123].decode("utf-8", "ignore")
+            with contextlib.suppress(ConnectionError, RuntimeError, asyncio.TimeoutError):
+                await asyncio.wait_for(
+                    ws.close(code=close_code, message=reason.encode()), _WS_CLOSE_TIMEOUT
+                )
+
     async def _kick_all(self) -> None:
         with self._lock:
             clients = list(self._clients)
@@ -1177,7 +1204,7 @@ class LibredeskServer:
             response.headers["Retry-After"] = fault.retry_after
         return response
 
-    def _echo_text(self, request: web.Request) -> str:
+    def _echo_text(self, request: web.BaseRequest) -> str:
         header = request.headers.get("Authorization", "")
         scheme, _, value = header.partition(" ")
         decoded = value
