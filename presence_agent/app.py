@@ -730,11 +730,13 @@ def run(
             layers.config.with_overrides(**overrides), set(layers.sources) | flags
         )
         # The steps' order once the flags are in: an error names the flag or the file's key.
-        where = {key: f"{path}: key {key!r}" for key, path in layers.sources.items()}
+        where: dict[str, config_mod.Where] = {
+            key: config_mod.key_in(path, key) for key, path in layers.sources.items()
+        }
         where.update((key, f"--{key.replace('_', '-')}") for key in flags)
         config_mod.check_plan(cfg, where)
     except config_mod.ConfigError as exc:
-        print(f"presence-agent: {exc}", file=err)
+        print(f"presence-agent: {exc.render(tr)}", file=err)
         return Exit.USAGE
     redactor = Redactor()
     with contextlib.suppress(OSError):

@@ -468,7 +468,7 @@ def _configured_client(paths: Any, tr: Translator = ENGLISH) -> Any:
     try:
         cfg = config.load(paths)
     except config.ConfigError as exc:
-        raise _CommandError(str(exc), Exit.USAGE) from None
+        raise _CommandError(exc.render(tr), Exit.USAGE) from None
     if not cfg.server or not cfg.api_key:
         words = tr._("not signed in: run `{command}`").format(command=login_hint(paths, tr))
         raise _CommandError(words, Exit.SIGNED_OUT)
@@ -936,12 +936,14 @@ def cmd_preset(args: argparse.Namespace, tr: Translator = ENGLISH) -> int:
             held = config.read_file(target, allow_locks=not args.user)
             plan = {key: held[key] for key in config.PLAN_KEYS if key in held}
             plan.update({key: changes[key] for key in config.PLAN_KEYS if key in changes})
-            flags = {key: f"--{key.replace('_', '-')}" for key in plan if key in changes}
-            flags.update({key: f"{target}: key {key!r}" for key in plan if key not in changes})
+            flags: dict[str, config.Where] = {
+                key: f"--{key.replace('_', '-')}" for key in plan if key in changes
+            }
+            flags.update({key: config.key_in(target, key) for key in plan if key not in changes})
             config.check_plan(config.plan_defaults(config.Config(**plan), set(plan)), flags)
         config.update_file(target, changes, system=not args.user)
     except config.ConfigError as exc:
-        return _fail(str(exc), Exit.USAGE)
+        return _fail(exc.render(tr), Exit.USAGE)
     except PermissionError:
         words = tr._(
             "cannot write {file}: presets for every user need administrator rights"

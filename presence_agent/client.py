@@ -168,7 +168,7 @@ def make_ssl_context(ca_bundle: str | None) -> ssl.SSLContext:
         except OSError:  # ssl.SSLError is one
             from presence_agent.urls import ca_bundle_problem
 
-            problem = ca_bundle_problem(ca_bundle) or f"{ca_bundle[:300]!r} cannot be used"
+            problem = str(ca_bundle_problem(ca_bundle) or f"{ca_bundle[:300]!r} cannot be used")
             raise BadCABundle(f"the CA bundle (ca_bundle) {problem}") from None
     return ssl.create_default_context()
 

@@ -25,6 +25,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
+from presence_agent.i18n import ENGLISH, M_, Message, Translator, verbatim
 from presence_agent.paths import Paths
 from presence_agent.routing import (
     DEFAULT_REASSIGN_AFTER,
@@ -90,7 +91,19 @@ class Config:
 
 
 class ConfigError(Exception):
-    """A config file is unreadable or holds a bad value. The text names the file and key."""
+    """A config file is unreadable or holds a bad value. The text names the file and key.
+
+    ``message`` is the words for a person (:meth:`render` in their language); ``str()`` is
+    English, for logs.
+    """
+
+    def __init__(self, message: Message | str) -> None:
+        self.message = message if isinstance(message, Message) else verbatim(message)
+        super().__init__(str(self.message))
+
+    def render(self, tr: Translator = ENGLISH) -> str:
+        """The error in ``tr``'s language."""
+        return self.message.render(tr)
 
 
 #: A config file holds a few short lines; anything this big is not one (and is not read).
@@ -101,65 +114,99 @@ _FIELDS = {f.name: f for f in fields(Config)}
 #: The longest duration a seconds key may hold (a week: anything longer is a typo).
 MAX_SECONDS = 7 * 86400
 
-Validator = Callable[[str, Any], Any]
+#: Where a value was set: ``<file>: key 'name'`` (a :class:`Message`) or a flag (``--away-after``).
+Where = Message | str
+Validator = Callable[[Where, Any], Any]
 
 
-def _string(where: str, value: Any) -> str:
+def key_in(path: Path | str, key: str) -> Message:
+    """``<file>: key 'name'``: where a config error points."""
+    return M_("{file}: key {key}", file=str(path), key=repr(key))
+
+
+def _string(where: Where, value: Any) -> str:
     if not isinstance(value, str):
-        raise ConfigError(f"{where} must be a string")
+        raise ConfigError(M_("{where} must be a string", where=where))
     return value
 
 
-def _api_key(where: str, value: Any) -> str:
+def _api_key(where: Where, value: Any) -> str:
     """One word of printable characters without ``:``, as ``login`` asks: it is sent in the
     ``Authorization`` header, where a control character or a line break would make the
     HTTP library refuse every request (and ``key:secret`` splits at the first colon)."""
     key = _string(where, value)
     if not key or len(key) > 256 or ":" in key:
-        raise ConfigError(f"{where} must be one word of at most 256 characters without ':'")
+        raise ConfigError(
+            M_("{where} must be one word of at most 256 characters without ':'", where=where)
+        )
     if any(ch.isspace() or not ch.isprintable() for ch in key):
-        raise ConfigError(f"{where} must be one word without spaces or control characters")
+        raise ConfigError(
+            M_("{where} must be one word without spaces or control characters", where=where)
+        )
     return key
 
 
-def _flag(where: str, value: Any) -> bool:
+def _flag(where: Where, value: Any) -> bool:
     if not isinstance(value, bool):
-        raise ConfigError(f"{where} must be true or false")
+        raise ConfigError(M_("{where} must be true or false", where=where))
     return value
 
 
-def _seconds(where: str, value: Any) -> float:
+def _seconds(where: Where, value: Any) -> float:
     # bool is an int to Python, not to a person writing `away_after = true`.
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{where} must be a number of seconds")
+        raise ConfigError(M_("{where} must be a number of seconds", where=where))
     if not 0 < value <= MAX_SECONDS:  # False for nan too
-        raise ConfigError(f"{where} must be between 0 and {MAX_SECONDS} seconds, not {value}")
+        raise ConfigError(
+            M_(
+                "{where} must be between 0 and {most} seconds, not {value}",
+                where=where,
+                most=MAX_SECONDS,
+                value=str(value),
+            )
+        )
     return float(value)
 
 
-def _language(where: str, value: Any) -> str:
+def _language(where: Where, value: Any) -> str:
     from presence_agent.i18n import LANGUAGES, valid_language
 
     if not isinstance(value, str) or not valid_language(value):
-        raise ConfigError(f'{where} must be "auto" or a language such as {", ".join(LANGUAGES)}')
+        raise ConfigError(
+            M_(
+                '{where} must be "auto" or a language such as {languages}',
+                where=where,
+                languages=", ".join(LANGUAGES),
+            )
+        )
     return value
 
 
-def _seconds_or_never(where: str, value: Any) -> float:
+def _seconds_or_never(where: Where, value: Any) -> float:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0:
         return 0.0
     try:
         return _seconds(where, value)
     except ConfigError:
         raise ConfigError(
-            f"{where} must be a number of seconds (0 for never), at most {MAX_SECONDS}"
+            M_(
+                "{where} must be a number of seconds (0 for never), at most {most}",
+                where=where,
+                most=MAX_SECONDS,
+            )
         ) from None
 
 
 def _one_of(choices: tuple[str, ...]) -> Validator:
-    def check(where: str, value: Any) -> str:
+    def check(where: Where, value: Any) -> str:
         if value not in choices:
-            raise ConfigError(f"{where} must be one of {', '.join(map(repr, choices))}")
+            raise ConfigError(
+                M_(
+                    "{where} must be one of {choices}",
+                    where=where,
+                    choices=", ".join(map(repr, choices)),
+                )
+            )
         return str(value)
 
     return check
@@ -200,8 +247,15 @@ def _check(path: Path, key: str, value: Any) -> Any:
     if validate is None:
         known = ", ".join(sorted(_FIELDS))
         shown = repr(key) if len(key) <= 60 else f"{key[:60]!r}..."
-        raise ConfigError(f"{path}: unknown key {shown} (known keys: {known})")
-    return validate(f"{path}: key {key!r}", value)
+        raise ConfigError(
+            M_(
+                "{file}: unknown key {key} (known keys: {known})",
+                file=str(path),
+                key=shown,
+                known=known,
+            )
+        )
+    return validate(key_in(path, key), value)
 
 
 def _schedule_values(path: Path, table: Any) -> dict[str, Any]:
@@ -225,19 +279,29 @@ def read_file(path: Path, *, allow_locks: bool = False) -> dict[str, Any]:
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text") from None
+        raise ConfigError(M_("{file}: not UTF-8 text", file=str(path))) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        raise ConfigError(
+            M_("{file}: not valid TOML: {problem}", file=str(path), problem=str(exc))
+        ) from None
     except RecursionError:
-        raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
+        raise ConfigError(M_("{file}: not valid TOML: nested too deeply", file=str(path))) from None
     if LOCKED_KEY in data and not allow_locks:
         raise ConfigError(
-            f"{path}: key {LOCKED_KEY!r} belongs in a system-wide file only"
-            " (an administrator's preset); remove it from this file"
+            M_(
+                "{where} belongs in a system-wide file only"
+                " (an administrator's preset); remove it from this file",
+                where=key_in(path, LOCKED_KEY),
+            )
         )
     return {
         key: value if key == LOCKED_KEY else _check(path, key, value) for key, value in data.items()
     }
+
+
+def _unreadable(path: Path, exc: OSError) -> Message:
+    # The OS's own words (strerror) stay as the OS gave them.
+    return M_("{file}: cannot read: {problem}", file=str(path), problem=str(exc.strerror or exc))
 
 
 def _read_bytes(path: Path) -> bytes | None:
@@ -248,23 +312,29 @@ def _read_bytes(path: Path) -> bytes | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+        raise ConfigError(_unreadable(path, exc)) from None
     info = os.fstat(fd)
     problem = None
     if not stat.S_ISREG(info.st_mode):
-        problem = "not a regular file"  # a directory, a FIFO, a device
+        problem = M_("not a regular file")  # a directory, a FIFO, a device
     elif info.st_size > MAX_FILE_SIZE:
-        problem = f"{info.st_size} bytes is too large for a config file"
+        problem = M_("{size} bytes is too large for a config file", size=info.st_size)
     if problem is not None:
         os.close(fd)
-        raise ConfigError(f"{path}: cannot read: {problem}")
+        raise ConfigError(M_("{file}: cannot read: {problem}", file=str(path), problem=problem))
     with os.fdopen(fd, "rb") as handle:
         try:
             raw = handle.read(MAX_FILE_SIZE + 1)
         except OSError as exc:
-            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+            raise ConfigError(_unreadable(path, exc)) from None
     if len(raw) > MAX_FILE_SIZE:
-        raise ConfigError(f"{path}: cannot read: too large for a config file")
+        raise ConfigError(
+            M_(
+                "{file}: cannot read: {problem}",
+                file=str(path),
+                problem=M_("too large for a config file"),
+            )
+        )
     return raw
 
 
@@ -291,16 +361,18 @@ class Layers:
     site_files: tuple[Path, ...]
     #: System-wide files not read because another user could have written them, each with
     #: the warning that says so (see :func:`untrusted`).
-    ignored: tuple[tuple[Path, str], ...] = ()
+    ignored: tuple[tuple[Path, Message], ...] = ()
 
     def source_of(self, key: str) -> Path | None:
         return self.sources.get(key)
 
-    def refusal(self, key: str) -> str:
+    def refusal(self, key: str) -> Message:
         """The message for a user's file (or ``login``) that tries to change a locked key."""
-        return (
-            f"{self.user_file}: key {key!r} is set by your administrator in"
-            f" {self.locked[key]} and locked there; the value in your file is ignored"
+        return M_(
+            "{where} is set by your administrator in {preset} and locked there;"
+            " the value in your file is ignored",
+            where=key_in(self.user_file, key),
+            preset=str(self.locked[key]),
         )
 
 
@@ -310,13 +382,21 @@ def _read_locks(path: Path, found: dict[str, Any]) -> tuple[str, ...]:
         return ()
     if not isinstance(raw, list) or not all(isinstance(k, str) for k in raw):
         raise ConfigError(
-            f'{path}: key {LOCKED_KEY!r} must be a list of key names, e.g. ["server"]'
+            M_(
+                '{where} must be a list of key names, e.g. ["server"]',
+                where=key_in(path, LOCKED_KEY),
+            )
         )
     unknown = [k for k in raw if k not in _FIELDS]
     if unknown:
         known = ", ".join(sorted(_FIELDS))
         raise ConfigError(
-            f"{path}: key {LOCKED_KEY!r} names unknown keys {unknown[:5]!r} (known keys: {known})"
+            M_(
+                "{where} names unknown keys {unknown} (known keys: {known})",
+                where=key_in(path, LOCKED_KEY),
+                unknown=repr(unknown[:5]),
+                known=known,
+            )
         )
     return tuple(raw)
 
@@ -346,11 +426,16 @@ def load_layers(paths: Paths, *, user: bool = True) -> Layers:
         values.update(found)
         sources.update(dict.fromkeys(found, path))
 
-    ignored: list[tuple[Path, str]] = []
+    ignored: list[tuple[Path, Message]] = []
     for path in reversed(paths.site_config_files):
         why = untrusted(path)
         if why is not None:
-            ignored.insert(0, (path, f"{path}: ignored: {why}; only root may be able to change it"))
+            warning = M_(
+                "{file}: ignored: {why}; only root may be able to change it",
+                file=str(path),
+                why=why,
+            )
+            ignored.insert(0, (path, warning))
             continue
         found = read_file(path, allow_locks=True)
         if not found and not path.exists():
@@ -378,9 +463,15 @@ def load_layers(paths: Paths, *, user: bool = True) -> Layers:
                 opt_in="set allow_insecure_http = true in the config",
             )
         except InsecureURL as exc:
-            raise ConfigError(f"{sources['server']}: key 'server': {exc}") from None
+            raise ConfigError(
+                M_(
+                    "{where}: {problem}",
+                    where=key_in(sources["server"], "server"),
+                    problem=str(exc),
+                )
+            ) from None
     effective = plan_defaults(Config(**values), set(values))
-    where = {key: f"{path}: key {key!r}" for key, path in sources.items()}
+    where: dict[str, Where] = {key: key_in(path, key) for key, path in sources.items()}
     check_plan(effective, where)
     bundle = values.get("ca_bundle")
     if bundle:
@@ -388,7 +479,13 @@ def load_layers(paths: Paths, *, user: bool = True) -> Layers:
 
         problem = ca_bundle_problem(bundle)
         if problem is not None:
-            raise ConfigError(f"{sources['ca_bundle']}: key 'ca_bundle': {problem}")
+            raise ConfigError(
+                M_(
+                    "{where}: {problem}",
+                    where=key_in(sources["ca_bundle"], "ca_bundle"),
+                    problem=problem,
+                )
+            )
     return Layers(
         config=effective,
         sources=sources,
@@ -417,7 +514,7 @@ def plan_defaults(cfg: Config, set_keys: Collection[str]) -> Config:
 PLAN_KEYS = ("away_after", "stop_assignments_after", "reassign_after")
 
 
-def check_plan(cfg: Config, where: Mapping[str, str]) -> IdlePlan:
+def check_plan(cfg: Config, where: Mapping[str, Where]) -> IdlePlan:
     """The idle plan (presence_agent/routing.py), or :class:`ConfigError` naming where the key
     out of order was set: ``where`` maps a key to its file and key, or to its flag."""
     try:
@@ -425,9 +522,9 @@ def check_plan(cfg: Config, where: Mapping[str, str]) -> IdlePlan:
             cfg.away_after, cfg.stop_assignments_after, cfg.reassign_after
         )
     except PlanError as exc:
-        place = where.get(exc.key) or f"key {exc.key!r} (its default)"
+        place = where.get(exc.key) or M_("key {key} (its default)", key=repr(exc.key))
         text = str(exc).removeprefix(f"{exc.key}: ")
-        raise ConfigError(f"{place} {text}") from None
+        raise ConfigError(M_("{where} {problem}", where=place, problem=text)) from None
 
 
 def idle_plan(cfg: Config) -> IdlePlan:
@@ -435,7 +532,7 @@ def idle_plan(cfg: Config) -> IdlePlan:
     return check_plan(cfg, {})
 
 
-def untrusted(path: Path) -> str | None:
+def untrusted(path: Path) -> Message | None:
     """Why a system-wide config file must not be believed, or ``None``.
 
     It presets the server every user's secret goes to, so it counts only if no user
@@ -452,7 +549,7 @@ def untrusted(path: Path) -> str | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        return f"cannot be checked ({exc.strerror})"
+        return M_("cannot be checked ({problem})", problem=str(exc.strerror))
     me = os.geteuid()
     entry, chain = path, [(path, info)]
     while entry.parent != entry:
@@ -460,18 +557,27 @@ def untrusted(path: Path) -> str | None:
         try:
             chain.append((entry, os.lstat(entry)))
         except OSError as exc:
-            return f"{entry} cannot be checked ({exc.strerror})"
+            return M_(
+                "{file} cannot be checked ({problem})", file=str(entry), problem=str(exc.strerror)
+            )
     for where, st in chain:
         is_dir = stat.S_ISDIR(st.st_mode)
         if st.st_uid not in (0, me):
-            return f"{where} belongs to another user ({_user_name(st.st_uid)})"
+            return M_(
+                "{file} belongs to another user ({user})",
+                file=str(where),
+                user=_user_name(st.st_uid),
+            )
         if st.st_mode & stat.S_IWOTH and not (is_dir and st.st_mode & stat.S_ISVTX):
-            return f"{where} is writable by every user"
+            return M_("{file} is writable by every user", file=str(where))
         if st.st_mode & stat.S_IWGRP and not (is_dir and st.st_mode & stat.S_ISVTX):
             others = _other_members(st.st_gid, me)
             if others:
-                return (
-                    f"{where} is writable by group {_group_name(st.st_gid)} ({', '.join(others)})"
+                return M_(
+                    "{file} is writable by group {group} ({members})",
+                    file=str(where),
+                    group=_group_name(st.st_gid),
+                    members=", ".join(others),
                 )
     return None
 

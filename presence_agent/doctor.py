@@ -132,7 +132,12 @@ def check_config(ctx: Context) -> list[Line]:
         ctx.layers = config.load_layers(ctx.paths)
     except config.ConfigError as exc:
         return [
-            Line("config", False, str(exc), ctx.tr._("correct or remove that key in that file"))
+            Line(
+                "config",
+                False,
+                exc.render(ctx.tr),
+                ctx.tr._("correct or remove that key in that file"),
+            )
         ]
     ctx.cfg = ctx.layers.config
     files = [str(p) for p in ctx.layers.site_files]
@@ -158,7 +163,7 @@ def check_config(ctx: Context) -> list[Line]:
             Line(
                 "config",
                 False,
-                warning,
+                warning.render(ctx.tr),
                 ctx.tr._(
                     "make it root's and writable by root only (chown root:root; chmod 644),"
                     " or remove it"
@@ -171,7 +176,7 @@ def check_config(ctx: Context) -> list[Line]:
             Line(
                 "config",
                 False,
-                ctx.layers.refusal(key),
+                ctx.layers.refusal(key).render(ctx.tr),
                 ctx.tr._("remove {key} from {file}; your administrator decides it").format(
                     key=repr(key), file=ctx.paths.config_file
                 ),

@@ -24,20 +24,25 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import Union
 
 __all__ = [
     "DOMAIN",
     "ENGLISH",
     "ENV_ORDER",
     "LANGUAGES",
+    "M_",
     "N_",
     "Choice",
+    "Message",
     "Translator",
     "choose",
     "load",
     "locale_dir",
+    "render",
     "translator_for",
     "valid_language",
+    "verbatim",
 ]
 
 #: The gettext domain: ``<locale dir>/<language>/LC_MESSAGES/presence-agent.mo``.
@@ -245,6 +250,55 @@ class Translator:
         return self._("{day} {month} {time}").format(
             day=when.day, month=self._(MONTHS[when.month - 1]), time=at
         )
+
+
+#: A parameter of a :class:`Message`: a word that is not translated (a path, a number, a
+#: server's own text) or another message, rendered in the same language.
+Param = Union[str, int, float, "Message"]
+
+
+@dataclass(frozen=True)
+class Message:
+    """Words built where no :class:`Translator` is at hand (an error deep in config.py).
+
+    The lower layers make one with :func:`M_` and carry it (e.g. on an exception); what
+    shows it to a person renders it with their translator, while ``str()``, and so every
+    log line, is English. ``params`` fill the msgid's ``{name}`` fields; a parameter that is
+    itself a :class:`Message` is rendered in the same language.
+    """
+
+    text: str
+    params: tuple[tuple[str, Param], ...] = ()
+    #: Already the words to show (text from elsewhere that has no msgid): never looked up.
+    verbatim: bool = False
+
+    def render(self, tr: Translator) -> str:
+        """These words in ``tr``'s language."""
+        if self.verbatim:
+            return self.text
+        values = {
+            name: value.render(tr) if isinstance(value, Message) else value
+            for name, value in self.params
+        }
+        return tr._(self.text).format(**values) if values else tr._(self.text)
+
+    def __str__(self) -> str:
+        return self.render(ENGLISH)
+
+
+def M_(text: str, /, **params: Param) -> Message:
+    """A :class:`Message` whose msgid ``text`` the catalogs extract (``--keyword=M_``)."""
+    return Message(text, tuple(params.items()))
+
+
+def verbatim(text: str) -> Message:
+    """Words that have no msgid (yet), shown as they are in every language."""
+    return Message(text, verbatim=True)
+
+
+def render(words: Message | str, tr: Translator) -> str:
+    """``words`` in ``tr``'s language: a plain string is already the text to show."""
+    return words.render(tr) if isinstance(words, Message) else words
 
 
 #: The source language with no catalog: what tests and callers that show no text use.

@@ -76,7 +76,7 @@ def check_input(
     try:
         layers = config.load_layers(paths)  # a corrupt config fails here, before anything is stored
     except config.ConfigError as exc:
-        raise SignInError(str(exc), usage=True) from None
+        raise SignInError(exc.render(tr), usage=True) from None
     current = layers.config
     # An administrator may allow plain http:// for everyone; a person's own
     # opt-in lasts one login (sign_in removes it unless given again).
@@ -154,7 +154,9 @@ def sign_in(
         ca_bundle = os.path.abspath(os.path.expanduser(ca_bundle))
         problem = ca_bundle_problem(ca_bundle)
         if problem is not None:
-            raise SignInError(f"CA bundle {problem}", usage=True)
+            raise SignInError(
+                tr._("CA bundle {problem}").format(problem=problem.render(tr)), usage=True
+            )
     layers = config.load_layers(paths)
     previous = layers.config
     scheme = auth or previous.auth
@@ -203,7 +205,9 @@ def sign_in(
     except (config.ConfigError, OSError) as exc:
         store.delete(url, key)
         raise SignInError(
-            tr._("could not save the config: {problem}").format(problem=exc)
+            tr._("could not save the config: {problem}").format(
+                problem=exc.render(tr) if isinstance(exc, config.ConfigError) else exc
+            )
         ) from None
     if previous.server and previous.api_key and (previous.server, previous.api_key) != (url, key):
         with contextlib.suppress(KeyringUnavailable):
@@ -236,7 +240,7 @@ def sign_out(
     try:
         cfg = config.load(paths)
     except config.ConfigError as exc:
-        raise SignInError(str(exc), usage=True) from None
+        raise SignInError(exc.render(tr), usage=True) from None
     if not cfg.server or not cfg.api_key:
         return tr._("Not signed in.")
     store: SecretStore = credentials if credentials is not None else Credentials()

@@ -13,6 +13,8 @@ import unicodedata
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from presence_agent.i18n import M_, Message
+
 #: Far longer than any real server URL; httpx refuses over 64 KiB, and a URL is shown in
 #: the tray, doctor and logs.
 MAX_URL_LENGTH = 2048
@@ -133,28 +135,33 @@ def normalize_server_url(
     return url.rstrip("/")
 
 
-def ca_bundle_problem(value: str) -> str | None:
+def ca_bundle_problem(value: str) -> Message | None:
     """Why ``value`` cannot be used as a CA bundle (``None``: it can), naming the file.
 
     Checked when the config is read, so a missing, unreadable or garbage file is one
     clear error naming the file and the key, not a traceback from the first request.
+    A :class:`~presence_agent.i18n.Message`: ``str()`` is English, ``render`` a person's.
     """
     import ssl
 
     shown = repr(value[:300])
     if "\0" in value:
-        return f"{shown} is not a file name"
+        return M_("{file} is not a file name", file=shown)
     path = Path(value).expanduser()
     if not path.is_absolute():
-        return f"{shown} is not an absolute path"
+        return M_("{file} is not an absolute path", file=shown)
     try:
         ssl.create_default_context(cafile=str(path))
     except FileNotFoundError:
-        return f"{shown} does not exist"
+        return M_("{file} does not exist", file=shown)
     except IsADirectoryError:
-        return f"{shown} is a directory, not a PEM file of CA certificates"
+        return M_("{file} is a directory, not a PEM file of CA certificates", file=shown)
     except ssl.SSLError:
-        return f"{shown} holds no PEM CA certificate the agent can use"
+        return M_("{file} holds no PEM CA certificate the agent can use", file=shown)
     except OSError as exc:
-        return f"{shown} cannot be read: {exc.strerror or type(exc).__name__}"
+        return M_(
+            "{file} cannot be read: {problem}",
+            file=shown,
+            problem=str(exc.strerror or type(exc).__name__),
+        )
     return None

@@ -262,7 +262,7 @@ def test_a_locked_key_cannot_be_overridden_by_the_user(paths):
     assert layers.config.auth == "basic"  # not locked: the user's choice
     assert layers.refused == ("server", "away_after")
     assert layers.locked == {"server": site(paths, 0), "away_after": site(paths, 0)}
-    message = layers.refusal("server")
+    message = str(layers.refusal("server"))
     assert str(paths.config_file) in message
     assert str(site(paths, 0)) in message
     assert "administrator" in message
@@ -467,7 +467,8 @@ def test_a_world_writable_site_file_is_ignored(paths, loosen, why):
     assert layers.config.server is None
     assert layers.config.away_after == 100.0  # the other, sound file still counts
     assert layers.site_files == (site(paths, 1),)
-    [(path, warning)] = layers.ignored
+    [(path, ignored)] = layers.ignored
+    warning = str(ignored)
     assert path == site(paths, 0)
     assert warning.startswith(f"{site(paths, 0)}: ignored: ")
     assert why in warning

@@ -52,6 +52,7 @@ def extract(tmp_path: Path) -> list[dict]:
             "--from-code=UTF-8",
             "--keyword=_",
             "--keyword=N_",
+            "--keyword=M_",
             "--keyword=ngettext:1,2",
             f"--output={pot}",
             *files,

@@ -305,3 +305,29 @@ def test_status_and_an_error_speak_french_and_an_unknown_language_falls_back(
         error = _run(unknown, "set", "lunch")
         assert error.returncode == 2
         assert error.stderr.startswith("presence-agent: unknown status 'lunch'; use one of:")
+
+
+@pytest.mark.desktop
+def test_a_config_error_speaks_french(env: dict[str, str]) -> None:
+    """A bad value in the config file: the real CLI names the file and the key in French
+    (the words from presence_agent/config.py, rendered where they are shown), while the
+    log stays English."""
+    french = {**env, "LANGUAGE": "fr"}
+    config = Path(env["XDG_CONFIG_HOME"]) / "presence-agent" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text('away_after = "soon"\n')
+    error = _run(french, "set", "away")
+    assert error.returncode == 2, error.stderr  # bad input (presence_agent/exitcodes.py)
+    assert error.stderr == (
+        f"presence-agent: {config} : clé 'away_after' doit être un nombre de secondes\n"
+    )
+    english = _run(env, "set", "away")
+    assert english.stderr == (
+        f"presence-agent: {config}: key 'away_after' must be a number of seconds\n"
+    )
+
+    config.write_text('ca_bundle = "/nonexistent/ca.pem"\n')
+    doctor = _run(french, "doctor")
+    assert f"{config} : clé 'ca_bundle' : '/nonexistent/ca.pem' n'existe pas" in doctor.stdout, (
+        doctor.stdout
+    )

@@ -14,7 +14,7 @@ import argparse
 import gettext
 import io
 import re
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import timezone
 from pathlib import Path
 
@@ -22,6 +22,7 @@ import pytest
 
 from presence_agent import cli, doctor
 from presence_agent.agenda import Held, extend_action
+from presence_agent.config import Config
 from presence_agent.events import AgendaView, Snapshot, TimedStatus, Why
 from presence_agent.i18n import Translator
 from presence_agent.paths import Paths
@@ -54,6 +55,27 @@ class Pseudo(gettext.NullTranslations):
 
 
 PSEUDO = Translator("pseudo", True, Pseudo())
+
+
+class FieldsPseudo(gettext.NullTranslations):
+    """Every literal run between ``{fields}`` marked: ``{where}⟦ must be true or false⟧``.
+
+    :data:`PSEUDO` marks the whole format string, so a parameter filled in lands inside the
+    marks whatever it is; this one leaves each parameter outside, where an English word
+    passed as a parameter shows."""
+
+    def gettext(self, message: str) -> str:
+        parts = re.split(r"(\{[^{}]*\})", message)
+        return "".join(
+            part if part.startswith("{") or not part.strip() else f"{OPEN}{part}{CLOSE}"
+            for part in parts
+        )
+
+    def ngettext(self, msgid1: str, msgid2: str, n: int) -> str:
+        return self.gettext(msgid1 if n == 1 else msgid2)
+
+
+FIELDS_PSEUDO = Translator("pseudo", True, FieldsPseudo())
 #: What may stand outside the marks: values, never words.
 VALUES = [
     r"https?://[\w.:/-]+",  # the server
@@ -217,3 +239,57 @@ def test_doctor_and_the_help_are_translated(tmp_path: Path) -> None:
     )
     for text in texts:
         assert_marked(re.sub(structure, " ", text.replace("\n", " ")))
+
+
+#: A config file's own words, which stay as written in every language: a key as quoted
+#: (``'away_after'``), the values a key may hold (``"auto"``, ``true``) and a TOML example.
+CONFIG_WORDS = (
+    r"'[\w-]+'|\"\w+\"|\[\"\w+\"\]|\b(?:true|false)\b|\b(?:en|de|es|fr|pt_BR)\b"
+    + r"|\b(?:"
+    + "|".join(field.name for field in fields(Config))
+    + r")\b"
+)
+
+
+@pytest.mark.parametrize(
+    ("user", "site"),
+    [
+        ('away_after = "soon"', None),
+        ("away_after = 0", None),
+        ("away_after = true", None),
+        ('auth = "kerberos"', None),
+        ('language = "not a language"', None),
+        ('api_key = "a b"', None),
+        ("api_key = 5", None),
+        ("stop_assignments_after = -1", None),
+        ('holiday = "yes"', None),
+        ('locked = ["server"]', None),
+        ("", "locked = 5"),
+        ("", 'locked = ["holiday"]'),
+        ('ca_bundle = "/nonexistent/ca.pem"', None),
+    ],
+)
+def test_a_config_error_is_translated(tmp_path: Path, user: str, site: str | None) -> None:
+    from presence_agent import config
+
+    site_dir = tmp_path / "site"
+    paths = Paths(
+        config_dir=tmp_path / "config",
+        state_dir=tmp_path / "state",
+        log_dir=tmp_path / "log",
+        runtime_dir=tmp_path / "run",
+        site_config_dirs=(site_dir,) if site is not None else (),
+    )
+    paths.config_dir.mkdir()
+    paths.config_file.write_text(user + "\n")
+    if site is not None:
+        site_dir.mkdir()
+        (site_dir / "config.toml").write_text(site + "\n")
+    with pytest.raises(config.ConfigError) as caught:
+        config.load_layers(paths)
+    # Each literal run marked on its own, so a parameter that is English words (not a
+    # message of its own) stands outside every mark.
+    shown = caught.value.render(FIELDS_PSEUDO)
+    assert_marked(re.sub(CONFIG_WORDS, " ", shown))
+    # The English, for logs, is the same words unmarked.
+    assert str(caught.value) == shown.replace(OPEN, "").replace(CLOSE, "")

@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "presence_agent"
 ALLOWED: dict[str, set[str]] = {
     "i18n": set(),
     "vocab": {"i18n"},
-    "urls": set(),
+    "urls": {"i18n"},
     "backoff": set(),
     "events": {"vocab"},
     "policy": {"agenda", "events", "i18n", "routing", "timespec", "vocab"},
