@@ -22,7 +22,13 @@ from presence_agent import control
 from tests import secret_scan
 from tests.agent_process import AgentProcess, agent_argv, login, run_cli
 from tests.desktop import Input
-from tests.libredesk_server import AVAILABILITY_PATH, ME_PATH, LibredeskServer, TricklePart
+from tests.libredesk_server import (
+    AVAILABILITY_PATH,
+    ME_PATH,
+    EchoField,
+    LibredeskServer,
+    TricklePart,
+)
 
 pytestmark = pytest.mark.desktop
 
@@ -42,10 +48,22 @@ def forms() -> list[str]:
     return [SECRET, pair, basic, quote(SECRET, safe=""), quote_plus(SECRET), "s3cr:t"]
 
 
+def fragments() -> set[str]:
+    """Pieces of the secret a cut-off quote would leave, which no redaction can recognise:
+    every 7 characters of it, and every 12 of the ``Basic`` value past the key's bytes."""
+    pieces = {SECRET[i : i + 7] for i in range(len(SECRET) - 6)}
+    basic = base64.b64encode(f"{KEY}:{SECRET}".encode()).decode()
+    start = (len(KEY) + 1) // 3 * 4 + 4  # the first base64 group holding only secret bytes
+    pieces |= {basic[i : i + 12] for i in range(start, len(basic) - 11)}
+    return pieces
+
+
 def assert_clean(text: str, where: str) -> None:
     secret_scan.record_output(where, text)
     for form in forms():
         assert form not in text, f"{form!r} in {where}:\n{text}"
+    for piece in fragments():
+        assert piece not in text, f"{piece!r} (part of the secret) in {where}:\n{text}"
     for control_char in ("\x1b", "\x07", "\u202e"):
         assert control_char not in text, f"{control_char!r} in {where}:\n{text}"
 
@@ -114,6 +132,35 @@ def test_an_echoed_secret_never_reaches_the_terminal(
         assert_clean(shown(result), f"login with an echoed {field} ({auth})")
         server.clear_faults()
     assert_clean(log_text(env), "the log files")
+
+
+def test_every_echo_field_on_both_paths_never_reaches_the_terminal(
+    env: dict[str, str], server: LibredeskServer, auth: str
+) -> None:
+    """The rest of the matrix the test above leaves: the PUT's answer (``set``) echoing in
+    each field, ``message`` with every error code and the name and status word in the 200
+    answers they can come in, and ``set`` on GET /me's name and word. One real process per
+    cell; the client's own handling of each cell is tests/test_redaction.py's."""
+    sign_in(env, server, auth)
+    cells: list[tuple[str, EchoField, int]] = [
+        (AVAILABILITY_PATH, "message", code) for code in CODES
+    ]
+    cells += [
+        (path, field, 200)
+        for path in (ME_PATH, AVAILABILITY_PATH)
+        for field in ("first_name", "status")
+    ]
+    for path, field, code in cells:
+        server.inject_echo(path, field, status=code, count=3)
+        result = run_cli(["set", "away"], env, timeout=CLI_BOUND)
+        text = shown(result)
+        where = f"set away with {field} echoed in {path}'s {code} ({auth})"
+        assert_clean(text, where)
+        if field != "first_name":  # the name is not what set prints; a word it cannot read is
+            assert result.returncode != 0, (where, text)
+            assert "<redacted>" in text, (where, text)
+        server.clear_faults()
+    assert_clean(log_text(env), f"the log files ({auth})")
 
 
 def test_the_running_agent_shows_an_echo_clean_everywhere(
