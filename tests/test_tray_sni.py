@@ -15,8 +15,11 @@ from typing import cast
 import pytest
 from PIL import Image
 
+from tests import test_e2e_hostile as hostile
 from tests.agent_process import AgentProcess, login, run_cli
 from tests.desktop import (
+    Input,
+    MenuNode,
     click,
     find_colour,
     key,
@@ -32,7 +35,7 @@ from tests.desktop import (
     sni_menu,
     wait_until,
 )
-from tests.libredesk_server import LibredeskServer
+from tests.libredesk_server import ME_PATH, LibredeskServer
 
 pytestmark = [pytest.mark.desktop, pytest.mark.tray]
 
@@ -123,3 +126,46 @@ def test_choose_away_in_xfce4_panel_and_the_menu_stays_open_through_a_change(
             assert [m.id for m in open_menus(display)] == [menu], "the menu closed"
             key(display, "Escape")
             assert agent.terminate() == 0, agent.output()
+
+
+def labels(node: MenuNode | None) -> list[str]:
+    """Every label of an exported menu, depth first."""
+    if node is None:
+        return []
+    return [node.label, *(label for child in node.children for label in labels(child))]
+
+
+@pytest.mark.parametrize("auth", hostile.AUTHS)
+def test_the_real_menu_shows_an_echoed_secret_redacted(desk: dict[str, str], auth: str) -> None:
+    """The menu xfce4-panel shows, read over D-Bus while the server echoes the secret in a
+    problem's message (a 500), then in the agent's name: never the secret in any form."""
+    bus = desk["DBUS_SESSION_BUS_ADDRESS"]
+    key_, secret = hostile.KEY, hostile.SECRET
+    with LibredeskServer(dialect="libredesk", api_key=key_, api_secret=secret) as server:
+        assert login(desk, server.url, key_, secret, "--auth", auth).returncode == 0
+        server.inject_echo(ME_PATH, "message", status=500, count=1000)
+        Input(desk["DISPLAY"]).touch()
+        with AgentProcess(["run"], desk) as agent:
+
+            def shows_redacted() -> list[str] | None:
+                shown = labels(sni_menu(bus))
+                hostile.assert_clean("\n".join(shown), f"the tray menu ({auth})")
+                return shown if any("<redacted>" in label for label in shown) else None
+
+            problem = wait_until(shows_redacted, timeout=30, what="the problem in the menu")
+            assert any("500" in label for label in problem), problem
+            server.clear_faults()
+            server.inject_echo(ME_PATH, "first_name", count=1000)
+            assert server.wait_for_put("online", "user", timeout=30), agent.output()
+            # The menu does not show the name; with it echoed, what the menu says once the
+            # problem is gone stays clean all the same.
+
+            def recovered() -> list[str] | None:
+                shown = labels(sni_menu(bus))
+                hostile.assert_clean("\n".join(shown), f"the tray menu, name echoed ({auth})")
+                return shown if shown and not any("<redacted>" in x for x in shown) else None
+
+            wait_until(recovered, timeout=30, what="the menu without the problem")
+            assert agent.terminate() == 0, agent.output()
+            hostile.assert_clean(agent.output(), f"the tray agent's output ({auth})")
+    hostile.assert_clean(hostile.log_text(desk), f"the tray agent's logs ({auth})")
