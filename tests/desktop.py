@@ -734,7 +734,12 @@ def _describe(connection: Any, window: Any) -> Window | None:
         geometry = window.get_geometry()
         root = connection.screen().root
         origin = root.translate_coords(window, 0, 0)
-        name = window.get_wm_name() or ""
+        # _NET_WM_NAME (UTF-8) first: GTK writes WM_NAME as COMPOUND_TEXT once a title holds
+        # a character outside Latin-1, and python-xlib reads WM_NAME only as STRING.
+        utf8 = window.get_full_property(
+            connection.intern_atom("_NET_WM_NAME"), connection.intern_atom("UTF8_STRING")
+        )
+        name = utf8.value if utf8 is not None else window.get_wm_name() or ""
         wm_class = window.get_wm_class() or ()
         type_property = window.get_full_property(
             connection.intern_atom("_NET_WM_WINDOW_TYPE"), X.AnyPropertyType

@@ -722,3 +722,48 @@ def test_away_for_15_minutes_from_the_menu_then_shorter_timers_from_the_cli(
 
         agent.proc.send_signal(signal.SIGTERM)
         assert agent.wait() == 0, agent.text()
+
+
+@pytest.mark.parametrize("auth", ["token", "basic"])
+def test_the_tooltip_shows_an_echoed_secret_redacted(
+    env: dict[str, str],
+    trayer: TrayHost,
+    agents: list[Agent],
+    tmp_path: Path,
+    auth: str,
+    user_input: Input,
+) -> None:
+    """The tooltip trayer holds (the icon window's title) while the server echoes the secret
+    in a 500's message: the problem is there, with the code, and the secret in no form."""
+    from tests import test_e2e_hostile as hostile
+    from tests.libredesk_server import ME_PATH
+
+    with LibredeskServer(api_key=hostile.KEY, api_secret=hostile.SECRET) as server:
+        result = _cli(
+            env,
+            *("login", "--server", server.url, "--api-key", hostile.KEY, "--auth", auth),
+            "--api-secret-stdin",
+            stdin=hostile.SECRET + "\n",
+        )
+        assert result.returncode == 0, result.stderr
+        server.inject_echo(ME_PATH, "message", status=500, count=1000)
+        user_input.touch()
+        agent = _start(agents, env, tmp_path, "run")
+
+        seen: list[str] = []
+
+        def redacted() -> str | None:
+            names = [icon.name for icon in trayer.icons()]
+            hostile.assert_clean("\n".join(names), f"the tooltip ({auth})")
+            seen[:] = names
+            return next((name for name in names if "<redacted>" in name), None)
+
+        try:
+            tooltip = wait_until(redacted, timeout=WAIT, what="the problem in the tooltip")
+        except TimeoutError:
+            logs = _log_text(env)[-3000:]
+            raise AssertionError(f"tooltips: {seen}\n{agent.text()}\n{logs}") from None
+        assert "500" in tooltip, tooltip
+        agent.proc.send_signal(signal.SIGTERM)
+        assert agent.wait() == 0, agent.text()
+        hostile.assert_clean(agent.text(), f"the tray agent's output ({auth})")
