@@ -195,6 +195,34 @@ def test_the_running_agent_shows_an_echo_clean_everywhere(
     assert_clean(log_text(env), f"the log files ({auth})")
 
 
+def test_the_running_agent_shows_an_echoed_status_word_clean(
+    env: dict[str, str], server: LibredeskServer, auth: str, user_input: Input
+) -> None:
+    """A status word it cannot read, echoing the secret, in GET /me's 200: the running agent's
+    problem (what the tray renders), its output and ``status`` next to it stay clean."""
+    sign_in(env, server, auth)
+    server.inject_echo(ME_PATH, "status", count=1000)
+    user_input.touch()
+    with AgentProcess(["run", "--no-tray"], env) as agent:
+        assert agent.wait_output(lambda out: "<redacted>" in out, timeout=20), agent.output()
+        runtime = Path(env["XDG_RUNTIME_DIR"]) / "presence-agent"
+        answers: list[dict[str, object]] = []
+
+        def problem_shown() -> bool:
+            # Polled: between two attempts the agent may be trying again, with no problem.
+            answer = control.request(runtime, {"cmd": "status"}, timeout=5)
+            assert_clean(json.dumps(answer, ensure_ascii=False), f"the status answer ({auth})")
+            answers.append(answer)
+            return "<redacted>" in str(answer.get("problem") or "")
+
+        assert server.wait_for(problem_shown, timeout=20), answers[-3:]
+        status = run_cli(["status"], env, timeout=CLI_BOUND)
+        assert_clean(shown(status), f"status next to an agent reading an echoed word ({auth})")
+        assert agent.terminate() == 0
+        assert_clean(agent.output(), f"run --no-tray output, echoed word ({auth})")
+    assert_clean(log_text(env), f"the log files, echoed word ({auth})")
+
+
 # -- 3: a trickling server ----------------------------------------------------------------------
 
 
