@@ -486,7 +486,7 @@ def _configured_client(paths: Any, tr: Translator = ENGLISH) -> Any:
             cfg.server, cfg.api_key, secret, auth=cfg.auth, verify=make_ssl_context(cfg.ca_bundle)
         )
     except LibredeskError as exc:  # a CA bundle broken since the config was read
-        raise _CommandError(str(exc), Exit.FAILED) from None
+        raise _CommandError(exc.render(tr), Exit.FAILED) from None
     return client, cfg
 
 
@@ -502,7 +502,7 @@ def _with_client(paths: Any, action: Any, tr: Translator = ENGLISH) -> int:
             result: int = action(client, cfg)
             return result
     except LibredeskError as exc:
-        return _fail(str(exc))
+        return _fail(exc.render(tr))
     except OSError as exc:  # an unreadable CA bundle
         return _fail(f"{cfg.server}: {exc.strerror or exc}")
 
@@ -563,7 +563,8 @@ def _offline_directly(paths: Any, tr: Translator = ENGLISH) -> str | None:
             client.set_status(Desired(Status.OFFLINE, Source.USER), timeout=5)
     except (LibredeskError, OSError, ValueError) as exc:
         words = tr._("could not set you offline first ({problem}); signing out anyway")
-        print(f"presence-agent: {words.format(problem=exc)}", file=sys.stderr)
+        problem = exc.render(tr) if isinstance(exc, LibredeskError) else exc
+        print(f"presence-agent: {words.format(problem=problem)}", file=sys.stderr)
         return None
     return tr._("Set offline.")
 
@@ -753,7 +754,10 @@ def cmd_status(args: argparse.Namespace, tr: Translator = ENGLISH) -> int:
             print(words.format(status=running.get("label")))
             _print_running(running, tr)
             print("  " + tr._("version: {version}").format(version=f"presence-agent {__version__}"))
-        problem = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        if isinstance(exc, LibredeskError):
+            problem = exc.render(tr)
+        else:
+            problem = exc.strerror if exc.strerror else str(exc)
         return _fail(problem if cfg.server in problem else f"{cfg.server}: {problem}")
     from presence_agent.events import Why
     from presence_agent.status_text import REASONS

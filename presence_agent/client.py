@@ -31,6 +31,7 @@ import httpx
 from presence_agent import PROJECT_URL, __version__
 from presence_agent.errortext import first_line
 from presence_agent.events import Agent, Desired
+from presence_agent.i18n import ENGLISH, M_, Message, Translator, verbatim
 from presence_agent.proxy import Proxy, ProxyError, proxy_for
 from presence_agent.redaction import Redactor
 from presence_agent.vocab import (
@@ -60,9 +61,30 @@ TOTAL_TIMEOUT = 15.0
 
 
 class LibredeskError(Exception):
-    """Base of every error talking to the server. ``str()`` is fit for a person."""
+    """Base of every error talking to the server. ``str()`` is fit for a person, in English
+    (what logs write); :meth:`render` is the same words in a person's language.
+
+    Both pass the client's redaction (:meth:`LibredeskClient._redacting`): the English when
+    raised, the translated text when rendered, since its parameters (a server's message, a
+    status word) came from outside.
+    """
 
     retryable = False
+
+    def __init__(self, message: Message | str, *args: object) -> None:
+        self.message = message if isinstance(message, Message) else verbatim(message)
+        self.clean: Callable[[str], str] = _as_is
+        super().__init__(str(self.message), *args)
+
+    def render(self, tr: Translator = ENGLISH) -> str:
+        """The error in ``tr``'s language, cleaned like ``str()``."""
+        if tr.language == "en":
+            return str(self)
+        return self.clean(self.message.render(tr))
+
+
+def _as_is(text: str) -> str:
+    return text
 
 
 class Unauthorized(LibredeskError):
@@ -78,7 +100,7 @@ class RateLimited(LibredeskError):
 
     retryable = True
 
-    def __init__(self, message: str, retry_after: float | None) -> None:
+    def __init__(self, message: Message | str, retry_after: float | None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 
@@ -88,7 +110,9 @@ class ServerError(LibredeskError):
 
     retryable = True
 
-    def __init__(self, message: str, status_code: int, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: Message | str, status_code: int, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.retry_after = retry_after
@@ -412,6 +436,7 @@ class LibredeskClient:
             yield
         except LibredeskError as exc:
             exc.args = (self._shown(str(exc), 300), *exc.args[1:])
+            exc.clean = lambda text: self._shown(text, 300)
             raise
 
     def detect_dialect(self, agent: Agent, timeout: float | None = None) -> Dialect:
@@ -429,7 +454,13 @@ class LibredeskClient:
     def has_ws(self, timeout: float | None = None) -> bool:
         """Whether ``GET /ws`` exists (any answer but 404, without upgrading)."""
         if self._proxy_problem is not None:
-            raise Unreachable(f"cannot connect to {self.server}: {self._proxy_problem}")
+            raise Unreachable(
+                M_(
+                    "cannot connect to {server}: {problem}",
+                    server=self.server,
+                    problem=self._proxy_problem,
+                )
+            )
         request = self._http.build_request("GET", "ws", timeout=timeout or httpx.USE_CLIENT_DEFAULT)
         with self._redacting(), self._budget.running(timeout or self.total_timeout):
             try:
@@ -452,7 +483,13 @@ class LibredeskClient:
         timeout: float | None = None,
     ) -> dict[str, Any]:
         if self._proxy_problem is not None:
-            raise Unreachable(f"cannot connect to {self.server}: {self._proxy_problem}")
+            raise Unreachable(
+                M_(
+                    "cannot connect to {server}: {problem}",
+                    server=self.server,
+                    problem=self._proxy_problem,
+                )
+            )
         request = self._http.build_request(
             method,
             path,
@@ -512,22 +549,37 @@ def _read_limited(response: httpx.Response) -> bytes:
     return bytes(body)
 
 
-def _describe_transport_error(exc: httpx.HTTPError, server: str, proxy: Proxy | None = None) -> str:
+def _describe_transport_error(
+    exc: httpx.HTTPError, server: str, proxy: Proxy | None = None
+) -> Message:
     # httpx messages hold URLs at most (credentials go in headers), but keep
     # our own wording so nothing from a request can leak; a proxy is named
     # without its credentials.
     if isinstance(exc, httpx.ProxyError) and proxy is not None:
         reason = first_line(exc)
-        return f"proxy {proxy.shown} ({proxy.source}) refused the way to {server}: {reason}"
+        return M_(
+            "proxy {proxy} ({source}) refused the way to {server}: {reason}",
+            proxy=proxy.shown,
+            source=proxy.source,
+            server=server,
+            reason=reason,
+        )
     if isinstance(exc, httpx.ConnectError) and proxy is not None:
         reason = str(exc).split("]")[-1].strip() or "connection failed"
-        return f"cannot connect to {server} via proxy {proxy.shown}: {reason[:200]}"
+        return M_(
+            "cannot connect to {server} via proxy {proxy}: {reason}",
+            server=server,
+            proxy=proxy.shown,
+            reason=reason[:200],
+        )
     if isinstance(exc, httpx.TimeoutException):
-        return f"{server} did not answer in time"
+        return M_("{server} did not answer in time", server=server)
     if isinstance(exc, httpx.ConnectError):
         reason = str(exc).split("]")[-1].strip() or "connection failed"
-        return f"cannot connect to {server}: {reason[:200]}"
-    return f"lost the connection to {server}: {type(exc).__name__}"
+        return M_("cannot connect to {server}: {problem}", server=server, problem=reason[:200])
+    return M_(
+        "lost the connection to {server}: {problem}", server=server, problem=type(exc).__name__
+    )
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -559,26 +611,51 @@ def _interpret(response: httpx.Response, body: bytes, server: str) -> dict[str, 
             " (the agent does not follow redirects, so the secret stays with the server you named)"
         )
     if code == 401:
-        raise Unauthorized(f"the server refused the API key or secret (401{message})")
+        raise Unauthorized(
+            M_(
+                "the server refused the API key or secret ({code}{message})",
+                code=401,
+                message=message,
+            )
+        )
     if code == 403:
-        raise Forbidden(f"the server refused access: the account may be disabled (403{message})")
+        raise Forbidden(
+            M_(
+                "the server refused access: the account may be disabled ({code}{message})",
+                code=403,
+                message=message,
+            )
+        )
     if code == 429:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        raise RateLimited(f"the server is rate-limiting us (429{message})", retry_after)
+        raise RateLimited(
+            M_("the server is rate-limiting us ({code}{message})", code=429, message=message),
+            retry_after,
+        )
     if code >= 500:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        raise ServerError(f"the server failed (HTTP {code}{message})", code, retry_after)
+        raise ServerError(
+            M_("the server failed (HTTP {code}{message})", code=code, message=message),
+            code,
+            retry_after,
+        )
     if code == 404:
-        raise NotLibredesk(f"{server} has no Libredesk API here (404); check the server URL")
+        raise NotLibredesk(
+            M_("{server} has no Libredesk API here (404); check the server URL", server=server)
+        )
     if code >= 400:
-        raise Rejected(f"the server rejected the request (HTTP {code}{message})")
+        raise Rejected(
+            M_("the server rejected the request (HTTP {code}{message})", code=code, message=message)
+        )
     if payload is None:
-        raise NotLibredesk(f"{server} did not answer with JSON; is this a Libredesk server?")
+        raise NotLibredesk(
+            M_("{server} did not answer with JSON; is this a Libredesk server?", server=server)
+        )
     if not isinstance(payload, dict) or payload.get("status") != "success":
-        raise NotLibredesk(f"{server} answered in a shape Libredesk does not use")
+        raise NotLibredesk(M_("{server} answered in a shape Libredesk does not use", server=server))
     data = payload.get("data")
     if not isinstance(data, dict):
-        raise NotLibredesk(f"{server} answered without the agent's data")
+        raise NotLibredesk(M_("{server} answered without the agent's data", server=server))
     return data
 
 

@@ -410,7 +410,7 @@ def check_server(ctx: Context) -> list[Line]:
             Line(
                 "server",
                 False,
-                f"{cfg.server}: {exc}",
+                f"{cfg.server}: {exc.render(ctx.tr)}",
                 ctx.tr._(
                     "check the server address and your API key and secret, then sign in again:"
                     " {command}"

@@ -191,7 +191,7 @@ def sign_in(
         agent, holds_now = _verify(url, key, secret, scheme, bundle)
     except LibredeskError as exc:
         raise SignInError(
-            tr._("login failed, nothing stored: {problem}").format(problem=exc)
+            tr._("login failed, nothing stored: {problem}").format(problem=exc.render(tr))
         ) from None
     except OSError as exc:  # an unreadable CA bundle
         words = tr._("login failed, nothing stored: {problem}")

@@ -331,3 +331,24 @@ def test_a_config_error_speaks_french(env: dict[str, str]) -> None:
     assert f"{config} : clé 'ca_bundle' : '/nonexistent/ca.pem' n'existe pas" in doctor.stdout, (
         doctor.stdout
     )
+
+
+@pytest.mark.desktop
+def test_a_server_error_speaks_french(env: dict[str, str]) -> None:
+    """The real CLI against the test server: a 500 and then no server at all, each one line
+    in French (presence_agent/client.py's words, rendered by the CLI); the server's URL and
+    code stay as they are."""
+    french = {**env, "LANGUAGE": "fr"}
+    with LibredeskServer(api_key=KEY, api_secret=SECRET) as server:
+        _login(env, server)
+        server.inject_status("/api/v1/agents/me", status=500, count=5)
+        failed = _run(french, "status")
+        assert failed.returncode != 0
+        assert failed.stderr.startswith(
+            f"presence-agent: {server.url}: le serveur a échoué (HTTP 500"
+        ), failed.stderr
+        assert len(failed.stderr.strip().splitlines()) == 1
+        url = server.url
+    gone = _run(french, "status")
+    assert gone.returncode != 0
+    assert gone.stderr.startswith(f"presence-agent: connexion impossible à {url} : "), gone.stderr

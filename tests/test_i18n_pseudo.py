@@ -18,10 +18,12 @@ from dataclasses import fields, replace
 from datetime import timezone
 from pathlib import Path
 
+import httpx
 import pytest
 
 from presence_agent import cli, doctor
 from presence_agent.agenda import Held, extend_action
+from presence_agent.client import LibredeskClient, LibredeskError
 from presence_agent.config import Config
 from presence_agent.events import AgendaView, Snapshot, TimedStatus, Why
 from presence_agent.i18n import Translator
@@ -293,3 +295,60 @@ def test_a_config_error_is_translated(tmp_path: Path, user: str, site: str | Non
     assert_marked(re.sub(CONFIG_WORDS, " ", shown))
     # The English, for logs, is the same words unmarked.
     assert str(caught.value) == shown.replace(OPEN, "").replace(CLOSE, "")
+
+
+KEY, SECRET = "agent-key", "s3cr3t-Canary"
+
+
+def _failing_client(answer: httpx.Response) -> LibredeskClient:
+    return LibredeskClient(
+        "https://desk.example", KEY, SECRET, transport=httpx.MockTransport(lambda _r: answer)
+    )
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(500),
+        httpx.Response(503, headers={"Retry-After": "30"}),
+        httpx.Response(401),
+        httpx.Response(403),
+        httpx.Response(429),
+        httpx.Response(404),
+        httpx.Response(422),
+        httpx.Response(200, text="<html>portal</html>"),
+        httpx.Response(200, json={"status": "error"}),
+        httpx.Response(200, json={"status": "success", "data": 5}),
+    ],
+)
+def test_a_server_error_is_translated(answer: httpx.Response) -> None:
+    with _failing_client(answer) as client, pytest.raises(LibredeskError) as caught:
+        client.me()
+    shown = caught.value.render(FIELDS_PSEUDO)
+    assert_marked(shown)
+    assert str(caught.value) == shown.replace(OPEN, "").replace(CLOSE, "")
+
+
+def test_an_unreachable_server_is_translated() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+    client = LibredeskClient(
+        "https://desk.example", KEY, SECRET, transport=httpx.MockTransport(refuse)
+    )
+    with client, pytest.raises(LibredeskError) as caught:
+        client.me()
+    # The OS's reason ("Connection refused") is a parameter: its own words, as given.
+    shown = caught.value.render(FIELDS_PSEUDO).replace("Connection refused", " ")
+    assert_marked(shown)
+
+
+def test_a_translated_server_error_is_redacted_too() -> None:
+    """The server's message is a parameter from outside: its secret is cleaned in the
+    translated text as in the English (both pass the client's redaction)."""
+    answer = httpx.Response(500, json={"message": f"db down; auth was {KEY}:{SECRET}"})
+    with _failing_client(answer) as client, pytest.raises(LibredeskError) as caught:
+        client.me()
+    for text in (str(caught.value), caught.value.render(FIELDS_PSEUDO)):
+        assert SECRET not in text
+        assert "db down" in text

@@ -38,7 +38,7 @@ ALLOWED: dict[str, set[str]] = {
     "redaction": set(),
     "paths": set(),
     "config": {"i18n", "paths", "routing", "vocab", "urls", "schedule"},
-    "client": {"__init__", "errortext", "events", "proxy", "redaction", "vocab", "urls"},
+    "client": {"__init__", "errortext", "events", "i18n", "proxy", "redaction", "vocab", "urls"},
     "proxy": {"urls"},
     "engine": {"events", "i18n", "policy", "redaction", "vocab", "worker", "idle.base"},
     "tray._model": {"events", "i18n", "shift_text", "status_text", "timers", "vocab"},
