@@ -507,6 +507,16 @@ def _with_client(paths: Any, action: Any, tr: Translator = ENGLISH) -> int:
         return _fail(f"{cfg.server}: {exc.strerror or exc}")
 
 
+def _refused(answer: dict[str, Any], tr: Translator, default: str) -> str:
+    """The running agent's refusal for a person: its "busy" (an English protocol word) in
+    their language, else its message, else ``default``."""
+    from presence_agent import control
+
+    if answer.get("busy") is True:
+        return tr._(control.BUSY)
+    return str(answer.get("message") or default)
+
+
 def _running(paths: Any, payload: dict[str, Any], timeout: float = 3) -> dict[str, Any] | None:
     """The running agent's answer, or ``None`` when no agent runs."""
     from presence_agent import control
@@ -525,8 +535,8 @@ def cmd_logout(args: argparse.Namespace, tr: Translator = ENGLISH) -> int:
     answer = _running(paths, {"cmd": "sign_out"}, timeout=15)
     if answer is not None:
         if not answer.get("ok"):
-            message = answer.get("message") or tr._("sign out failed")
-            return _fail(str(message), _answer_code(answer))
+            message = _refused(answer, tr, tr._("sign out failed"))
+            return _fail(message, _answer_code(answer))
         print(answer.get("message") or tr._("Signed out."))
         return Exit.OK
     went_offline = _offline_directly(paths, tr)
@@ -607,7 +617,7 @@ def cmd_set(args: argparse.Namespace, tr: Translator = ENGLISH) -> int:
     if answer is None:
         return _set_directly(paths, status, None, tr)
     if not answer.get("ok"):
-        return _fail(str(answer.get("message") or tr._("failed")), _answer_code(answer))
+        return _fail(_refused(answer, tr, tr._("failed")), _answer_code(answer))
     message = str(answer.get("message") or tr._("done"))
     print(f"{message[:1].upper()}{message[1:]}.")
     return Exit.OK
@@ -667,7 +677,7 @@ def _set_timed(paths: Any, status: Any, until: float, tr: Translator = ENGLISH) 
     if answer is None:
         return _set_directly(paths, status, until, tr)
     if not answer.get("ok"):
-        message = str(answer.get("message") or tr._("failed"))
+        message = _refused(answer, tr, tr._("failed"))
         if message.startswith("unknown command"):  # an older agent's (English) answer
             message = tr._("the running agent cannot time a status: restart it (it is older)")
         return _fail(message, _answer_code(answer))
@@ -971,7 +981,7 @@ def _control_simple(payload: dict[str, Any], done: str, tr: Translator = ENGLISH
             Exit.NOT_RUNNING,
         )
     if not answer.get("ok"):
-        return _fail(str(answer.get("message")), _answer_code(answer))
+        return _fail(_refused(answer, tr, tr._("failed")), _answer_code(answer))
     print(done)
     return Exit.OK
 

@@ -23,6 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from presence_agent.i18n import N_
+
 if TYPE_CHECKING:
     from presence_agent.paths import Paths
 
@@ -41,8 +43,9 @@ MAX_DEPTH = 16
 _TRANSIENT = frozenset(
     (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM, errno.ECONNABORTED)
 )
-#: The answer to a connection that finds every worker busy and the queue full.
-BUSY = "busy: too many requests at once, try again"
+#: The answer to a connection that finds every worker busy and the queue full. Sent in
+#: English (the socket's protocol); the CLI shows it in the person's language (``busy``).
+BUSY = N_("busy: too many requests at once, try again")
 BUSY_ANSWER = json.dumps({"ok": False, "busy": True, "message": BUSY}).encode() + b"\n"
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import gettext
 import io
+import json
 import re
 from dataclasses import fields, replace
 from datetime import timezone
@@ -352,3 +353,10 @@ def test_a_translated_server_error_is_redacted_too() -> None:
     for text in (str(caught.value), caught.value.render(FIELDS_PSEUDO)):
         assert SECRET not in text
         assert "db down" in text
+
+
+def test_the_running_agents_busy_answer_is_translated() -> None:
+    from presence_agent.control import BUSY_ANSWER
+
+    answer = json.loads(BUSY_ANSWER)
+    assert_marked(cli._refused(answer, PSEUDO, PSEUDO._("failed")))
