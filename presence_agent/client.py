@@ -525,7 +525,7 @@ def _read_limited(response: httpx.Response) -> bytes:
         decoder = zlib.decompressobj()
     elif encoding not in ("", "identity"):
         raise NotLibredesk(
-            f"the server answered in an encoding the agent did not ask for ({encoding[:40]!r})"
+            f"the server answered in an encoding the agent did not ask for ({encoding!r})"
         )
     body = bytearray()
     received = 0
@@ -570,13 +570,13 @@ def _describe_transport_error(
             "cannot connect to {server} via proxy {proxy}: {reason}",
             server=server,
             proxy=proxy.shown,
-            reason=reason[:200],
+            reason=reason,
         )
     if isinstance(exc, httpx.TimeoutException):
         return M_("{server} did not answer in time", server=server)
     if isinstance(exc, httpx.ConnectError):
         reason = str(exc).split("]")[-1].strip() or "connection failed"
-        return M_("cannot connect to {server}: {problem}", server=server, problem=reason[:200])
+        return M_("cannot connect to {server}: {problem}", server=server, problem=reason)
     return M_(
         "lost the connection to {server}: {problem}", server=server, problem=type(exc).__name__
     )
@@ -607,7 +607,7 @@ def _interpret(response: httpx.Response, body: bytes, server: str) -> dict[str, 
     if 300 <= code < 400:
         where = urlsplit(response.headers.get("Location", "")).netloc or "somewhere else"
         raise NotLibredesk(
-            f"{server} redirected the API to {where[:100]}; check the server URL"
+            f"{server} redirected the API to {where}; check the server URL"
             " (the agent does not follow redirects, so the secret stays with the server you named)"
         )
     if code == 401:

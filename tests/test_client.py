@@ -1057,3 +1057,16 @@ def test_every_url_the_check_accepts_is_one_httpx_and_the_ws_url_take(url: str) 
     assert answered
     httpx.URL(ws_url(checked))
     assert origin_for(checked).startswith("https://")
+
+
+def test_a_redirect_quoting_the_secret_past_a_cut_is_redacted_whole(make):
+    # Cut first and the head of the Basic value would stay, too short for redaction to know it.
+    # (URL-safe base64: the standard alphabet's '/' would end the host before the cut.)
+    basic = base64.urlsafe_b64encode(f"{KEY}:{SECRET}".encode()).decode()
+    where = "https://" + "x" * 90 + basic + ".example.net/"
+    client, _ = make(lambda request: httpx.Response(302, headers={"Location": where}))
+    with pytest.raises(NotLibredesk) as info:
+        client.me()
+    text = str(info.value)
+    assert "redirected the API" in text
+    assert not any(basic[i : i + 8] in text for i in range(len(basic) - 8)), text
